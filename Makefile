@@ -1,0 +1,124 @@
+# pgsteer: one Makefile, everything generated under build/. `make help` lists the targets.
+
+BUILD     ?= build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+ARCH_INC  := /usr/include/$(shell uname -m)-linux-gnu
+V         ?= 0
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2);
+endif
+
+PKGS      := libbpf libnl-3.0 libnl-route-3.0 libcurl libmicrohttpd json-c
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+             -Werror -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuserspace $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS) -lelf -lz -lm
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -mcpu=v3 -I$(ARCH_INC) -Ibpf
+
+BPF_ENTRIES := xdp tc
+BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_ENTRIES) xdp_pass)
+SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_ENTRIES))
+BPF_HDRS  := $(wildcard bpf/*.h bpf/lib/*.h)
+
+LIB_SRCS  := $(filter-out userspace/pgsteerd.c userspace/pgsteer.c,$(wildcard userspace/*.c))
+LIB_OBJS  := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+USR_HDRS  := $(wildcard userspace/*.h)
+LIB       := $(BUILD)/libpgsteer.a
+BINS      := $(BUILD)/pgsteerd $(BUILD)/pgsteer
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/*.c)
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+
+.PHONY: all deps test test-unit test-bpf test-lab demo bench help clean
+.DELETE_ON_ERROR:
+
+all: deps-check $(BPF_OBJS) $(BINS) $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
+
+## deps: install the Debian packages pgsteer needs (root)
+deps:
+	$(Q)scripts/deps.sh
+
+# Build targets install what is missing when run as root, and say what is missing otherwise.
+.PHONY: deps-check
+deps-check:
+	$(Q)scripts/deps.sh
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name pgs_$* > $@
+
+$(BUILD)/obj/%.o: userspace/%.c $(USR_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%: userspace/%.c $(LIB) $(USR_HDRS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(USR_HDRS) $(BPF_HDRS) tests/harness.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/bpf/%.c $(LIB) $(SKELS) $(BPF_HDRS) tests/harness.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB) $(USR_HDRS) | $(BUILD)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
+	$(Q)mkdir -p $@
+
+## test: unit, BPF and lab tests (root); ends with "N passed, N failed"
+test: all
+	$(Q)tests/run.sh all
+
+test-unit: all
+	$(Q)tests/run.sh unit
+
+test-bpf: all
+	$(Q)tests/run.sh bpf
+
+test-lab: all
+	$(Q)tests/run.sh lab
+
+## demo: bring the namespace lab up, steer a short load through the VIP, show the spread, tear down
+demo: all
+	$(Q)scripts/demo.sh
+
+## bench: direct vs pgsteer (XDP, TC) vs HAProxy, and ns per packet of the BPF program
+bench: all
+	$(Q)scripts/bench.sh
+
+## help: this list
+help:
+	@echo "pgsteer make targets:"
+	@grep -E '^## ' Makefile | sed 's/^## /  /'
+	@echo "  V=1 shows full commands"
+
+## clean: remove build/
+clean:
+	$(Q)rm -rf $(BUILD)

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The TCP flow state machine and SNAT port arithmetic: pure functions of their inputs. */
+#ifndef PGS_FLOW_H
+#define PGS_FLOW_H
+
+#include "common.h"
+#include "../pgsteer_abi.h"
+
+/* TCP flag bits as in byte 13 of the header. */
+#define PGS_TCP_FIN 0x01
+#define PGS_TCP_SYN 0x02
+#define PGS_TCP_RST 0x04
+#define PGS_TCP_ACK 0x10
+
+/* What a packet of an existing flow does to it. */
+struct flow_step {
+	__u8 state;       /* the new state */
+	__u8 release;     /* the first FIN or RST: the flow stops counting (exactly once, by the caller) */
+	__u8 redispatch;  /* the backend refused the SYN: drop the RST, forget the flow */
+	__u8 _pad;
+	__u32 set_flags;  /* PGS_FLOW_F_* to add */
+};
+
+/* Step the state machine for a packet that is not a new client SYN.
+ * from_client: 1 for client -> VIP, 0 for a backend reply. flags: the FIN/SYN/RST/ACK bits.
+ * seen_flags: the flow's PGS_FLOW_F_FIN_* bits before this packet. */
+static __always_inline struct flow_step flow_next(__u8 state, int from_client, __u8 flags, __u32 seen_flags)
+{
+	struct flow_step s = { .state = state };
+	__u32 fin_me = from_client ? PGS_FLOW_F_FIN_CLIENT : PGS_FLOW_F_FIN_SERVER;
+	__u32 fin_peer = from_client ? PGS_FLOW_F_FIN_SERVER : PGS_FLOW_F_FIN_CLIENT;
+
+	if (flags & PGS_TCP_RST) {
+		if (!from_client && state == PGS_FLOW_SYN_SENT) {
+			s.redispatch = 1;
+			s.release = 1;
+			s.state = PGS_FLOW_CLOSED;
+			return s;
+		}
+		s.state = PGS_FLOW_CLOSED;
+		s.release = 1;
+		return s;
+	}
+	if (flags & PGS_TCP_FIN) {
+		s.set_flags = fin_me;
+		s.release = 1;
+		s.state = (seen_flags & fin_peer) ? PGS_FLOW_CLOSED : PGS_FLOW_FIN_WAIT;
+		return s;
+	}
+	if (state == PGS_FLOW_SYN_SENT && !from_client && (flags & (PGS_TCP_SYN | PGS_TCP_ACK)) == (PGS_TCP_SYN | PGS_TCP_ACK))
+		s.state = PGS_FLOW_SYN_RECV;
+	else if (state == PGS_FLOW_SYN_RECV && from_client && (flags & PGS_TCP_ACK))
+		s.state = PGS_FLOW_ESTABLISHED;
+	return s;
+}
+
+/* A client SYN on an existing flow: forward it to the same server (a retransmission), or start a new
+ * connection in its place (the client reused its port after close, or the server it waited for
+ * left selection before answering). */
+static __always_inline int flow_syn_reopens(__u8 state, int server_selectable)
+{
+	if (state == PGS_FLOW_FIN_WAIT || state == PGS_FLOW_CLOSED)
+		return 1;
+	return state == PGS_FLOW_SYN_SENT && !server_selectable;
+}
+
+/* The try-th candidate SNAT port (host order) in [min, max], starting from a random offset. */
+static __always_inline __u16 snat_port(__u32 rnd, __u32 try, __u16 min, __u16 max)
+{
+	__u32 range = (__u32)max - min + 1;
+
+	return (__u16)(min + (rnd + try) % range);
+}
+
+#endif

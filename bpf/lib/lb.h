@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The load-balancing logic both entry points share: classify a packet, select a server, commit the
+ * flow state, and the header values the translated packet must carry. Nothing here touches the
+ * packet's bytes; the entry points rewrite them the way their hook allows. */
+#ifndef PGS_LB_H
+#define PGS_LB_H
+
+#include "parse.h"
+#include "csum.h"
+#include "select.h"
+#include "flow.h"
+#include "stats.h"
+
+const volatile struct pgs_cfg pgs_cfg = { .snat_min = 10000, .snat_max = 32767 };
+
+struct pgs_pkt {
+	void *data;
+	void *data_end;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	__u32 payload;  /* TCP payload bytes */
+	__u8 flags;     /* TCP flag byte */
+};
+
+enum pgs_kind {
+	PGS_K_NEW = 1, /* client SYN: select a server, allocate a SNAT port */
+	PGS_K_FWD,     /* client packet of a flow */
+	PGS_K_REV,     /* backend packet of a flow */
+	PGS_K_RESET,   /* packet of a shut-down session: answer with RST */
+};
+
+/* What to do with a packet that belongs to a service, and the headers it leaves with. */
+struct pgs_plan {
+	__u32 kind;
+	__u32 slot;
+	struct pgs_flow_key fk;   /* client side */
+	struct pgs_flow *flow;    /* existing flow, or the one a NEW replaces */
+	__u32 *rr;                /* NEW: the service's scan start on this CPU */
+	__u32 rr_next;
+	__u32 saddr;              /* translated header values, network order */
+	__u32 daddr;
+	__u16 sport;
+	__u16 dport;
+	__u64 now;
+};
+
+static __always_inline int pgs_active(void)
+{
+	__u32 zero = 0;
+	struct pgs_ctl *ctl = bpf_map_lookup_elem(&pgs_ctl, &zero);
+
+	return ctl && ctl->active;
+}
+
+static __always_inline int server_selectable(__u32 slot)
+{
+	struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &slot);
+	__u64 *passive = bpf_map_lookup_elem(&pgs_passive, &slot);
+
+	return srv && srv->state == PGS_SRV_UP && srv->weight && !(passive && *passive);
+}
+
+/* State of one leastconn scan, carried through bpf_loop. */
+struct select_scan {
+	__u32 id;
+	__u32 n;
+	__u32 start;
+	struct lc_best best;
+};
+
+/* One server of the scan (a bpf_loop callback, so the verifier walks it once, not per server). */
+static long select_one(__u32 i, void *arg)
+{
+	struct select_scan *sc = arg;
+	__u32 j = lc_scan_pos(sc->start, i, sc->n), slot;
+	struct pgs_server *srv;
+	struct pgs_conns *c;
+	__u64 *adj, *passive;
+
+	if (j >= PGS_MAX_SERVERS || sc->id >= PGS_MAX_SERVICES)
+		return 1;
+	slot = sc->id * PGS_MAX_SERVERS + j;
+	srv = bpf_map_lookup_elem(&pgs_servers, &slot);
+	if (!srv || srv->state != PGS_SRV_UP || !srv->weight)
+		return 0;
+	passive = bpf_map_lookup_elem(&pgs_passive, &slot);
+	if (passive && *passive)
+		return 0;
+	c = bpf_map_lookup_elem(&pgs_conns, &slot);
+	adj = bpf_map_lookup_elem(&pgs_conn_adj, &slot);
+	if (c && adj)
+		lc_consider(&sc->best, j, lc_active(c->opened, c->closed, *adj), srv->weight);
+	return 0;
+}
+
+/* Weighted leastconn over the service's selectable servers; ties go round-robin. Returns the slot or -1. */
+static __always_inline int select_server(const struct pgs_svc *svc, struct pgs_plan *plan)
+{
+	struct select_scan sc = { .id = svc->id, .n = svc->nservers, .best = LC_BEST_INIT };
+	__u32 *rr;
+
+	if (sc.n > PGS_MAX_SERVERS)
+		sc.n = PGS_MAX_SERVERS;
+	if (!sc.n || sc.id >= PGS_MAX_SERVICES)
+		return -1;
+	rr = bpf_map_lookup_elem(&pgs_rr, &sc.id);
+	if (!rr)
+		return -1;
+	sc.start = *rr < sc.n ? *rr : 0;
+	bpf_loop(sc.n, select_one, &sc, 0);
+	if (sc.best.idx < 0 || sc.best.idx >= PGS_MAX_SERVERS)
+		return -1;
+	plan->rr = rr;
+	plan->rr_next = (__u32)sc.best.idx + 1 >= sc.n ? 0 : (__u32)sc.best.idx + 1;
+	return (int)(sc.id * PGS_MAX_SERVERS + (__u32)sc.best.idx);
+}
+
+/* Parse and classify. Returns a reason (PASS or DROP_*) when the packet is not to be translated,
+ * or -1 with the plan filled. Changes no state. */
+static __always_inline int pgs_classify(struct pgs_pkt *p, struct pgs_plan *plan)
+{
+	struct hdr_cursor c = { .pos = p->data };
+	struct pgs_svc_key sk = {};
+	struct pgs_svc *svc;
+	struct pgs_flow *f;
+	int proto;
+
+	proto = parse_eth(&c, p->data_end, &p->eth);
+	if (proto < 0)
+		return PGS_R_DROP_MALFORMED;
+	if (proto != bpf_htons(ETH_P_IP))
+		return PGS_R_PASS;
+	proto = parse_ipv4(&c, p->data_end, &p->ip);
+	if (proto < 0)
+		return PGS_R_DROP_MALFORMED;
+	if (proto != IPPROTO_TCP)
+		return PGS_R_PASS;
+	if (ipv4_is_fragment(p->ip)) {
+		/* Only a first fragment carries ports; later ones reach the stack and die unassembled. */
+		if (p->ip->frag_off & bpf_htons(0x1fff))
+			return PGS_R_PASS;
+		if ((void *)c.pos + 4 > p->data_end)
+			return PGS_R_PASS;
+		sk.vip = p->ip->daddr;
+		sk.port = ((struct tcphdr *)c.pos)->dest;
+		return bpf_map_lookup_elem(&pgs_services, &sk) ? PGS_R_DROP_FRAGMENT : PGS_R_PASS;
+	}
+	if ((void *)c.pos + 4 > p->data_end)
+		return PGS_R_DROP_MALFORMED;
+	plan->now = bpf_ktime_get_ns();
+
+	/* Client -> VIP:port of a service. */
+	sk.vip = p->ip->daddr;
+	sk.port = ((struct tcphdr *)c.pos)->dest;
+	svc = bpf_map_lookup_elem(&pgs_services, &sk);
+	if (svc) {
+		int slot;
+
+		if (parse_tcp(&c, p->data_end, &p->tcp) < 0)
+			return PGS_R_DROP_MALFORMED;
+		if (!pgs_active())
+			return PGS_R_PASS_INACTIVE;
+		p->flags = tcp_flag_byte(p->tcp);
+		plan->fk.client = p->ip->saddr;
+		plan->fk.vip = p->ip->daddr;
+		plan->fk.cport = p->tcp->source;
+		plan->fk.vport = p->tcp->dest;
+		f = bpf_map_lookup_elem(&pgs_flows, &plan->fk);
+		plan->flow = f;
+		if ((p->flags & (PGS_TCP_SYN | PGS_TCP_ACK | PGS_TCP_RST | PGS_TCP_FIN)) == PGS_TCP_SYN) {
+			if (f && !flow_syn_reopens(f->state, server_selectable(f->slot)))
+				goto forward;
+			slot = select_server(svc, plan);
+			if (slot < 0)
+				return PGS_R_DROP_NO_SERVER;
+			plan->kind = PGS_K_NEW;
+			plan->slot = (__u32)slot;
+			{
+				struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
+
+				if (!srv)
+					return PGS_R_DROP_NO_SERVER;
+				plan->daddr = srv->addr;
+				plan->dport = srv->port;
+			}
+			plan->saddr = plan->fk.vip;
+			plan->sport = 0; /* allocated at commit */
+			return -1;
+		}
+		if (p->flags & PGS_TCP_SYN)
+			return f ? PGS_R_DROP_MALFORMED : PGS_R_PASS_NO_FLOW;
+		if (!f)
+			return PGS_R_PASS_NO_FLOW;
+forward:
+		plan->kind = PGS_K_FWD;
+		plan->slot = f->slot;
+		plan->saddr = plan->fk.vip;
+		plan->daddr = f->backend;
+		plan->sport = f->sport;
+		plan->dport = f->bport;
+		goto check_reset;
+	}
+
+	/* Backend -> VIP:SNAT port: a reply of a flow. */
+	{
+		__u16 dport = bpf_ntohs(((struct tcphdr *)c.pos)->dest);
+		struct pgs_rflow_key rk;
+		struct pgs_flow_key *fk;
+
+		if (dport < pgs_cfg.snat_min || dport > pgs_cfg.snat_max)
+			return PGS_R_PASS;
+		rk.backend = p->ip->saddr;
+		rk.vip = p->ip->daddr;
+		rk.bport = ((struct tcphdr *)c.pos)->source;
+		rk.sport = ((struct tcphdr *)c.pos)->dest;
+		fk = bpf_map_lookup_elem(&pgs_rflows, &rk);
+		if (!fk)
+			return PGS_R_PASS;
+		if (parse_tcp(&c, p->data_end, &p->tcp) < 0)
+			return PGS_R_DROP_MALFORMED;
+		if (!pgs_active())
+			return PGS_R_PASS_INACTIVE;
+		plan->fk = *fk;
+		f = bpf_map_lookup_elem(&pgs_flows, &plan->fk);
+		if (!f || f->backend != rk.backend || f->sport != rk.sport)
+			return PGS_R_PASS; /* a stale reverse entry: not ours any more */
+		p->flags = tcp_flag_byte(p->tcp);
+		plan->flow = f;
+		plan->kind = PGS_K_REV;
+		plan->slot = f->slot;
+		plan->saddr = plan->fk.vip;
+		plan->daddr = plan->fk.client;
+		plan->sport = plan->fk.vport;
+		plan->dport = plan->fk.cport;
+	}
+check_reset:
+	{
+		struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
+
+		if (srv && srv->kill_ns && plan->flow->created_ns < srv->kill_ns && plan->flow->gen == srv->gen)
+			plan->kind = PGS_K_RESET;
+	}
+	p->payload = bpf_ntohs(p->ip->tot_len) - p->ip->ihl * 4 - p->tcp->doff * 4;
+	return -1;
+}
+
+/* The flow stops counting toward its server: exactly once, whoever gets here first. */
+static __always_inline void flow_release(struct pgs_flow *f)
+{
+	__u32 old = __sync_fetch_and_and(&f->flags, ~PGS_FLOW_F_COUNTED);
+
+	if (old & PGS_FLOW_F_COUNTED) {
+		__u32 slot = f->slot;
+		struct pgs_conns *c = bpf_map_lookup_elem(&pgs_conns, &slot);
+
+		if (c)
+			__sync_fetch_and_add(&c->closed, 1);
+	}
+}
+
+static __always_inline void flow_forget(struct pgs_flow *f, const struct pgs_flow_key *fk)
+{
+	struct pgs_rflow_key rk = { .backend = f->backend, .vip = fk->vip, .bport = f->bport, .sport = f->sport };
+
+	bpf_map_delete_elem(&pgs_rflows, &rk);
+	bpf_map_delete_elem(&pgs_flows, fk);
+}
+
+/* Insert the flow of a new connection: claim a SNAT port, then the forward entry. */
+static __always_inline int commit_new(struct pgs_plan *plan)
+{
+	struct pgs_rflow_key rk = { .backend = plan->daddr, .vip = plan->fk.vip, .bport = plan->dport };
+	struct pgs_flow fv = {
+		.backend = plan->daddr,
+		.bport = plan->dport,
+		.slot = plan->slot,
+		.flags = PGS_FLOW_F_COUNTED,
+		.state = PGS_FLOW_SYN_SENT,
+		.created_ns = plan->now,
+		.seen_ns = plan->now,
+	};
+	struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
+	struct pgs_srv_stats *st;
+	struct pgs_conns *c;
+	__u32 rnd = bpf_get_prandom_u32(), t;
+	int err = -1;
+
+	if (plan->flow) {
+		/* The client reused its port, or its server left selection before answering. */
+		flow_release(plan->flow);
+		flow_forget(plan->flow, &plan->fk);
+		plan->flow = 0;
+	}
+	if (srv)
+		fv.gen = srv->gen;
+
+	for (t = 0; t < PGS_SNAT_TRIES; t++) {
+		rk.sport = bpf_htons(snat_port(rnd, t, pgs_cfg.snat_min, pgs_cfg.snat_max));
+		err = bpf_map_update_elem(&pgs_rflows, &rk, &plan->fk, BPF_NOEXIST);
+		if (err != -17 /* EEXIST */)
+			break;
+	}
+	if (err)
+		return err == -17 ? PGS_R_DROP_SNAT_EXHAUSTED : PGS_R_DROP_TABLE_FULL;
+
+	fv.sport = rk.sport;
+	if (bpf_map_update_elem(&pgs_flows, &plan->fk, &fv, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&pgs_rflows, &rk);
+		return PGS_R_DROP_TABLE_FULL;
+	}
+	plan->sport = rk.sport;
+
+	c = bpf_map_lookup_elem(&pgs_conns, &plan->slot);
+	if (c)
+		__sync_fetch_and_add(&c->opened, 1);
+	if (plan->rr)
+		*plan->rr = plan->rr_next;
+	st = srv_stats(plan->slot);
+	if (st) {
+		st->new_flows++;
+		st->last_new_ns = plan->now;
+	}
+	return -1;
+}
+
+/* Advance an existing flow with this packet. Returns a DROP reason, or -1 to translate it. */
+static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *plan)
+{
+	struct pgs_flow *f = plan->flow;
+	struct flow_step s = flow_next(f->state, plan->kind == PGS_K_FWD, p->flags, f->flags);
+
+	if (s.set_flags)
+		__sync_fetch_and_or(&f->flags, s.set_flags);
+	if (s.release)
+		flow_release(f);
+	if (s.redispatch) {
+		/* The server's port is closed: take it out of selection now, keep the RST from the client
+		 * and let its SYN retransmission pick another server. */
+		__u64 *passive = bpf_map_lookup_elem(&pgs_passive, &plan->slot);
+		struct pgs_srv_stats *st = srv_stats(plan->slot);
+
+		if (passive)
+			*passive = plan->now;
+		if (st)
+			st->redispatched++;
+		flow_forget(f, &plan->fk);
+		return PGS_R_DROP_REDISPATCH;
+	}
+	if (s.state != f->state)
+		f->state = s.state;
+	if (plan->now - f->seen_ns > PGS_NSEC)
+		f->seen_ns = plan->now;
+	return -1;
+}
+
+/* Commit a translation plan: the new or updated flow, connection counts and traffic counters.
+ * Returns a DROP reason, or -1 when the packet is to leave translated. */
+static __always_inline int pgs_commit(struct pgs_pkt *p, struct pgs_plan *plan)
+{
+	struct pgs_srv_stats *st;
+	int r;
+
+	if (plan->kind == PGS_K_NEW)
+		r = commit_new(plan);
+	else
+		r = commit_existing(p, plan);
+	if (r >= 0)
+		return r;
+	st = srv_stats(plan->slot);
+	if (st) {
+		if (plan->kind == PGS_K_REV) {
+			st->pkts_out++;
+			st->bytes_out += p->payload;
+		} else {
+			st->pkts_in++;
+			st->bytes_in += p->payload;
+		}
+	}
+	return -1;
+}
+
+/* A shut-down session: release its count and mark it closed. The entry point answers with RST. */
+static __always_inline void pgs_commit_reset(struct pgs_plan *plan)
+{
+	flow_release(plan->flow);
+	plan->flow->state = PGS_FLOW_CLOSED;
+}
+
+/* The checksum differences of the full-NAT rewrite: addresses (IP header and TCP pseudo-header)
+ * and ports (TCP header only). */
+struct pgs_csum_diff {
+	__u32 addrs;
+	__u32 ports;
+};
+
+static __always_inline struct pgs_csum_diff pgs_rewrite_diff(const struct pgs_pkt *p, const struct pgs_plan *plan)
+{
+	struct pgs_csum_diff d = {};
+
+	d.addrs = csum_diff32(0, p->ip->saddr, plan->saddr);
+	d.addrs = csum_diff32(d.addrs, p->ip->daddr, plan->daddr);
+	d.ports = csum_diff16(0, p->tcp->source, plan->sport);
+	d.ports = csum_diff16(d.ports, p->tcp->dest, plan->dport);
+	return d;
+}
+
+/* The RST that answers a packet of a shut-down session (RFC 793 reset generation): sequence taken
+ * from the segment's ACK, or an ACK of the segment when it has none. */
+struct pgs_rst {
+	__u32 seq;
+	__u32 ack_seq;
+	__u8 flags;
+};
+
+static __always_inline struct pgs_rst pgs_rst_for(const struct pgs_pkt *p)
+{
+	struct pgs_rst r = {};
+	__u32 len = p->payload + !!(p->flags & PGS_TCP_SYN) + !!(p->flags & PGS_TCP_FIN);
+
+	if (p->flags & PGS_TCP_ACK) {
+		r.seq = p->tcp->ack_seq;
+		r.flags = PGS_TCP_RST;
+	} else {
+		r.ack_seq = bpf_htonl(bpf_ntohl(p->tcp->seq) + len);
+		r.flags = PGS_TCP_RST | PGS_TCP_ACK;
+	}
+	return r;
+}
+
+#endif

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The datapath's maps, all pinned by name under the controller's pin root and shared by XDP and TC. */
+#ifndef PGS_MAPS_H
+#define PGS_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "../pgsteer_abi.h"
+
+/* Steered addresses (VIP:port) -> service. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PGS_MAX_SERVICES);
+	__type(key, struct pgs_svc_key);
+	__type(value, struct pgs_svc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_services SEC(".maps");
+
+/* Server slots: address, state and weight, written by the controller. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PGS_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pgs_server);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_servers SEC(".maps");
+
+/* Connections opened and closed per slot, changed by the datapath with atomics only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PGS_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pgs_conns);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_conns SEC(".maps");
+
+/* Per slot, closes the controller accounted for (flows it expired while they still counted). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PGS_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_conn_adj SEC(".maps");
+
+/* Per slot, when the server last refused a SYN (0 = never, or cleared by a passing check). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PGS_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_passive SEC(".maps");
+
+/* Packets, bytes and new flows per slot and CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PGS_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pgs_srv_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_srv_stats SEC(".maps");
+
+/* Every verdict, by enum pgs_reason, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PGS_R_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_verdicts SEC(".maps");
+
+/* Client side -> flow. A plain hash, never LRU: nothing may evict a live session. Sized by the
+ * controller before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct pgs_flow_key);
+	__type(value, struct pgs_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_flows SEC(".maps");
+
+/* Backend reply (backend, VIP, SNAT port) -> client side key; inserting it claims the SNAT port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct pgs_rflow_key);
+	__type(value, struct pgs_flow_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_rflows SEC(".maps");
+
+/* Node-wide switches (index 0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pgs_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_ctl SEC(".maps");
+
+/* Per service and CPU, where the next leastconn scan starts: equal servers take turns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PGS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_rr SEC(".maps");
+
+#endif

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The ABI between the datapath and the controller: map keys and values, enums and names.
+ * Included by bpf/ and userspace/ alike: fixed-width types only, explicit padding, no libc.
+ * Addresses and ports are stored in network byte order, exactly as they sit in the packet. */
+#ifndef PGSTEER_ABI_H
+#define PGSTEER_ABI_H
+
+#include <linux/types.h>
+
+#define PGS_PIN_ROOT_DEFAULT "/sys/fs/bpf/pgsteer"
+
+#define PGS_MAX_SERVICES 16
+#define PGS_MAX_SERVERS 32 /* per service */
+#define PGS_MAX_SLOTS (PGS_MAX_SERVICES * PGS_MAX_SERVERS)
+#define PGS_SNAT_TRIES 16 /* probes for a free SNAT port before giving up */
+#define PGS_NAME_LEN 16
+
+/* Server states as the controller publishes them; only UP servers are selected. */
+enum pgs_srv_state {
+	PGS_SRV_DOWN = 0,
+	PGS_SRV_UP = 1,
+	PGS_SRV_DRAIN = 2,
+	PGS_SRV_MAINT = 3,
+};
+
+/* TCP flow states, from the first SYN the datapath forwards. */
+enum pgs_flow_state {
+	PGS_FLOW_SYN_SENT = 1,    /* client SYN forwarded to the backend */
+	PGS_FLOW_SYN_RECV = 2,    /* backend answered SYN-ACK */
+	PGS_FLOW_ESTABLISHED = 3, /* client acknowledged the SYN-ACK */
+	PGS_FLOW_FIN_WAIT = 4,    /* one side sent FIN */
+	PGS_FLOW_CLOSED = 5,      /* both FINs or an RST: lingers, then the controller deletes it */
+};
+
+/* flow.flags */
+#define PGS_FLOW_F_COUNTED (1u << 0)    /* still counted as an active connection of its server */
+#define PGS_FLOW_F_FIN_CLIENT (1u << 1) /* client sent FIN */
+#define PGS_FLOW_F_FIN_SERVER (1u << 2) /* backend sent FIN */
+
+/* Every verdict of the datapath, counted per CPU in pgs_verdicts. */
+enum pgs_reason {
+	PGS_R_PASS = 0,          /* not ours (ARP, VRRP, ICMP, other hosts and ports): untouched */
+	PGS_R_FWD_NEW,           /* SYN steered to a newly selected server */
+	PGS_R_FWD,               /* client packet of a known flow, translated */
+	PGS_R_REV,               /* backend reply of a known flow, translated back */
+	PGS_R_PASS_INACTIVE,     /* node is not the VRRP master: VIP traffic left to the stack */
+	PGS_R_PASS_NO_FLOW,      /* non-SYN packet to the VIP with no flow: the stack answers RST */
+	PGS_R_PASS_PUNT,         /* XDP could not resolve the next hop: handed to TC untouched */
+	PGS_R_DROP_NO_SERVER,    /* SYN with no selectable server */
+	PGS_R_DROP_TABLE_FULL,   /* flow table full: SYN dropped, the client will retry */
+	PGS_R_DROP_SNAT_EXHAUSTED, /* no free SNAT port toward the chosen server */
+	PGS_R_DROP_MALFORMED,    /* truncated or invalid Ethernet/IPv4/TCP header */
+	PGS_R_DROP_FRAGMENT,     /* IPv4 fragment addressed to a service */
+	PGS_R_DROP_FIB,          /* no route to the server or client */
+	PGS_R_DROP_REDISPATCH,   /* backend refused the SYN (RST): dropped, the client's retry goes elsewhere */
+	PGS_R_RESET,             /* packet of a session shut down by the controller: answered with RST */
+	PGS_R_MAX,
+};
+
+/* Key of pgs_services: one steered address. */
+struct pgs_svc_key {
+	__u32 vip;   /* network order */
+	__u16 port;  /* network order */
+	__u16 _pad;
+};
+
+/* Value of pgs_services: where the service's servers start in pgs_servers. */
+struct pgs_svc {
+	__u32 id;        /* slot base = id * PGS_MAX_SERVERS */
+	__u32 nservers;  /* slots in use */
+	char name[PGS_NAME_LEN];
+};
+
+/* Value of pgs_servers (index = slot): the controller's view of one server. */
+struct pgs_server {
+	__u32 addr;      /* network order */
+	__u16 port;      /* network order */
+	__u8 state;      /* enum pgs_srv_state */
+	__u8 _pad0;
+	__u32 weight;    /* effective weight (user weight x 16, ramped by slow start); 0 = never selected */
+	__u32 gen;       /* bumped when the slot is given to another server */
+	__u64 kill_ns;   /* flows created before this time are reset (on-marked-down shutdown-sessions) */
+	char name[PGS_NAME_LEN];
+};
+
+/* Value of pgs_conns (index = slot): connection counts, written by the datapath only, with atomics.
+ * active = opened - closed - pgs_conn_adj. */
+struct pgs_conns {
+	__u64 opened;
+	__u64 closed;
+};
+
+/* Value of pgs_srv_stats (per CPU, index = slot). "in" is client to server, as in HAProxy's bin. */
+struct pgs_srv_stats {
+	__u64 pkts_in;
+	__u64 bytes_in;
+	__u64 pkts_out;
+	__u64 bytes_out;
+	__u64 new_flows;
+	__u64 redispatched; /* SYNs refused by this server and redispatched */
+	__u64 last_new_ns;  /* time of the last new flow (bpf_ktime_get_ns) */
+};
+
+/* Key of pgs_flows: the client side of a connection. */
+struct pgs_flow_key {
+	__u32 client;  /* network order */
+	__u32 vip;
+	__u16 cport;
+	__u16 vport;
+};
+
+/* Value of pgs_flows: everything needed to translate both directions. */
+struct pgs_flow {
+	__u32 backend;   /* network order */
+	__u16 bport;     /* network order */
+	__u16 sport;     /* SNAT port, network order */
+	__u32 slot;      /* server slot in pgs_servers */
+	__u32 gen;       /* pgs_server.gen at selection */
+	__u32 flags;     /* PGS_FLOW_F_*, changed with atomics */
+	__u8 state;      /* enum pgs_flow_state */
+	__u8 _pad[3];
+	__u64 created_ns;
+	__u64 seen_ns;   /* last packet, refreshed at most once a second */
+};
+
+/* Key of pgs_rflows: a backend reply as it arrives (backend -> VIP:SNAT port). */
+struct pgs_rflow_key {
+	__u32 backend;
+	__u32 vip;
+	__u16 bport;
+	__u16 sport;
+};
+
+/* Index 0 of pgs_ctl: node-wide switches set by the controller. */
+struct pgs_ctl {
+	__u32 active;    /* 1 = this node steers (VRRP master, or no VRRP) */
+	__u32 _pad;
+};
+
+/* Load-time settings, set as .rodata before load. */
+struct pgs_cfg {
+	__u16 snat_min;  /* host order */
+	__u16 snat_max;
+	__u32 fallback;  /* TC program behind XDP: only finishes what XDP punted, counts nothing else */
+};
+
+/* Map names (the pin file names under the pin root). */
+#define PGS_MAP_SERVICES "pgs_services"
+#define PGS_MAP_SERVERS "pgs_servers"
+#define PGS_MAP_CONNS "pgs_conns"
+#define PGS_MAP_CONN_ADJ "pgs_conn_adj"
+#define PGS_MAP_PASSIVE "pgs_passive"
+#define PGS_MAP_SRV_STATS "pgs_srv_stats"
+#define PGS_MAP_VERDICTS "pgs_verdicts"
+#define PGS_MAP_FLOWS "pgs_flows"
+#define PGS_MAP_RFLOWS "pgs_rflows"
+#define PGS_MAP_CTL "pgs_ctl"
+#define PGS_MAP_RR "pgs_rr"
+#define PGS_LINK_XDP "link_xdp"
+
+#endif

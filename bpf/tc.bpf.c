@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* pgsteer's TC ingress entry point (clsact): the same steering for any device, and in XDP mode the
+ * fallback that finishes packets XDP handed on because their next hop was not resolved yet. */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "lib/lb.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+#define ETH_OFF_DST 0
+#define IP_OFF (sizeof(struct ethhdr))
+#define IP_OFF_CHECK (IP_OFF + offsetof(struct iphdr, check))
+#define IP_OFF_SADDR (IP_OFF + offsetof(struct iphdr, saddr))
+#define TCP_OFF_CHECK 16
+#define HDR_MAX (sizeof(struct ethhdr) + 60 + 60)
+
+/* Rewrite through the skb helpers: they keep CHECKSUM_PARTIAL and GSO packets right. */
+static __always_inline int tc_rewrite(struct __sk_buff *skb, struct pgs_pkt *p, const struct pgs_plan *plan)
+{
+	struct pgs_csum_diff d = pgs_rewrite_diff(p, plan);
+	__u32 tcp_off = IP_OFF + p->ip->ihl * 4;
+	__u32 addrs[2] = { plan->saddr, plan->daddr };
+	__u16 ports[2] = { plan->sport, plan->dport };
+
+	if (bpf_skb_store_bytes(skb, IP_OFF_SADDR, addrs, sizeof(addrs), 0) ||
+	    bpf_skb_store_bytes(skb, tcp_off, ports, sizeof(ports), 0) ||
+	    bpf_l3_csum_replace(skb, IP_OFF_CHECK, 0, d.addrs, 0) ||
+	    bpf_l4_csum_replace(skb, tcp_off + TCP_OFF_CHECK, 0, d.addrs, BPF_F_PSEUDO_HDR) ||
+	    bpf_l4_csum_replace(skb, tcp_off + TCP_OFF_CHECK, 0, d.ports, 0))
+		return -1;
+	return 0;
+}
+
+/* Turn the packet into the RST that answers it and send it back out of the device it came in on. */
+static __always_inline int tc_reflect_rst(struct __sk_buff *skb, struct pgs_pkt *p)
+{
+	struct pgs_rst r = pgs_rst_for(p);
+	__u32 tcp_off = IP_OFF + p->ip->ihl * 4;
+	__u32 addrs[2] = { p->ip->daddr, p->ip->saddr };
+	__u16 ports[2] = { p->tcp->dest, p->tcp->source };
+	__u8 macs[2 * ETH_ALEN];
+	__u16 old_word = *(__u16 *)((__u8 *)p->tcp + 12), new_word;
+	__u32 seqs[2] = { r.seq, r.ack_seq };
+	__u32 d;
+
+	if (skb->gso_segs > 1)
+		return -1; /* a merged burst cannot become one RST; the session's next packet will */
+	__builtin_memcpy(macs, p->eth->h_source, ETH_ALEN);
+	__builtin_memcpy(macs + ETH_ALEN, p->eth->h_dest, ETH_ALEN);
+	((__u8 *)&new_word)[0] = ((__u8 *)&old_word)[0];
+	((__u8 *)&new_word)[1] = r.flags;
+	d = csum_diff16(0, old_word, new_word);
+	d = csum_diff32(d, p->tcp->seq, r.seq);
+	d = csum_diff32(d, p->tcp->ack_seq, r.ack_seq);
+
+	if (bpf_skb_store_bytes(skb, ETH_OFF_DST, macs, sizeof(macs), 0) ||
+	    bpf_skb_store_bytes(skb, IP_OFF_SADDR, addrs, sizeof(addrs), 0) ||
+	    bpf_skb_store_bytes(skb, tcp_off, ports, sizeof(ports), 0) ||
+	    bpf_skb_store_bytes(skb, tcp_off + 4, seqs, sizeof(seqs), 0) ||
+	    bpf_skb_store_bytes(skb, tcp_off + 12, &new_word, sizeof(new_word), 0) ||
+	    bpf_l4_csum_replace(skb, tcp_off + TCP_OFF_CHECK, 0, d, 0))
+		return -1;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* Send the translated packet toward its next hop, resolving the neighbour if the kernel has none. */
+static __always_inline int tc_forward(struct __sk_buff *skb, const struct pgs_plan *plan)
+{
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET,
+		.l4_protocol = IPPROTO_TCP,
+		.tot_len = 0, /* a GSO packet would fail the MTU check otherwise */
+		.ipv4_src = plan->saddr,
+		.ipv4_dst = plan->daddr,
+		.ifindex = skb->ingress_ifindex,
+	};
+	int rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		__u8 macs[2 * ETH_ALEN];
+
+		__builtin_memcpy(macs, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(macs + ETH_ALEN, fib.smac, ETH_ALEN);
+		if (bpf_skb_store_bytes(skb, ETH_OFF_DST, macs, sizeof(macs), 0))
+			return -1;
+		return bpf_redirect(fib.ifindex, 0);
+	}
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return bpf_redirect_neigh(fib.ifindex, 0, 0, 0);
+	return -1;
+}
+
+static __always_inline int verdict(__u32 reason)
+{
+	int drop = reason >= PGS_R_DROP_NO_SERVER;
+
+	/* Behind XDP, passes were counted there already. */
+	if (drop || !pgs_cfg.fallback)
+		count_verdict(reason);
+	return drop ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int pgs_tc(struct __sk_buff *skb)
+{
+	struct pgs_pkt p = {};
+	struct pgs_plan plan = {};
+	int r, act;
+
+	/* Headers must be in the linear part for direct access. */
+	if (skb->data_end - skb->data < HDR_MAX && skb->len > skb->data_end - skb->data)
+		bpf_skb_pull_data(skb, skb->len < HDR_MAX ? skb->len : HDR_MAX);
+	p.data = (void *)(long)skb->data;
+	p.data_end = (void *)(long)skb->data_end;
+
+	r = pgs_classify(&p, &plan);
+	if (r >= 0)
+		return verdict(r);
+
+	if (plan.kind == PGS_K_RESET) {
+		pgs_commit_reset(&plan);
+		count_verdict(PGS_R_RESET);
+		act = tc_reflect_rst(skb, &p);
+		return act < 0 ? TC_ACT_SHOT : act;
+	}
+
+	r = pgs_commit(&p, &plan);
+	if (r >= 0)
+		return verdict(r);
+	if (tc_rewrite(skb, &p, &plan))
+		return verdict(PGS_R_DROP_MALFORMED);
+	act = tc_forward(skb, &plan);
+	if (act < 0)
+		return verdict(PGS_R_DROP_FIB);
+	count_verdict(plan.kind == PGS_K_NEW ? PGS_R_FWD_NEW : plan.kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV);
+	return act;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

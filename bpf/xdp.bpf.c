@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* pgsteer's XDP entry point: full-NAT steering of VIP connections at the driver, before any skb exists. */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "lib/lb.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+/* Next hop of the translated packet: the egress device and both MACs. */
+static __always_inline int xdp_fib(struct xdp_md *ctx, const struct pgs_pkt *p, const struct pgs_plan *plan,
+				   struct bpf_fib_lookup *fib)
+{
+	fib->family = AF_INET;
+	fib->tos = p->ip->tos;
+	fib->l4_protocol = IPPROTO_TCP;
+	fib->tot_len = bpf_ntohs(p->ip->tot_len);
+	fib->ipv4_src = plan->saddr;
+	fib->ipv4_dst = plan->daddr;
+	fib->ifindex = ctx->ingress_ifindex;
+	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+}
+
+/* Rewrite addresses and ports in place; the checksums follow incrementally (RFC 1624). */
+static __always_inline void xdp_rewrite(struct pgs_pkt *p, const struct pgs_plan *plan)
+{
+	struct pgs_csum_diff d = pgs_rewrite_diff(p, plan);
+
+	p->ip->check = csum_apply(p->ip->check, d.addrs);
+	p->tcp->check = csum_apply(p->tcp->check, d.addrs + d.ports);
+	p->ip->saddr = plan->saddr;
+	p->ip->daddr = plan->daddr;
+	p->tcp->source = plan->sport;
+	p->tcp->dest = plan->dport;
+}
+
+/* Turn the packet into the RST that answers it, sent back where it came from. */
+static __always_inline void xdp_reflect_rst(struct pgs_pkt *p)
+{
+	struct pgs_rst r = pgs_rst_for(p);
+	__u16 *word = (__u16 *)((__u8 *)p->tcp + 12); /* data offset and flags */
+	__u16 old = *word, port;
+	__u32 d = 0, addr;
+	unsigned char mac[ETH_ALEN];
+
+	((__u8 *)p->tcp)[13] = r.flags;
+	d = csum_diff16(d, old, *word);
+	d = csum_diff32(d, p->tcp->seq, r.seq);
+	d = csum_diff32(d, p->tcp->ack_seq, r.ack_seq);
+	p->tcp->check = csum_apply(p->tcp->check, d);
+	p->tcp->seq = r.seq;
+	p->tcp->ack_seq = r.ack_seq;
+
+	addr = p->ip->saddr;
+	p->ip->saddr = p->ip->daddr;
+	p->ip->daddr = addr;
+	port = p->tcp->source;
+	p->tcp->source = p->tcp->dest;
+	p->tcp->dest = port;
+	__builtin_memcpy(mac, p->eth->h_source, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_dest, mac, ETH_ALEN);
+}
+
+static __always_inline int verdict(__u32 reason)
+{
+	count_verdict(reason);
+	return reason < PGS_R_DROP_NO_SERVER ? XDP_PASS : XDP_DROP;
+}
+
+SEC("xdp")
+int pgs_xdp(struct xdp_md *ctx)
+{
+	struct pgs_pkt p = { .data = (void *)(long)ctx->data, .data_end = (void *)(long)ctx->data_end };
+	struct pgs_plan plan = {};
+	struct bpf_fib_lookup fib = {};
+	int r, rc;
+
+	r = pgs_classify(&p, &plan);
+	if (r >= 0)
+		return verdict(r);
+
+	if (plan.kind == PGS_K_RESET) {
+		pgs_commit_reset(&plan);
+		xdp_reflect_rst(&p);
+		count_verdict(PGS_R_RESET);
+		return XDP_TX;
+	}
+
+	/* Resolve the next hop before touching any state: a packet we cannot send yet goes on to the
+	 * TC program untouched, which resolves the neighbour and does the whole job itself. */
+	rc = xdp_fib(ctx, &p, &plan, &fib);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return verdict(PGS_R_PASS_PUNT);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return verdict(PGS_R_DROP_FIB);
+
+	r = pgs_commit(&p, &plan);
+	if (r >= 0)
+		return verdict(r);
+
+	xdp_rewrite(&p, &plan);
+	__builtin_memcpy(p.eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(p.eth->h_source, fib.smac, ETH_ALEN);
+	count_verdict(plan.kind == PGS_K_NEW ? PGS_R_FWD_NEW : plan.kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV);
+	if (fib.ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs pgsteer's tests: unit (plain C), bpf (BPF_PROG_TEST_RUN tables), lab (network namespaces, both
+# attach modes). Every case prints "PASS name", "FAIL name: why" or "SKIP name: why"; the run ends
+# with one line "N passed, N failed, N skipped".
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$top/build}
+export BUILD
+what=${1:-all}
+log=$(mktemp -d /tmp/pgsteer-test.XXXXXX)
+results=$log/results
+: > "$results"
+
+# Run one test program or script; its PASS/FAIL/SKIP lines go to the results, the rest to its log.
+run_one() {
+	local name=$1; shift
+	local out=$log/$(echo "$name" | tr '/ ' '__').log rc
+	"$@" > "$out" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP) ' "$out" | tee -a "$results"
+	if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
+		echo "FAIL $name: exited with status $rc (log: $out)" | tee -a "$results"
+		tail -n 20 "$out" | sed 's/^/    /'
+	elif grep -q '^FAIL ' "$out"; then
+		echo "    (log: $out)"
+	fi
+}
+
+run_unit() {
+	local t
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
+	done
+}
+
+run_bpf() {
+	local t
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP bpf: needs root" | tee -a "$results"
+		return
+	fi
+	for t in "$BUILD"/tests/bpf_*; do
+		[ -x "$t" ] && run_one "bpf/$(basename "$t")" "$t"
+	done
+}
+
+run_lab() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP lab: needs root" | tee -a "$results"
+		return
+	fi
+	"$top/tests/lab/run.sh" "$log" "$results"
+}
+
+case "$what" in
+unit) run_unit ;;
+bpf) run_bpf ;;
+lab) run_lab ;;
+all) run_unit; run_bpf; run_lab ;;
+*) echo "usage: $0 [unit|bpf|lab|all]" >&2; exit 2 ;;
+esac
+
+passed=$(grep -c '^PASS ' "$results")
+failed=$(grep -c '^FAIL ' "$results")
+skipped=$(grep -c '^SKIP ' "$results")
+echo
+echo "logs: $log"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
