@@ -77,7 +77,7 @@ static __always_inline int tc_forward(struct __sk_buff *skb, const struct pgs_pl
 		.tot_len = 0, /* a GSO packet would fail the MTU check otherwise */
 		.ipv4_src = plan->saddr,
 		.ipv4_dst = plan->daddr,
-		.ifindex = skb->ingress_ifindex,
+		.ifindex = skb->ifindex,
 	};
 	int rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 

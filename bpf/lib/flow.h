@@ -64,6 +64,36 @@ static __always_inline int flow_syn_reopens(__u8 state, int server_selectable)
 	return state == PGS_FLOW_SYN_SENT && !server_selectable;
 }
 
+/* Idle limits by state, in ns; the controller's clean-up applies them to seen_ns. */
+struct flow_timeouts {
+	__u64 syn;     /* SYN_SENT, SYN_RECV: half-open */
+	__u64 est;     /* ESTABLISHED: idle PostgreSQL sessions live for hours */
+	__u64 fin;     /* FIN_WAIT: half-closed */
+	__u64 closed;  /* CLOSED: linger for retransmitted FINs and late segments */
+};
+
+static __always_inline int flow_expired(__u8 state, __u64 seen_ns, __u64 now, const struct flow_timeouts *t)
+{
+	__u64 limit;
+
+	switch (state) {
+	case PGS_FLOW_SYN_SENT:
+	case PGS_FLOW_SYN_RECV:
+		limit = t->syn;
+		break;
+	case PGS_FLOW_ESTABLISHED:
+		limit = t->est;
+		break;
+	case PGS_FLOW_FIN_WAIT:
+		limit = t->fin;
+		break;
+	default:
+		limit = t->closed;
+		break;
+	}
+	return now > seen_ns && now - seen_ns > limit;
+}
+
 /* The try-th candidate SNAT port (host order) in [min, max], starting from a random offset. */
 static __always_inline __u16 snat_port(__u32 rnd, __u32 try, __u16 min, __u16 max)
 {

@@ -1,0 +1,492 @@
+/* The BPF datapath from the controller's side: the only file that includes the skeletons. Loads
+ * and attaches the XDP and TC programs, pins maps and the XDP link so a restart drops nothing,
+ * writes services and servers, and cleans up the flow table. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "datapath.h"
+#include "lib/flow.h"
+#include "xdp.skel.h"
+#include "tc.skel.h"
+
+/* Our TC filter's identity on clsact ingress: replaced atomically on restart. */
+#define PGS_TC_HANDLE 0x7067
+#define PGS_TC_PRIO 1
+#define GC_BATCH 4096
+#define PRESSURE_SYN_NS (2ull * 1000000000) /* half-open limit while the table is over 80% */
+
+struct datapath {
+	struct pgs_xdp *xdp;     /* XDP mode only */
+	struct pgs_tc *tc;       /* always: the TC program, or XDP's fallback */
+	struct pgs_maps maps;
+	int ifindex;
+	int link_fd;             /* pinned XDP link */
+	/* clean-up buffers */
+	struct pgs_flow_key *keys;
+	struct pgs_flow *vals;
+	uint64_t last_entries;   /* occupancy at the last clean-up */
+};
+
+static int is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The pin root must live on a bpffs: mount one at /sys/fs/bpf when it is missing there, or on the
+ * pin root itself when it lies elsewhere. */
+static int ensure_bpffs(const char *root, char *err, size_t errlen)
+{
+	const char *sysbpf = "/sys/fs/bpf";
+	int r;
+
+	if (!strncmp(root, "/sys/fs/bpf/", 12) && !is_bpffs(sysbpf)) {
+		if (mount("bpffs", sysbpf, "bpf", 0, "mode=0700")) {
+			r = -errno;
+			snprintf(err, errlen, "cannot mount bpffs on %s: %s", sysbpf, strerror(errno));
+			return r;
+		}
+	}
+	r = mkdir_p(root);
+	if (r) {
+		snprintf(err, errlen, "cannot create pin root %s: %s", root, strerror(-r));
+		return r;
+	}
+	if (!is_bpffs(root) && mount("bpffs", root, "bpf", 0, "mode=0700")) {
+		r = -errno;
+		snprintf(err, errlen, "pin root %s is not on a bpffs and mounting one there failed: %s", root, strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+/* A pinned map from an earlier run must have the layout this build expects, or loading would fail
+ * with a cryptic libbpf message: say what differs and how to start over. */
+static int check_pinned(const char *root, struct bpf_map *map, char *err, size_t errlen)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", root, bpf_map__name(map));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0; /* not pinned yet */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		r = -errno;
+		snprintf(err, errlen, "cannot inspect pinned map %s: %s", path, strerror(errno));
+	} else if (info.key_size != bpf_map__key_size(map) || info.value_size != bpf_map__value_size(map) ||
+		   info.type != bpf_map__type(map)) {
+		r = -EEXIST;
+		snprintf(err, errlen, "pinned map %s has another layout (left by another pgsteer version); "
+			 "'pgsteer detach' removes it, dropping its flows", path);
+	} else if (info.max_entries != bpf_map__max_entries(map)) {
+		r = -EEXIST;
+		snprintf(err, errlen, "pinned map %s holds %u entries but the config asks for %u; flows live in it "
+			 "across restarts, so resizing needs 'pgsteer detach' first (drops live flows)",
+			 path, info.max_entries, bpf_map__max_entries(map));
+	}
+	close(fd);
+	return r;
+}
+
+static int check_all_pinned(const char *root, struct bpf_object *obj, char *err, size_t errlen)
+{
+	struct bpf_map *map;
+	int r;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		r = check_pinned(root, map, err, errlen);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void set_rodata(struct pgs_cfg *rc, const struct config *cfg, int fallback)
+{
+	rc->snat_min = cfg->snat_min;
+	rc->snat_max = cfg->snat_max;
+	rc->fallback = (uint32_t)fallback;
+}
+
+static int size_flow_maps(struct bpf_map *flows, struct bpf_map *rflows, const struct config *cfg)
+{
+	int r = bpf_map__set_max_entries(flows, cfg->flow_table_size);
+
+	return r ? r : bpf_map__set_max_entries(rflows, cfg->flow_table_size);
+}
+
+static void link_path(char *buf, size_t len, const char *root)
+{
+	snprintf(buf, len, "%s/%s", root, PGS_LINK_XDP);
+}
+
+/* Attach XDP through a pinned link: an existing link on the same interface gets the new program
+ * atomically; otherwise a new link is created, in native mode unless generic was asked for. */
+static int attach_xdp(struct datapath *dp, const struct config *cfg, char *err, size_t errlen)
+{
+	int prog = bpf_program__fd(dp->xdp->progs.pgs_xdp), fd, r;
+	char path[PATH_MAX];
+
+	link_path(path, sizeof(path), cfg->pin_root);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.xdp.ifindex == (__u32)dp->ifindex &&
+		    !bpf_link_update(fd, prog, NULL)) {
+			dp->link_fd = fd;
+			return 0;
+		}
+		/* Another interface, or a link that cannot take the program: replace it. */
+		unlink(path);
+		close(fd);
+	}
+	{
+		LIBBPF_OPTS(bpf_link_create_opts, lo,
+			    .flags = cfg->attach == ATTACH_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+		fd = bpf_link_create(prog, dp->ifindex, BPF_XDP, &lo);
+	}
+	if (fd < 0) {
+		r = -errno;
+		if (r == -EOPNOTSUPP || r == -EINVAL)
+			snprintf(err, errlen, "%s: native XDP is not supported by this device (%s); use 'attach tc'",
+				 cfg->interface, strerror(-r));
+		else if (r == -EBUSY || r == -EEXIST)
+			snprintf(err, errlen, "%s: another XDP program is attached (not pgsteer's); remove it first "
+				 "(ip link set dev %s xdp off)", cfg->interface, cfg->interface);
+		else
+			snprintf(err, errlen, "%s: attaching XDP failed: %s", cfg->interface, strerror(-r));
+		return r;
+	}
+	if (bpf_obj_pin(fd, path)) {
+		r = -errno;
+		snprintf(err, errlen, "cannot pin the XDP link at %s: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	dp->link_fd = fd;
+	return 0;
+}
+
+static int attach_tc(struct datapath *dp, const struct config *cfg, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dp->ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PGS_TC_HANDLE, .priority = PGS_TC_PRIO,
+		    .prog_fd = bpf_program__fd(dp->tc->progs.pgs_tc), .flags = BPF_TC_F_REPLACE);
+	int r;
+
+	r = bpf_tc_hook_create(&hook);
+	if (r && r != -EEXIST) {
+		snprintf(err, errlen, "%s: cannot create the clsact qdisc: %s", cfg->interface, strerror(-r));
+		return r;
+	}
+	r = bpf_tc_attach(&hook, &opts);
+	if (r)
+		snprintf(err, errlen, "%s: attaching the TC program failed: %s", cfg->interface, strerror(-r));
+	return r;
+}
+
+static void detach_tc(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PGS_TC_HANDLE, .priority = PGS_TC_PRIO);
+
+	bpf_tc_detach(&hook, &opts);
+}
+
+static void fill_maps(struct datapath *dp)
+{
+	struct pgs_tc *t = dp->tc;
+
+	dp->maps.services = bpf_map__fd(t->maps.pgs_services);
+	dp->maps.servers = bpf_map__fd(t->maps.pgs_servers);
+	dp->maps.conns = bpf_map__fd(t->maps.pgs_conns);
+	dp->maps.conn_adj = bpf_map__fd(t->maps.pgs_conn_adj);
+	dp->maps.passive = bpf_map__fd(t->maps.pgs_passive);
+	dp->maps.srv_stats = bpf_map__fd(t->maps.pgs_srv_stats);
+	dp->maps.verdicts = bpf_map__fd(t->maps.pgs_verdicts);
+	dp->maps.flows = bpf_map__fd(t->maps.pgs_flows);
+	dp->maps.rflows = bpf_map__fd(t->maps.pgs_rflows);
+	dp->maps.ctl = bpf_map__fd(t->maps.pgs_ctl);
+	dp->maps.rr = bpf_map__fd(t->maps.pgs_rr);
+}
+
+int datapath_open(struct datapath **out, const struct config *cfg, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = cfg->pin_root);
+	struct datapath *dp;
+	int xdp_mode = cfg->attach != ATTACH_TC, r;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->link_fd = -1;
+	dp->ifindex = (int)if_nametoindex(cfg->interface);
+	if (!dp->ifindex) {
+		r = -ENODEV;
+		snprintf(err, errlen, "interface %s: no such device", cfg->interface);
+		goto fail;
+	}
+	r = ensure_bpffs(cfg->pin_root, err, errlen);
+	if (r)
+		goto fail;
+
+	if (xdp_mode) {
+		dp->xdp = pgs_xdp__open_opts(&oo);
+		if (!dp->xdp) {
+			r = -errno;
+			snprintf(err, errlen, "opening the XDP program failed: %s", strerror(errno));
+			goto fail;
+		}
+		set_rodata((struct pgs_cfg *)&dp->xdp->rodata->pgs_cfg, cfg, 0);
+		size_flow_maps(dp->xdp->maps.pgs_flows, dp->xdp->maps.pgs_rflows, cfg);
+		r = check_all_pinned(cfg->pin_root, dp->xdp->obj, err, errlen);
+		if (r)
+			goto fail;
+		r = pgs_xdp__load(dp->xdp);
+		if (r) {
+			snprintf(err, errlen, "loading the XDP program failed: %s (pgsteerd -vv shows libbpf's log)", strerror(-r));
+			goto fail;
+		}
+	}
+	dp->tc = pgs_tc__open_opts(&oo);
+	if (!dp->tc) {
+		r = -errno;
+		snprintf(err, errlen, "opening the TC program failed: %s", strerror(errno));
+		goto fail;
+	}
+	set_rodata((struct pgs_cfg *)&dp->tc->rodata->pgs_cfg, cfg, xdp_mode);
+	size_flow_maps(dp->tc->maps.pgs_flows, dp->tc->maps.pgs_rflows, cfg);
+	r = check_all_pinned(cfg->pin_root, dp->tc->obj, err, errlen);
+	if (r)
+		goto fail;
+	r = pgs_tc__load(dp->tc);
+	if (r) {
+		snprintf(err, errlen, "loading the TC program failed: %s (pgsteerd -vv shows libbpf's log)", strerror(-r));
+		goto fail;
+	}
+	fill_maps(dp);
+
+	/* TC first: in XDP mode it is the fallback that must be in place before XDP punts to it. */
+	r = attach_tc(dp, cfg, err, errlen);
+	if (r)
+		goto fail;
+	if (xdp_mode) {
+		r = attach_xdp(dp, cfg, err, errlen);
+		if (r)
+			goto fail;
+	} else {
+		char path[PATH_MAX];
+
+		/* Switching from XDP to TC: the old XDP link goes with its pin. */
+		link_path(path, sizeof(path), cfg->pin_root);
+		unlink(path);
+	}
+
+	dp->keys = calloc(GC_BATCH, sizeof(*dp->keys));
+	dp->vals = calloc(GC_BATCH, sizeof(*dp->vals));
+	if (!dp->keys || !dp->vals) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	*out = dp;
+	return 0;
+fail:
+	datapath_close(dp);
+	return r;
+}
+
+void datapath_close(struct datapath *dp)
+{
+	if (!dp)
+		return;
+	if (dp->link_fd >= 0)
+		close(dp->link_fd);
+	pgs_xdp__destroy(dp->xdp);
+	pgs_tc__destroy(dp->tc);
+	free(dp->keys);
+	free(dp->vals);
+	free(dp);
+}
+
+int datapath_detach(const struct config *cfg, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int ifindex = (int)if_nametoindex(cfg->interface), i;
+
+	link_path(path, sizeof(path), cfg->pin_root);
+	if (unlink(path) && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (ifindex)
+		detach_tc(ifindex);
+	for (i = 0; i < maps_count(); i++) {
+		snprintf(path, sizeof(path), "%s/%s", cfg->pin_root, maps_name(i));
+		if (unlink(path) && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+			return -errno;
+		}
+	}
+	if (rmdir(cfg->pin_root) && errno != ENOENT && errno != EBUSY) {
+		snprintf(err, errlen, "cannot remove %s: %s", cfg->pin_root, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+const struct pgs_maps *datapath_maps(const struct datapath *dp)
+{
+	return &dp->maps;
+}
+
+int datapath_ifindex(const struct datapath *dp)
+{
+	return dp->ifindex;
+}
+
+int datapath_set_service(struct datapath *dp, const struct pgs_svc_key *k, const struct pgs_svc *v)
+{
+	return bpf_map_update_elem(dp->maps.services, k, v, BPF_ANY) ? -errno : 0;
+}
+
+int datapath_del_service(struct datapath *dp, const struct pgs_svc_key *k)
+{
+	return bpf_map_delete_elem(dp->maps.services, k) && errno != ENOENT ? -errno : 0;
+}
+
+int datapath_set_server(struct datapath *dp, uint32_t slot, const struct pgs_server *srv)
+{
+	return bpf_map_update_elem(dp->maps.servers, &slot, srv, BPF_ANY) ? -errno : 0;
+}
+
+static void forget_flow(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	struct pgs_rflow_key rk = { .backend = f->backend, .vip = k->vip, .bport = f->bport, .sport = f->sport };
+
+	bpf_map_delete_elem(dp->maps.rflows, &rk);
+	bpf_map_delete_elem(dp->maps.flows, k);
+}
+
+/* Expire, then recount. A slot's count is corrected only if the datapath did not touch it while
+ * the table was walked, so a busy slot is never "fixed" with a stale picture: it is reconciled at
+ * its next quiet moment, and nothing but expiry can make it drift in between. */
+int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res)
+{
+	static uint64_t counted[PGS_MAX_SLOTS], expired_counted[PGS_MAX_SLOTS];
+	static struct pgs_conns before[PGS_MAX_SLOTS];
+	struct flow_timeouts t = {
+		.syn = (uint64_t)cfg->t_syn_ms * 1000000,
+		.est = (uint64_t)cfg->t_est_ms * 1000000,
+		.fin = (uint64_t)cfg->t_fin_ms * 1000000,
+		.closed = (uint64_t)cfg->t_closed_ms * 1000000,
+	};
+	__u32 batch = 0, next = 0;
+	int first = 1, done = 0, r;
+	uint32_t slot;
+
+	memset(res, 0, sizeof(*res));
+	memset(counted, 0, sizeof(counted));
+	memset(expired_counted, 0, sizeof(expired_counted));
+	for (slot = 0; slot < PGS_MAX_SLOTS; slot++)
+		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &before[slot]))
+			return -errno;
+
+	/* A SYN flood fills the table with half-open flows: expire those early so real clients get in
+	 * (established flows are never evicted). */
+	if (dp->last_entries * 100 > (uint64_t)cfg->flow_table_size * 80) {
+		res->under_pressure = 1;
+		if (t.syn > PRESSURE_SYN_NS)
+			t.syn = PRESSURE_SYN_NS;
+	}
+	while (!done) {
+		__u32 count = GC_BATCH, i;
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		r = bpf_map_lookup_batch(dp->maps.flows, first ? NULL : &batch, &next, dp->keys, dp->vals, &count, &bo);
+		if (r && errno != ENOENT)
+			return -errno;
+		done = r != 0;
+		first = 0;
+		batch = next;
+		for (i = 0; i < count; i++) {
+			const struct pgs_flow *f = &dp->vals[i];
+
+			if (flow_expired(f->state, f->seen_ns, now_ns, &t)) {
+				forget_flow(dp, &dp->keys[i], f);
+				res->expired++;
+				if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
+					expired_counted[f->slot]++;
+				continue;
+			}
+			res->entries++;
+			if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
+				counted[f->slot]++;
+		}
+	}
+
+	dp->last_entries = res->entries;
+	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
+		struct pgs_conns after;
+		uint64_t adj, want;
+
+		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &after) || bpf_map_lookup_elem(dp->maps.conn_adj, &slot, &adj))
+			return -errno;
+		if (!after.opened)
+			continue;
+		if (after.opened != before[slot].opened || after.closed != before[slot].closed) {
+			/* Busy: only account for what this pass removed itself. */
+			if (expired_counted[slot]) {
+				adj += expired_counted[slot];
+				bpf_map_update_elem(dp->maps.conn_adj, &slot, &adj, BPF_ANY);
+			}
+			continue;
+		}
+		want = after.opened - after.closed > counted[slot] ? after.opened - after.closed - counted[slot] : 0;
+		if (want != adj) {
+			bpf_map_update_elem(dp->maps.conn_adj, &slot, &want, BPF_ANY);
+			res->corrected++;
+		}
+	}
+	return 0;
+}

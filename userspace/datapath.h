@@ -1,0 +1,40 @@
+/* Loading, attaching and pinning the BPF datapath, and the controller's side of its maps:
+ * services and servers, the steering switch, flow clean-up and connection-count reconciliation. */
+#ifndef PGS_DATAPATH_H
+#define PGS_DATAPATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "maps.h"
+
+struct datapath;
+
+/* Mount bpffs if needed, load (reusing pinned maps), attach to cfg->interface in cfg->attach mode
+ * (replacing a previous pgsteer attachment without a gap) and pin. On error returns -errno and a
+ * sentence in err naming the interface, file or map at fault. */
+int datapath_open(struct datapath **out, const struct config *cfg, char *err, size_t errlen);
+/* Close descriptors: the program stays attached and the maps pinned (a restart loses no flow). */
+void datapath_close(struct datapath *dp);
+/* Detach from the interface and remove every pin: the explicit clean-up. */
+int datapath_detach(const struct config *cfg, char *err, size_t errlen);
+
+const struct pgs_maps *datapath_maps(const struct datapath *dp);
+int datapath_ifindex(const struct datapath *dp);
+
+int datapath_set_service(struct datapath *dp, const struct pgs_svc_key *k, const struct pgs_svc *v);
+int datapath_del_service(struct datapath *dp, const struct pgs_svc_key *k);
+int datapath_set_server(struct datapath *dp, uint32_t slot, const struct pgs_server *srv);
+
+/* One clean-up pass over the flow table: expire idle flows by state, and recount the connections
+ * each slot really has so the datapath's counts stay exact. */
+struct dp_gc {
+	uint64_t entries;            /* flows in the table after the pass */
+	uint64_t expired;            /* flows removed by this pass */
+	int under_pressure;          /* table over 80%: half-open flows expired early */
+	uint32_t corrected;          /* slots whose count was corrected */
+};
+
+int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res);
+
+#endif

@@ -1,0 +1,206 @@
+/* The datapath's pinned maps as plain descriptors, for the daemon and the CLI. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "maps.h"
+
+static const struct {
+	const char *name;
+	size_t off;
+} map_table[] = {
+	{ PGS_MAP_SERVICES, offsetof(struct pgs_maps, services) },
+	{ PGS_MAP_SERVERS, offsetof(struct pgs_maps, servers) },
+	{ PGS_MAP_CONNS, offsetof(struct pgs_maps, conns) },
+	{ PGS_MAP_CONN_ADJ, offsetof(struct pgs_maps, conn_adj) },
+	{ PGS_MAP_PASSIVE, offsetof(struct pgs_maps, passive) },
+	{ PGS_MAP_SRV_STATS, offsetof(struct pgs_maps, srv_stats) },
+	{ PGS_MAP_VERDICTS, offsetof(struct pgs_maps, verdicts) },
+	{ PGS_MAP_FLOWS, offsetof(struct pgs_maps, flows) },
+	{ PGS_MAP_RFLOWS, offsetof(struct pgs_maps, rflows) },
+	{ PGS_MAP_CTL, offsetof(struct pgs_maps, ctl) },
+	{ PGS_MAP_RR, offsetof(struct pgs_maps, rr) },
+};
+
+int maps_count(void)
+{
+	return (int)(sizeof(map_table) / sizeof(map_table[0]));
+}
+
+const char *maps_name(int i)
+{
+	return map_table[i].name;
+}
+
+int *maps_fd(struct pgs_maps *m, int i)
+{
+	return (int *)((char *)m + map_table[i].off);
+}
+
+void maps_init(struct pgs_maps *m)
+{
+	int i;
+
+	for (i = 0; i < maps_count(); i++)
+		*maps_fd(m, i) = -1;
+}
+
+int maps_open_pinned(struct pgs_maps *m, const char *root, const char **missing)
+{
+	char path[PATH_MAX];
+	int i, err;
+
+	maps_init(m);
+	for (i = 0; i < maps_count(); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, maps_name(i));
+		*maps_fd(m, i) = bpf_obj_get(path);
+		if (*maps_fd(m, i) < 0) {
+			err = -errno;
+			if (missing)
+				*missing = maps_name(i);
+			maps_close(m);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void maps_close(struct pgs_maps *m)
+{
+	int i;
+
+	for (i = 0; i < maps_count(); i++) {
+		int *fd = maps_fd(m, i);
+
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Sum a per-CPU array entry of n u64 fields. */
+static int read_percpu_u64s(int fd, uint32_t key, uint64_t *sum, size_t n)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	uint64_t *vals;
+	size_t i;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)ncpu, n * sizeof(uint64_t));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, vals)) {
+		int err = -errno;
+
+		free(vals);
+		return err;
+	}
+	memset(sum, 0, n * sizeof(uint64_t));
+	for (c = 0; c < ncpu; c++)
+		for (i = 0; i < n; i++)
+			sum[i] += vals[(size_t)c * n + i];
+	free(vals);
+	return 0;
+}
+
+int maps_read_server(const struct pgs_maps *m, uint32_t slot, struct dp_server *out)
+{
+	uint64_t gone;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(m->conns, &slot, &out->conns) || bpf_map_lookup_elem(m->conn_adj, &slot, &out->adj) ||
+	    bpf_map_lookup_elem(m->passive, &slot, &out->passive_ns))
+		return -errno;
+	err = read_percpu_u64s(m->srv_stats, slot, (uint64_t *)&out->st, sizeof(out->st) / sizeof(uint64_t));
+	if (err)
+		return err;
+	/* last_new_ns is a time, not a counter: the per-CPU sum is meaningless, take the latest. */
+	{
+		int ncpu = libbpf_num_possible_cpus(), c;
+		struct pgs_srv_stats *v = calloc((size_t)ncpu, sizeof(*v));
+
+		if (v && !bpf_map_lookup_elem(m->srv_stats, &slot, v)) {
+			out->st.last_new_ns = 0;
+			for (c = 0; c < ncpu; c++)
+				if (v[c].last_new_ns > out->st.last_new_ns)
+					out->st.last_new_ns = v[c].last_new_ns;
+		}
+		free(v);
+	}
+	gone = out->conns.closed + out->adj;
+	out->active = out->conns.opened > gone ? out->conns.opened - gone : 0;
+	return 0;
+}
+
+int maps_read_verdicts(const struct pgs_maps *m, uint64_t out[PGS_R_MAX])
+{
+	uint32_t r;
+	int err;
+
+	for (r = 0; r < PGS_R_MAX; r++) {
+		err = read_percpu_u64s(m->verdicts, r, &out[r], 1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int maps_get_active(const struct pgs_maps *m, int *active)
+{
+	struct pgs_ctl ctl;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(m->ctl, &zero, &ctl))
+		return -errno;
+	*active = (int)ctl.active;
+	return 0;
+}
+
+int maps_set_active(const struct pgs_maps *m, int active)
+{
+	struct pgs_ctl ctl = { .active = active ? 1 : 0 };
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY) ? -errno : 0;
+}
+
+int maps_clear_passive(const struct pgs_maps *m, uint32_t slot)
+{
+	uint64_t zero = 0;
+
+	return bpf_map_update_elem(m->passive, &slot, &zero, BPF_ANY) ? -errno : 0;
+}
+
+static const char *const verdict_names[PGS_R_MAX] = {
+	[PGS_R_PASS] = "pass",
+	[PGS_R_FWD_NEW] = "fwd_new",
+	[PGS_R_FWD] = "fwd",
+	[PGS_R_REV] = "rev",
+	[PGS_R_PASS_INACTIVE] = "pass_inactive",
+	[PGS_R_PASS_NO_FLOW] = "pass_no_flow",
+	[PGS_R_PASS_PUNT] = "pass_punt",
+	[PGS_R_DROP_NO_SERVER] = "drop_no_server",
+	[PGS_R_DROP_TABLE_FULL] = "drop_table_full",
+	[PGS_R_DROP_SNAT_EXHAUSTED] = "drop_snat_exhausted",
+	[PGS_R_DROP_MALFORMED] = "drop_malformed",
+	[PGS_R_DROP_FRAGMENT] = "drop_fragment",
+	[PGS_R_DROP_FIB] = "drop_fib",
+	[PGS_R_DROP_REDISPATCH] = "drop_redispatch",
+	[PGS_R_RESET] = "reset",
+};
+
+const char *verdict_name(enum pgs_reason r)
+{
+	return r < PGS_R_MAX && verdict_names[r] ? verdict_names[r] : "unknown";
+}
+
+int verdict_is_drop(enum pgs_reason r)
+{
+	return r >= PGS_R_DROP_NO_SERVER && r != PGS_R_RESET;
+}

@@ -1,0 +1,42 @@
+/* The datapath's pinned maps as plain descriptors: reading counters and writing server state,
+ * without a skeleton, for the daemon and for the CLI alike. */
+#ifndef PGS_MAPS_H
+#define PGS_MAPS_H
+
+#include <stdint.h>
+#include "pgsteer_abi.h"
+
+struct pgs_maps {
+	int services, servers, conns, conn_adj, passive, srv_stats, verdicts, flows, rflows, ctl, rr;
+};
+
+/* What the datapath knows of one server slot, per-CPU counters summed. */
+struct dp_server {
+	struct pgs_conns conns;
+	uint64_t adj;
+	uint64_t active;
+	uint64_t passive_ns;
+	struct pgs_srv_stats st;
+};
+
+
+void maps_init(struct pgs_maps *m);
+/* Open every map pinned under root. 0 or -errno (the name of the missing map in *missing). */
+int maps_open_pinned(struct pgs_maps *m, const char *root, const char **missing);
+void maps_close(struct pgs_maps *m);
+/* The pin names and descriptor slots, in one table. */
+int maps_count(void);
+const char *maps_name(int i);
+int *maps_fd(struct pgs_maps *m, int i);
+
+int maps_read_server(const struct pgs_maps *m, uint32_t slot, struct dp_server *out);
+int maps_read_verdicts(const struct pgs_maps *m, uint64_t out[PGS_R_MAX]);
+int maps_get_active(const struct pgs_maps *m, int *active);
+int maps_set_active(const struct pgs_maps *m, int active);
+int maps_clear_passive(const struct pgs_maps *m, uint32_t slot);
+
+/* The name of a verdict, as the stats and the CLI print it. */
+const char *verdict_name(enum pgs_reason r);
+int verdict_is_drop(enum pgs_reason r);
+
+#endif
