@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Print the pgsteerd config of lab node lb1 or lb2 (env: ATTACH=xdp|tc, VRRP=0|1, LB_EXTRA, LB_GLOBAL_EXTRA, LAB_DIR).
+#
+# usage: lbconf.sh lb1|lb2
+# VRRP=1 adds a vrrp section (vrid 51, priority 101 on lb1, 100 on lb2, 100ms, VIP 10.100.1.100/24);
+# VRRP=0 (default) leaves it out: the lab then puts the VIP on lb1 statically.
+# LB_EXTRA: newline-separated lines appended to the service section; LB_GLOBAL_EXTRA: to global.
+set -euo pipefail
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# Print the pgsteerd config of NODE.
+lbconf() {
+  local node=$1 prio pgb servers="" item
+  case $node in
+    lb1) prio=101 ;;
+    lb2) prio=100 ;;
+    *) die "usage: lbconf.sh lb1|lb2 (got '$node')" ;;
+  esac
+  case ${ATTACH:-xdp} in xdp|tc|xdp-generic) ;; *) die "ATTACH must be xdp or tc (got '$ATTACH')" ;; esac
+  for item in $LAB_PGB_INSTANCES; do
+    pgb=${item%%:*}
+    servers+="$pgb=${LAB_ADDR[pgb]}:${item#*:} "
+  done
+  LB_NODE=$node LB_IFACE=eth0 LB_ATTACH=${ATTACH:-xdp} \
+    LB_PIN_ROOT=/sys/fs/bpf/pgsteer-$node \
+    LB_SOCKET=$LAB_DIR/$node/pgsteerd.sock \
+    LB_STATS=0.0.0.0:$LAB_STATS_PORT \
+    LB_STATE_DIR=$LAB_DIR/$node/state \
+    LB_WEBHOOK_FILE=$LAB_DIR/$node/slack-webhook \
+    LB_VRRP=${VRRP:-0} LB_VRID=51 LB_PRIORITY=$prio LB_ADVERT=100ms \
+    LB_VIP=$LAB_VIP/$LAB_PREFIX LB_BIND=$LAB_VIP:5432 LB_BALANCE=leastconn \
+    LB_CHECK="pgsql inter 1s fall 3 rise 2 timeout 1s" \
+    LB_SERVERS="$servers" LB_EXTRA="${LB_EXTRA:-}" LB_GLOBAL_EXTRA="${LB_GLOBAL_EXTRA:-}" \
+    "$PROVISION/lb.sh" conf
+}
+
+[ $# -eq 1 ] || die "usage: lbconf.sh lb1|lb2"
+lbconf "$1"
