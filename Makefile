@@ -6,6 +6,7 @@ CLANG     ?= clang
 BPFTOOL   ?= bpftool
 ARCH_INC  := /usr/include/$(shell uname -m)-linux-gnu
 V         ?= 0
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 ifeq ($(V),1)
 Q :=
@@ -21,7 +22,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation \
-             -Werror -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuserspace $(PKG_CFLAGS)
+             -Werror -D_GNU_SOURCE -DPGSTEER_VERSION=\"$(VERSION)\" -I$(BUILD) -Ibpf -Iuserspace $(PKG_CFLAGS)
 LDLIBS    += $(PKG_LIBS) -lelf -lz -lm
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -mcpu=v3 -I$(ARCH_INC) -Ibpf
 

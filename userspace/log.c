@@ -96,7 +96,7 @@ void fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-int log_libbpf(int level, const char *fmt, va_list ap)
+int log_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	/* libbpf speaks only with -vv; callers report its failures in their own words. */
 	if (verbosity < 2)

@@ -3,6 +3,7 @@
 #define PGS_LOG_H
 
 #include <stdarg.h>
+#include <bpf/libbpf.h>
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_TRACE };
 
@@ -18,6 +19,6 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* libbpf's print callback, routed through the log. */
-int log_libbpf(int level, const char *fmt, va_list ap);
+int log_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap);
 
 #endif

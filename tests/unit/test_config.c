@@ -1,0 +1,206 @@
+/* Config parsing: what a valid file yields, and the file:line message of each mistake. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include "harness.h"
+#include "config.h"
+
+static struct config cfg;
+static char err[512];
+
+static const char *base =
+	"global\n"
+	"    interface eth0\n"
+	"service pgsql\n"
+	"    bind 10.100.1.100:5432\n"
+	"    server pgb1 10.100.1.5:6432\n";
+
+static int parse(const char *text)
+{
+	err[0] = '\0';
+	return config_parse(text, "t.conf", &cfg, err, sizeof(err));
+}
+
+static void full_example(void)
+{
+	const char *text =
+		"# comment\n"
+		"global\n"
+		"    interface   eth1\n"
+		"    attach      tc            # trailing comment\n"
+		"    pin-root    /sys/fs/bpf/x\n"
+		"    stats       127.0.0.1:9404\n"
+		"    state-dir   /var/lib/x\n"
+		"    node-name   lb1\n"
+		"    flow-table-size 4096\n"
+		"    snat-ports  20000-30000\n"
+		"    timeout established 4h\n"
+		"    timeout syn 10s\n"
+		"    alert slack webhook-file /etc/pgsteer/hook\n"
+		"vrrp\n"
+		"    vrid 51\n"
+		"    priority 101\n"
+		"    advert-interval 100ms\n"
+		"    nopreempt\n"
+		"    vip 10.100.1.100/24\n"
+		"    unicast-peer 10.100.1.11 name lb2\n"
+		"    checksum rfc9568\n"
+		"service pgsql\n"
+		"    bind 10.100.1.100:5432\n"
+		"    balance leastconn\n"
+		"    check login user app database app inter 2s fall 3 rise 2 timeout 1s fastinter 500ms\n"
+		"    slowstart 10s\n"
+		"    on-marked-down shutdown-sessions\n"
+		"    server pgb1 10.100.1.5:6432\n"
+		"    server pgb2 10.100.1.5:6433 weight 2\n"
+		"    server pgb3 10.100.1.5:6434 weight 0 disabled\n";
+	struct cfg_service *s;
+
+	CHECK_EQ(parse(text), 0);
+	CHECK_STR(err, "");
+	CHECK_STR(cfg.interface, "eth1");
+	CHECK_EQ(cfg.attach, ATTACH_TC);
+	CHECK_STR(cfg.pin_root, "/sys/fs/bpf/x");
+	CHECK_EQ(cfg.stats_port, 9404);
+	CHECK_EQ(cfg.stats_addr, htonl(0x7f000001));
+	CHECK_EQ(cfg.flow_table_size, 4096);
+	CHECK_EQ(cfg.snat_min, 20000);
+	CHECK_EQ(cfg.snat_max, 30000);
+	CHECK_EQ(cfg.t_est_ms, 4 * 3600000);
+	CHECK_EQ(cfg.t_syn_ms, 10000);
+	CHECK_EQ(cfg.t_fin_ms, 60000);
+	CHECK_STR(cfg.alert.webhook_file, "/etc/pgsteer/hook");
+	CHECK_EQ(cfg.vrrp.enabled, 1);
+	CHECK_EQ(cfg.vrrp.vrid, 51);
+	CHECK_EQ(cfg.vrrp.priority, 101);
+	CHECK_EQ(cfg.vrrp.advert_cs, 10);
+	CHECK_EQ(cfg.vrrp.preempt, 0);
+	CHECK_EQ(cfg.vrrp.vip_prefix, 24);
+	CHECK_EQ(cfg.vrrp.npeers, 1);
+	CHECK_EQ(cfg.vrrp.nnames, 1);
+	CHECK_STR(cfg.vrrp.names[0], "lb2");
+	CHECK_EQ(cfg.vrrp.csum, VRRP_CSUM_PLAIN);
+	s = config_service(&cfg, "pgsql");
+	CHECK(s != NULL, "service pgsql");
+	if (!s)
+		return;
+	CHECK_EQ(ntohs(s->port), 5432);
+	CHECK_EQ(s->check.type, CHECK_LOGIN);
+	CHECK_STR(s->check.user, "app");
+	CHECK_EQ(s->check.inter_ms, 2000);
+	CHECK_EQ(s->check.timeout_ms, 1000);
+	CHECK_EQ(s->check.fastinter_ms, 500);
+	CHECK_EQ(s->check.downinter_ms, 2000);
+	CHECK_EQ(s->slowstart_ms, 10000);
+	CHECK_EQ(s->shutdown_sessions, 1);
+	CHECK_EQ(s->nservers, 3);
+	CHECK_EQ(s->servers[1].weight, 2);
+	CHECK_EQ(s->servers[2].weight, 0);
+	CHECK_EQ(s->servers[2].disabled, 1);
+	CHECK_EQ(ntohs(s->servers[2].port), 6434);
+}
+
+static void defaults(void)
+{
+	CHECK_EQ(parse(base), 0);
+	CHECK_EQ(cfg.attach, ATTACH_XDP);
+	CHECK_STR(cfg.pin_root, "/sys/fs/bpf/pgsteer");
+	CHECK_EQ(cfg.stats_enabled, 1);
+	CHECK_EQ(cfg.stats_port, 8404);
+	CHECK(cfg.t_est_ms >= 2 * 3600000, "established flows must not expire before 2 h by default (%u ms)", cfg.t_est_ms);
+	CHECK_EQ(cfg.vrrp.enabled, 0);
+	CHECK_EQ(cfg.services[0].check.type, CHECK_NONE);
+	CHECK_EQ(cfg.services[0].check.fall, 3);
+	CHECK_EQ(cfg.services[0].check.rise, 2);
+	CHECK_EQ(cfg.services[0].servers[0].weight, 1);
+}
+
+static void durations(void)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		uint64_t ms;
+	} t[] = {
+		{ "100ms", 1, 100 }, { "2s", 1, 2000 }, { "5m", 1, 300000 }, { "3h", 1, 10800000 }, { "1d", 1, 86400000 },
+		{ "250", 1, 250 }, { "", 0, 0 }, { "s", 0, 0 }, { "2x", 0, 0 }, { "-1s", 0, 0 }, { "99999999999s", 0, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t ms = 0;
+		int r = config_duration(t[i].in, &ms);
+
+		CHECK((r == 0) == t[i].ok, "'%s' accepted=%d", t[i].in, !r);
+		if (t[i].ok)
+			CHECK(ms == t[i].ms, "'%s' = %llu ms", t[i].in, (unsigned long long)ms);
+	}
+}
+
+/* Each mistake names the file, the line and what is wrong. */
+static void errors(void)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} t[] = {
+		{ "global\n    interface eth0\n    attach dpdk\n", "t.conf:3: attach: unknown mode 'dpdk' (xdp, tc or xdp-generic)" },
+		{ "global\n    interfac eth0\n", "t.conf:2: unknown keyword 'interfac' in section global" },
+		{ "    interface eth0\n", "t.conf:1: 'interface' outside a section (global, vrrp or service NAME)" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1\n", "t.conf:4: bind: '10.0.0.1' is not ADDRESS:PORT" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:99999\n", "t.conf:4: bind: '99999' is not a number from 1 to 65535" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server s1 10.0.0.2:1\n    server s1 10.0.0.2:2\n",
+		  "t.conf:6: server: 's1' is defined twice in service a" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server s1 10.0.0.2:1 weight 300\n",
+		  "t.conf:5: weight: '300' is not a number from 0 to 256" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    check pgsql inter 2q\n",
+		  "t.conf:5: check inter: invalid duration '2q' (examples: 100ms, 2s, 5m, 3h)" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    check login\n",
+		  "t.conf:5: check login: needs 'user NAME' (and optionally 'database NAME')" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    check tcp user x\n",
+		  "t.conf:5: check tcp: 'user' and 'database' apply to the login check only" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n", "t.conf:3: service a: no server defined" },
+		{ "global\n    attach tc\nservice a\n    bind 10.0.0.1:5432\n    server s 10.0.0.2:1\n", "t.conf: global: 'interface' is required" },
+		{ "global\n    interface eth0\n    snat-ports 1000-2000\n", "t.conf:3: snat-ports: '1000' is not a number from 1024 to 65535" },
+		{ "global\n    interface eth0\n    snat-ports 5000-6000\nservice a\n    bind 10.0.0.1:5432\n    server s 10.0.0.2:1\n",
+		  "t.conf:4: service a: port 5432 lies in snat-ports 5000-6000" },
+		{ "global\n    interface eth0\nvrrp\n    priority 255\n", "t.conf:4: priority: '255' is not a number from 1 to 254" },
+		{ "global\n    interface eth0\nvrrp\n    advert-interval 15ms\n",
+		  "t.conf:4: advert-interval: 15ms is not a whole number of centiseconds from 10ms to 40.95s" },
+		{ "global\n    interface eth0\nvrrp\n    vip 10.0.0.1/24\nservice a\n    bind 10.0.0.1:5432\n    server s 10.0.0.2:1\n",
+		  "t.conf:3: vrrp: 'vrid' is required" },
+		{ "global\n    interface eth0\nvrrp\n    vrid 5\n    vip 10.0.0.9/24\nservice a\n    bind 10.0.0.1:5432\n    server s 10.0.0.2:1\n",
+		  "t.conf:6: service a binds an address that is not the vrrp vip" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server s 10.0.0.2:1\nservice a\n",
+		  "t.conf:6: service a is defined twice" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server this-name-is-too-long 10.0.0.2:1\n",
+		  "t.conf:5: server: 'this-name-is-too-long' is not a valid name (up to 15 letters, digits, - _ .)" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    balance roundrobin\n",
+		  "t.conf:5: balance: only leastconn is supported" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int r = parse(t[i].text);
+
+		CHECK(r != 0, "case %zu accepted: %s", i, t[i].text);
+		CHECK(strcmp(err, t[i].msg) == 0, "case %zu:\n       got  %s\n       want %s", i, err, t[i].msg);
+	}
+}
+
+static void missing_file(void)
+{
+	int r = config_load("/nonexistent/pgsteer.conf", &cfg, err, sizeof(err));
+
+	CHECK(r < 0, "missing file accepted");
+	CHECK_STR(err, "/nonexistent/pgsteer.conf: No such file or directory");
+}
+
+int main(void)
+{
+	RUN(full_example);
+	RUN(defaults);
+	RUN(durations);
+	RUN(errors);
+	RUN(missing_file);
+	return h_exit();
+}

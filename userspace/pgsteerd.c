@@ -1,0 +1,511 @@
+/* pgsteerd: the controller. Loads and steers the datapath, checks the servers, holds the VIP with
+ * VRRP, serves stats and the runtime API, and alerts. One process, one event loop. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+#include "backend.h"
+#include "config.h"
+#include "datapath.h"
+#include "log.h"
+#include "loop.h"
+#include "maps.h"
+#include "netlink.h"
+#include "runtime.h"
+#include "statefile.h"
+
+#define TICK_MS 1000        /* clean-up, counters, slow start */
+#define PASSIVE_TICK_MS 100 /* how fast a server that refused a SYN is re-checked */
+
+struct pgsteerd {
+	struct loop *loop;
+	struct config cfg;
+	struct model model;
+	struct datapath *dp;
+	struct runtime *rt;
+	struct timer tick, passive_tick;
+	int sigfd;
+	int steering;           /* what the datapath's switch is set to */
+	char state_path[PATH_MAX];
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: pgsteerd [-d] [-n] [-v...] [-f FILE]\n"
+		"  -f FILE  configuration (default /etc/pgsteer/pgsteer.conf)\n"
+		"  -d       stay in the foreground\n"
+		"  -n       check the configuration, print \"configuration OK\" and exit\n"
+		"  -v       more logging (-vv adds libbpf's own messages)\n"
+		"Stopping (SIGTERM) leaves the datapath attached: established sessions keep flowing.\n"
+		"'pgsteer detach' removes it.\n");
+	exit(2);
+}
+
+/* --- the model and the datapath -------------------------------------------------------------- */
+
+static void push_server(struct pgsteerd *d, struct server_rt *s, uint64_t now)
+{
+	struct pgs_server v = {
+		.addr = s->cfg.addr,
+		.port = s->cfg.port,
+		.state = server_dp_state(s),
+		.weight = server_dp_weight(s, now),
+	};
+	struct pgs_server old;
+
+	/* Keep what only the controller's earlier runs set: the generation and the kill time. */
+	if (!bpf_map_lookup_elem(datapath_maps(d->dp)->servers, &s->slot, &old) && old.addr == v.addr && old.port == v.port) {
+		v.gen = old.gen;
+		v.kill_ns = old.kill_ns;
+	} else {
+		v.gen = old.gen + 1;
+	}
+	snprintf(v.name, sizeof(v.name), "%s", s->cfg.name);
+	if (datapath_set_server(d->dp, s->slot, &v))
+		log_warn("%s/%s: writing its datapath entry", s->svc->cfg.name, s->cfg.name);
+}
+
+static void push_service(struct pgsteerd *d, struct service_rt *svc)
+{
+	struct pgs_svc_key k = { .vip = svc->cfg.vip, .port = svc->cfg.port };
+	struct pgs_svc v = { .id = svc->id, .nservers = (uint32_t)svc->nservers };
+	uint64_t now = now_ms();
+	int j;
+
+	for (j = 0; j < svc->nservers; j++)
+		push_server(d, &svc->servers[j], now);
+	snprintf(v.name, sizeof(v.name), "%s", svc->cfg.name);
+	if (datapath_set_service(d->dp, &k, &v))
+		log_warn("service %s: writing its datapath entry", svc->cfg.name);
+}
+
+/* The kernel resolves and refreshes a managed neighbour entry per server address, so XDP's FIB
+ * lookup finds it (platform fact 10); TC behind XDP covers the moments it cannot. */
+static void manage_neighbours(struct pgsteerd *d)
+{
+	int i, j, r;
+
+	for (i = 0; i < d->model.nservices; i++)
+		for (j = 0; j < d->model.services[i].nservers; j++) {
+			struct server_rt *s = &d->model.services[i].servers[j];
+			char a[INET_ADDRSTRLEN];
+
+			r = nl_neigh_managed(datapath_ifindex(d->dp), s->cfg.addr);
+			if (r) {
+				inet_ntop(AF_INET, &s->cfg.addr, a, sizeof(a));
+				log_warnx("%s: cannot add a managed neighbour entry for %s on %s: %s", s->cfg.name, a,
+					  d->cfg.interface, strerror(-r));
+			}
+		}
+}
+
+static void set_steering(struct pgsteerd *d, int on)
+{
+	int r = maps_set_active(datapath_maps(d->dp), on);
+
+	if (r)
+		log_warnx("cannot turn steering %s: %s", on ? "on" : "off", strerror(-r));
+	else if (d->steering != on)
+		log_info("steering %s", on ? "on" : "off");
+	d->steering = on;
+}
+
+/* Pull the datapath's counters into the model. */
+static void refresh(void *arg)
+{
+	struct pgsteerd *d = arg;
+	const struct pgs_maps *maps = datapath_maps(d->dp);
+	int i, j;
+
+	maps_read_verdicts(maps, d->model.verdicts);
+	for (i = 0; i < d->model.nservices; i++) {
+		struct service_rt *svc = &d->model.services[i];
+
+		svc->scur = svc->stot = svc->bin = svc->bout = 0;
+		svc->last_new_ns = 0;
+		for (j = 0; j < svc->nservers; j++) {
+			struct server_rt *s = &svc->servers[j];
+			struct dp_server ds;
+
+			if (maps_read_server(maps, s->slot, &ds))
+				continue;
+			s->scur = ds.active;
+			if (s->scur > s->smax)
+				s->smax = s->scur;
+			s->stot = ds.conns.opened;
+			s->bin = ds.st.bytes_in;
+			s->bout = ds.st.bytes_out;
+			s->redispatched = ds.st.redispatched;
+			s->last_new_ns = ds.st.last_new_ns;
+			svc->scur += s->scur;
+			svc->stot += s->stot;
+			svc->bin += s->bin;
+			svc->bout += s->bout;
+			if (s->last_new_ns > svc->last_new_ns)
+				svc->last_new_ns = s->last_new_ns;
+		}
+		if (svc->scur > svc->smax)
+			svc->smax = svc->scur;
+	}
+}
+
+/* --- runtime changes, kept across restarts ---------------------------------------------------- */
+
+static void state_save(struct pgsteerd *d)
+{
+	struct json_object *root = json_object_new_object();
+	int i, j, r;
+
+	for (i = 0; i < d->model.nservices; i++)
+		for (j = 0; j < d->model.services[i].nservers; j++) {
+			struct server_rt *s = &d->model.services[i].servers[j];
+			struct json_object *o;
+			char key[2 * PGS_NAME_LEN + 2];
+
+			if (s->admin == ADMIN_READY && s->uweight == s->cfg.weight)
+				continue;
+			o = json_object_new_object();
+			json_object_object_add(o, "admin", json_object_new_string(
+				s->admin == ADMIN_MAINT ? "maint" : s->admin == ADMIN_DRAIN ? "drain" : "ready"));
+			json_object_object_add(o, "weight", json_object_new_int((int)s->uweight));
+			snprintf(key, sizeof(key), "%s/%s", s->svc->cfg.name, s->cfg.name);
+			json_object_object_add(root, key, o);
+		}
+	r = statefile_write(d->state_path, root);
+	if (r)
+		log_warnx("cannot save runtime changes to %s: %s", d->state_path, strerror(-r));
+	json_object_put(root);
+}
+
+static void state_load(struct pgsteerd *d)
+{
+	struct json_object *root = NULL;
+	char err[512];
+	int r = statefile_read(d->state_path, &root, err, sizeof(err));
+
+	if (r == -ENOENT)
+		return;
+	if (r) {
+		log_warnx("ignoring runtime changes saved in %s: %s", d->state_path, r == -EBADMSG ? err : strerror(-r));
+		return;
+	}
+	json_object_object_foreach(root, key, val) {
+		struct server_rt *s = model_find(&d->model, key);
+		struct json_object *a, *w;
+
+		if (!s) {
+			log_info("runtime change for %s dropped: no such server in the configuration", key);
+			continue;
+		}
+		if (json_object_object_get_ex(val, "admin", &a)) {
+			const char *v = json_object_get_string(a);
+
+			s->admin = !strcmp(v, "maint") ? ADMIN_MAINT : !strcmp(v, "drain") ? ADMIN_DRAIN : ADMIN_READY;
+		}
+		if (json_object_object_get_ex(val, "weight", &w)) {
+			int v = json_object_get_int(w);
+
+			if (v >= 0 && v <= 256)
+				s->uweight = (uint32_t)v;
+		}
+		log_info("%s: runtime state restored (%s, weight %u)", key,
+			 s->admin == ADMIN_MAINT ? "maint" : s->admin == ADMIN_DRAIN ? "drain" : "ready", s->uweight);
+	}
+	json_object_put(root);
+}
+
+/* A session shutdown: every flow of the server created before now answers its next segment with
+ * RST (both ends), and its count is released then. */
+static void shutdown_sessions(struct pgsteerd *d, struct server_rt *s)
+{
+	struct pgs_server v;
+
+	if (bpf_map_lookup_elem(datapath_maps(d->dp)->servers, &s->slot, &v))
+		return;
+	v.kill_ns = now_ns();
+	datapath_set_server(d->dp, s->slot, &v);
+}
+
+static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change what, enum srv_class before)
+{
+	struct pgsteerd *d = arg;
+
+	if (what == RT_SHUTDOWN_SESSIONS) {
+		shutdown_sessions(d, s);
+		return;
+	}
+	push_server(d, s, now_ms());
+	state_save(d);
+	(void)before;
+}
+
+/* --- timers and signals --------------------------------------------------------------------- */
+
+static void on_tick(void *arg)
+{
+	struct pgsteerd *d = arg;
+	struct dp_gc gc;
+	uint64_t now = now_ms();
+	int i, j, r;
+
+	r = datapath_gc(d->dp, &d->cfg, now_ns(), &gc);
+	if (r) {
+		log_warnx("flow table clean-up failed: %s", strerror(-r));
+	} else {
+		d->model.flows = gc.entries;
+		d->model.flows_expired += gc.expired;
+		if (gc.corrected)
+			log_debug("reconciled connection counts of %u server(s)", gc.corrected);
+	}
+	/* Slow start: the weight ramps while a server is young. */
+	for (i = 0; i < d->model.nservices; i++)
+		for (j = 0; j < d->model.services[i].nservers; j++) {
+			struct server_rt *s = &d->model.services[i].servers[j];
+
+			if (s->svc->cfg.slowstart_ms && s->up_since_ms && now - s->up_since_ms <= s->svc->cfg.slowstart_ms + TICK_MS)
+				push_server(d, s, now);
+		}
+	refresh(d);
+}
+
+static void on_passive_tick(void *arg)
+{
+	struct pgsteerd *d = arg;
+	const struct pgs_maps *maps = datapath_maps(d->dp);
+	int i, j;
+
+	for (i = 0; i < d->model.nservices; i++)
+		for (j = 0; j < d->model.services[i].nservers; j++) {
+			struct server_rt *s = &d->model.services[i].servers[j];
+			uint64_t p = 0;
+
+			if (bpf_map_lookup_elem(maps->passive, &s->slot, &p))
+				continue;
+			if (p && !s->passive_ns)
+				log_info("%s/%s refused a connection: out of selection until a check passes", s->svc->cfg.name,
+					 s->cfg.name);
+			s->passive_ns = p;
+			/* Without checks nothing would ever confirm it: let the next connection try again. */
+			if (p && !s->checked && now_ns() - p > 2000000000ull) {
+				maps_clear_passive(maps, s->slot);
+				s->passive_ns = 0;
+			}
+		}
+}
+
+static int reload(struct pgsteerd *d)
+{
+	static struct config fresh;
+	char err[512];
+	int r = config_load(d->cfg.path, &fresh, err, sizeof(err));
+
+	if (r) {
+		log_warnx("reload failed, keeping the running configuration: %s", err);
+		return r;
+	}
+	if (strcmp(fresh.interface, d->cfg.interface) || fresh.attach != d->cfg.attach ||
+	    strcmp(fresh.pin_root, d->cfg.pin_root) || fresh.flow_table_size != d->cfg.flow_table_size ||
+	    fresh.snat_min != d->cfg.snat_min || fresh.snat_max != d->cfg.snat_max) {
+		log_warnx("reload: interface, attach, pin-root, flow-table-size and snat-ports need a restart; "
+			  "keeping the running configuration");
+		return -EINVAL;
+	}
+	log_info("reload: configuration %s is valid, applying it", d->cfg.path);
+	/* Services whose address changed or went away leave the datapath. */
+	{
+		int i;
+
+		for (i = 0; i < d->cfg.nservices; i++) {
+			struct cfg_service *old = &d->cfg.services[i];
+			struct cfg_service *now = config_service(&fresh, old->name);
+
+			if (!now || now->vip != old->vip || now->port != old->port) {
+				struct pgs_svc_key k = { .vip = old->vip, .port = old->port };
+
+				datapath_del_service(d->dp, &k);
+			}
+		}
+	}
+	d->cfg = fresh;
+	{
+		static struct model old;
+		int i, j;
+
+		old = d->model;
+		model_init(&d->model, &d->cfg, old.start_ms);
+		/* Carry the state of servers that stay (same service and name) over. */
+		for (i = 0; i < d->model.nservices; i++)
+			for (j = 0; j < d->model.services[i].nservers; j++) {
+				struct server_rt *s = &d->model.services[i].servers[j];
+				struct server_rt *o = model_server(&old, s->svc->cfg.name, s->cfg.name);
+
+				if (!o)
+					continue;
+				s->admin = o->admin;
+				s->uweight = o->uweight == o->cfg.weight ? s->cfg.weight : o->uweight;
+				s->health.health = o->health.health < s->health.rise + s->health.fall ? o->health.health : s->health.rise;
+				s->health.up = o->health.up;
+				s->last = o->last;
+				s->chkfail = o->chkfail;
+				s->chkdown = o->chkdown;
+				s->last_change_ms = o->last_change_ms;
+				s->down_since_ms = o->down_since_ms;
+				s->downtime_ms = o->downtime_ms;
+				s->up_since_ms = o->up_since_ms;
+				s->smax = o->smax;
+				s->reported = o->reported;
+			}
+		d->model.flows = old.flows;
+		d->model.flows_expired = old.flows_expired;
+	}
+	{
+		int i;
+
+		for (i = 0; i < d->model.nservices; i++)
+			push_service(d, &d->model.services[i]);
+	}
+	manage_neighbours(d);
+	runtime_set_model(d->rt, &d->model);
+	return 0;
+}
+
+static void on_signal(void *arg, uint32_t events)
+{
+	struct pgsteerd *d = arg;
+	struct signalfd_siginfo si;
+
+	if (read(d->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	switch (si.ssi_signo) {
+	case SIGHUP:
+		reload(d);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("signal %d: stopping; the datapath stays attached with its flows", si.ssi_signo);
+		loop_stop(d->loop);
+		break;
+	}
+}
+
+static int setup_signals(struct pgsteerd *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0)
+		return -errno;
+	return loop_add(d->loop, d->sigfd, EPOLLIN, on_signal, d);
+}
+
+static const struct runtime_ops runtime_ops = {
+	.refresh = refresh,
+	.changed = on_runtime_change,
+};
+
+int main(int argc, char **argv)
+{
+	static struct pgsteerd d;
+	const char *conf = "/etc/pgsteer/pgsteer.conf";
+	int foreground = 0, check_only = 0, verbose = 0, opt, r, i;
+	char err[1024];
+
+	while ((opt = getopt(argc, argv, "f:dnvh")) != -1) {
+		switch (opt) {
+		case 'f':
+			conf = optarg;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init(verbose);
+	libbpf_set_print(log_libbpf);
+
+	r = config_load(conf, &d.cfg, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	d.loop = loop_new();
+	if (!d.loop)
+		fatal("creating the event loop");
+	if (setup_signals(&d))
+		fatal("setting up signals");
+	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST)
+		fatal("state directory %s", d.cfg.state_dir);
+	snprintf(d.state_path, sizeof(d.state_path), "%s/servers.json", d.cfg.state_dir);
+
+	r = datapath_open(&d.dp, &d.cfg, err, sizeof(err));
+	if (r)
+		fatalx("%s", err);
+	log_info("datapath attached to %s (%s), pinned under %s", d.cfg.interface, attach_name(d.cfg.attach), d.cfg.pin_root);
+
+	model_init(&d.model, &d.cfg, now_ms());
+	state_load(&d);
+	for (i = 0; i < d.model.nservices; i++)
+		push_service(&d, &d.model.services[i]);
+	manage_neighbours(&d);
+	/* Without VRRP the VIP is managed outside pgsteerd and this node always steers. */
+	if (!d.cfg.vrrp.enabled)
+		set_steering(&d, 1);
+
+	d.rt = runtime_new(d.loop, d.cfg.runtime_socket, &d.model, &runtime_ops, &d, err, sizeof(err));
+	if (!d.rt)
+		fatalx("%s", err);
+	if (timer_init(&d.tick, d.loop, on_tick, &d) || timer_init(&d.passive_tick, d.loop, on_passive_tick, &d))
+		fatal("creating timers");
+	timer_arm_periodic(&d.tick, TICK_MS);
+	timer_arm_periodic(&d.passive_tick, PASSIVE_TICK_MS);
+	refresh(&d);
+
+	if (!foreground && daemon(0, 0))
+		fatal("daemon");
+	log_info("pgsteerd %s running: %d service(s), runtime socket %s", PGSTEER_VERSION, d.model.nservices,
+		 d.cfg.runtime_socket);
+
+	r = loop_run(d.loop);
+	if (r)
+		log_warnx("event loop: %s", strerror(-r));
+
+	runtime_free(d.rt);
+	timer_close(&d.tick);
+	timer_close(&d.passive_tick);
+	datapath_close(d.dp);
+	loop_free(d.loop);
+	log_info("stopped");
+	return r ? 1 : 0;
+}
