@@ -1,0 +1,485 @@
+/* Tests of the stats listener: the routing table (pure), then a real listener on 127.0.0.1 inside
+ * an event loop run by the test, asked by a client thread with libcurl and raw sockets. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include "harness.h"
+#include "render.h"
+#include "stats.h"
+
+static const char test_config[] =
+	"global\n"
+	"    interface lo\n"
+	"    node-name lb1\n"
+	"service pgsql\n"
+	"    bind 10.100.1.100:5432\n"
+	"    check pgsql inter 2s fall 3 rise 2 timeout 1s\n"
+	"    server pgb1 10.100.1.5:6432\n"
+	"    server pgb2 10.100.1.5:6433\n"
+	"    server pgb3 10.100.1.5:6434 disabled\n";
+
+/* ---- routing, pure ---- */
+
+static void stats_route_table(void)
+{
+	static const struct {
+		const char *method, *uri;
+		enum stats_route route;
+		unsigned flags;
+	} rows[] = {
+		{ "GET", "/stats;csv", STATS_CSV, 0 },
+		{ "GET", "/stats?stats;csv", STATS_CSV, 0 },
+		{ "GET", "/stats;csv;norefresh", STATS_CSV, 0 },
+		{ "GET", "/stats?;csv", STATS_CSV, 0 },
+		{ "GET", "/stats", STATS_CSV, 0 },
+		{ "GET", "/stats/", STATS_CSV, 0 },
+		{ "GET", "/stats;csv;up", STATS_CSV, RENDER_CSV_UP },
+		{ "GET", "/stats;csv;no-maint", STATS_CSV, RENDER_CSV_NO_MAINT },
+		{ "GET", "/stats?stats;up;csv;no-maint", STATS_CSV, RENDER_CSV_UP | RENDER_CSV_NO_MAINT },
+		{ "HEAD", "/stats;csv", STATS_CSV, 0 },
+		{ "GET", "/metrics", STATS_METRICS, 0 },
+		{ "GET", "/metrics?scope=server", STATS_METRICS, 0 },
+		{ "GET", "/stats.json", STATS_JSON, 0 },
+		{ "GET", "/stats;json", STATS_JSON, 0 },
+		{ "GET", "/", STATS_NOT_FOUND, 0 },
+		{ "GET", "/metricsx", STATS_NOT_FOUND, 0 },
+		{ "GET", "/stat", STATS_NOT_FOUND, 0 },
+		{ "GET", "/haproxy?stats;csv", STATS_NOT_FOUND, 0 },
+		{ "GET", "", STATS_NOT_FOUND, 0 },
+		{ "POST", "/stats;csv", STATS_BAD_METHOD, 0 },
+		{ "PUT", "/metrics", STATS_BAD_METHOD, 0 },
+		{ "DELETE", "/stats.json", STATS_BAD_METHOD, 0 },
+		{ "POST", "/nowhere", STATS_NOT_FOUND, 0 },
+	};
+	static char longuri[4096];
+	unsigned i, flags;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		enum stats_route r = stats_route(rows[i].method, rows[i].uri, &flags);
+
+		CHECK(r == rows[i].route, "%s %s: route %d, expected %d", rows[i].method, rows[i].uri, r,
+		      rows[i].route);
+		CHECK(flags == rows[i].flags, "%s %s: flags %u, expected %u", rows[i].method, rows[i].uri, flags,
+		      rows[i].flags);
+	}
+	memcpy(longuri, "/stats;csv", 10);
+	memset(longuri + 10, 'x', sizeof(longuri) - 11);
+	CHECK_EQ(stats_route("GET", longuri, &flags), STATS_URI_TOO_LONG);
+}
+
+/* ---- a listener in a loop, and a client thread ---- */
+
+struct reply {
+	long code;
+	char ctype[128];
+	char headers[2048];
+	char *body;
+	size_t len;
+	int curl_err;
+	uint64_t ms;           /* how long the answer took */
+};
+
+/* One request the client makes: through libcurl (method + uri [+ body]) or raw bytes. */
+struct request {
+	const char *name;
+	const char *method;    /* NULL: raw */
+	const char *uri;
+	const char *body;
+	const char *raw;
+	long expect;           /* status code; -1: closed without an answer */
+	const char *ctype;     /* expected Content-Type, NULL = don't care */
+	const char *contains;  /* in the body */
+	const char *header;    /* in the response headers */
+};
+
+static char long_uri[40000];
+static char over_uri[3000];
+
+static struct request reqs[] = {
+	{ "csv", "GET", "/stats;csv", NULL, NULL, 200, "text/plain", "# pxname,svname,", NULL },
+	{ "csv query", "GET", "/stats?stats;csv", NULL, NULL, 200, "text/plain", "\npgsql,pgb1,", NULL },
+	{ "csv norefresh", "GET", "/stats;csv;norefresh", NULL, NULL, 200, "text/plain", "\npgsql,BACKEND,", NULL },
+	{ "csv up", "GET", "/stats;csv;up", NULL, NULL, 200, "text/plain", "\npgsql,pgb2,", NULL },
+	{ "metrics", "GET", "/metrics", NULL, NULL, 200, "text/plain; version=0.0.4; charset=utf-8",
+	  "haproxy_server_status{proxy=\"pgsql\",server=\"pgb1\",state=\"UP\"} 1\n", NULL },
+	{ "json", "GET", "/stats.json", NULL, NULL, 200, "application/json", "\"node\": \"lb1\"", NULL },
+	{ "head", "HEAD", "/stats;csv", NULL, NULL, 200, "text/plain", NULL, NULL },
+	{ "post", "POST", "/stats;csv", "action=disable&s=pgb1", NULL, 405, NULL, NULL, "Allow: GET, HEAD" },
+	{ "put", "PUT", "/metrics", "x", NULL, 405, NULL, NULL, NULL },
+	{ "delete", "DELETE", "/stats.json", NULL, NULL, 405, NULL, NULL, NULL },
+	{ "unknown path", "GET", "/nope", NULL, NULL, 404, NULL, NULL, NULL },
+	{ "root", "GET", "/", NULL, NULL, 404, NULL, NULL, NULL },
+	{ "long uri", "GET", over_uri, NULL, NULL, 414, NULL, NULL, NULL },
+	{ "huge uri", "GET", long_uri, NULL, NULL, 414, NULL, NULL, NULL },
+	/* MHD closes a connection whose request line has no URI without answering (-1). */
+	{ "garbage", NULL, NULL, NULL, "GARBAGE\r\n\r\n", -1, NULL, NULL, NULL },
+	{ "binary", NULL, NULL, NULL, "\x16\x03\x01\x02\x05\x01\x01\x01\xfc\x03\x03\r\n\r\n", -1, NULL, NULL, NULL },
+	{ "no version", NULL, NULL, NULL, "GET /stats;csv\r\n\r\n", 400, NULL, NULL, NULL },
+	{ "bad header", NULL, NULL, NULL, "GET /stats;csv HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400, NULL, NULL, NULL },
+	{ "bad length", NULL, NULL, NULL, "GET /stats;csv HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400,
+	  NULL, NULL, NULL },
+	{ "bad version", NULL, NULL, NULL, "GET /stats;csv HTTP/9.9\r\nHost: x\r\n\r\n", 505, NULL, NULL, NULL },
+	/* What "printf 'GET /stats;csv HTTP/1.0\n\n' | nc" monitors send. */
+	{ "nc monitor", NULL, NULL, NULL, "GET /stats;csv HTTP/1.0\n\n", 200, NULL, "\npgsql,pgb1,", NULL },
+	{ "after the bad ones", "GET", "/stats;csv", NULL, NULL, 200, "text/plain", "\npgsql,pgb3,", NULL },
+};
+#define NREQS (sizeof(reqs) / sizeof(reqs[0]))
+static struct reply replies[NREQS];
+
+static struct {
+	uint16_t port;
+	int done_pipe[2];
+	int slow_still_open;   /* the idle half-request connection was not closed during the run */
+	int refreshes;         /* refresh callbacks, counted on the loop's thread */
+	int ticks;             /* a 10 ms timer of the loop: it kept running */
+	int ticks_at_done;
+	int timed_out;
+	struct loop *loop;
+} ctx;
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	char *b = realloc(r->body, r->len + size * n + 1);
+
+	if (!b)
+		return 0;
+	memcpy(b + r->len, p, size * n);
+	r->body = b;
+	r->len += size * n;
+	b[r->len] = '\0';
+	return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t used = strlen(r->headers), k = size * n;
+
+	if (used + k < sizeof(r->headers)) {
+		memcpy(r->headers + used, p, k);
+		r->headers[used + k] = '\0';
+	}
+	return k;
+}
+
+static void do_curl(const struct request *q, struct reply *r)
+{
+	char url[64 + sizeof(long_uri)];
+	CURL *c = curl_easy_init();
+	char *ct = NULL;
+
+	if (!c) {
+		r->curl_err = -1;
+		return;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", ctx.port, q->uri);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (!strcmp(q->method, "HEAD"))
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else if (strcmp(q->method, "GET"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+	if (q->body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+	r->curl_err = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
+	if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+		snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
+	curl_easy_cleanup(c);
+}
+
+static int connect_local(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(ctx.port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 3 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send raw bytes, read the answer until the server closes (or 3 s): the status code of its first line. */
+static void do_raw(const struct request *q, struct reply *r)
+{
+	char buf[8192], *p;
+	size_t len = 0;
+	ssize_t n;
+	int fd = connect_local(), i;
+
+	if (fd < 0) {
+		r->curl_err = -1;
+		return;
+	}
+	if (send(fd, q->raw, strlen(q->raw), MSG_NOSIGNAL) < 0)
+		r->curl_err = -1;
+	for (i = 0; i < 100 && len < sizeof(buf) - 1; i++) {
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	if (sscanf(buf, "HTTP/1.%*d %ld", &r->code) != 1)
+		r->code = -1;
+	p = strstr(buf, "\r\n\r\n");
+	r->body = strdup(p ? p + 4 : "");
+}
+
+static void *client(void *arg)
+{
+	char probe;
+	unsigned i;
+	int slow = connect_local();
+	ssize_t n;
+
+	/* A client that sends half a request and then sits there must not hold the others up. */
+	if (slow >= 0)
+		send(slow, "GET /stats;csv HTTP/1.1\r\nHost: x\r\n", 34, MSG_NOSIGNAL);
+	for (i = 0; i < NREQS; i++) {
+		uint64_t t0 = now_ms();
+
+		if (reqs[i].method)
+			do_curl(&reqs[i], &replies[i]);
+		else
+			do_raw(&reqs[i], &replies[i]);
+		replies[i].ms = now_ms() - t0;
+	}
+	/* Give the loop's 10 ms timer time to show it is not stuck behind the idle client. */
+	usleep(100000);
+	if (slow >= 0) {
+		n = recv(slow, &probe, 1, MSG_DONTWAIT);
+		ctx.slow_still_open = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		close(slow);
+	}
+	if (write(ctx.done_pipe[1], "x", 1) != 1)
+		perror("write");
+	return NULL;
+}
+
+static void on_done(void *arg, uint32_t events)
+{
+	ctx.ticks_at_done = ctx.ticks;
+	loop_stop(ctx.loop);
+}
+
+static void on_tick(void *arg)
+{
+	ctx.ticks++;
+}
+
+static void on_guard(void *arg)
+{
+	ctx.timed_out = 1;
+	loop_stop(ctx.loop);
+}
+
+static void on_refresh(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static struct config cfg;
+static struct model model;
+static int served; /* the http cases ran */
+
+static void http_serves_in_the_loop(void)
+{
+	struct timer tick = { .fd = -1 }, guard = { .fd = -1 };
+	struct stats_http *s = NULL;
+	pthread_t th;
+	char err[256];
+	int started = 0;
+
+	ctx.loop = loop_new();
+	CHECK(ctx.loop != NULL, "loop_new");
+	if (!ctx.loop)
+		return;
+	CHECK(pipe(ctx.done_pipe) == 0, "pipe");
+	s = stats_http_start(ctx.loop, htonl(INADDR_LOOPBACK), 0, &model, on_refresh, &ctx.refreshes, err,
+			     sizeof(err));
+	CHECK(s != NULL, "stats_http_start: %s", err);
+	if (!s)
+		goto out;
+	ctx.port = stats_http_port(s);
+	CHECK(ctx.port != 0, "no port");
+	CHECK_EQ(loop_add(ctx.loop, ctx.done_pipe[0], EPOLLIN, on_done, NULL), 0);
+	CHECK_EQ(timer_init(&tick, ctx.loop, on_tick, NULL), 0);
+	CHECK_EQ(timer_init(&guard, ctx.loop, on_guard, NULL), 0);
+	timer_arm_periodic(&tick, 10);
+	timer_arm(&guard, 60000);
+	CHECK(pthread_create(&th, NULL, client, NULL) == 0, "pthread_create");
+	started = 1;
+	CHECK_EQ(loop_run(ctx.loop), 0);
+	pthread_join(th, NULL);
+	served = 1;
+	CHECK(!ctx.timed_out, "the client did not finish within 60 s");
+out:
+	if (started || s) {
+		timer_close(&tick);
+		timer_close(&guard);
+	}
+	stats_http_stop(s);
+	loop_free(ctx.loop);
+	close(ctx.done_pipe[0]);
+	close(ctx.done_pipe[1]);
+}
+
+static void http_answers_every_request(void)
+{
+	unsigned i;
+
+	CHECK(served, "the listener did not run");
+	for (i = 0; i < NREQS; i++) {
+		const struct request *q = &reqs[i];
+		const struct reply *r = &replies[i];
+
+		CHECK(r->curl_err == 0, "%s: client error %d", q->name, r->curl_err);
+		CHECK(r->code == q->expect, "%s: status %ld, expected %ld", q->name, r->code, q->expect);
+		CHECK(r->ms < 2000, "%s: answered in %llu ms", q->name, (unsigned long long)r->ms);
+		if (q->ctype)
+			CHECK(!strcmp(r->ctype, q->ctype), "%s: Content-Type \"%s\", expected \"%s\"", q->name,
+			      r->ctype, q->ctype);
+		if (q->contains)
+			CHECK(r->body && strstr(r->body, q->contains), "%s: body lacks \"%s\"", q->name,
+			      q->contains);
+		if (q->header)
+			CHECK(strstr(r->headers, q->header), "%s: headers lack \"%s\": %s", q->name, q->header,
+			      r->headers);
+	}
+}
+
+static const struct reply *reply(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < NREQS; i++)
+		if (!strcmp(reqs[i].name, name))
+			return &replies[i];
+	return NULL;
+}
+
+static void http_documents_are_whole(void)
+{
+	const struct reply *csv = reply("csv"), *up = reply("csv up"), *head = reply("head"), *json = reply("json");
+	json_object *o;
+
+	CHECK(csv->body && csv->len > 2 && !strcmp(csv->body + csv->len - 2, "\n\n"),
+	      "CSV does not end with an empty line");
+	CHECK(up->body && !strstr(up->body, "\npgsql,pgb3,"), "MAINT server listed with ;up");
+	CHECK(head->len == 0, "HEAD returned %zu body bytes", head->len);
+	o = json->body ? json_tokener_parse(json->body) : NULL;
+	CHECK(o != NULL, "JSON does not parse");
+	json_object_put(o);
+}
+
+/* Renders refresh the model first; errors and refusals do not; the loop ran all along. */
+static void http_loop_keeps_running(void)
+{
+	int renders = 0;
+	unsigned i;
+
+	for (i = 0; i < NREQS; i++)
+		if (replies[i].code == 200)
+			renders++;
+	CHECK(ctx.refreshes == renders, "%d refreshes for %d documents", ctx.refreshes, renders);
+	CHECK(ctx.ticks_at_done >= 2, "the loop's timer fired %d times in 100 ms", ctx.ticks_at_done);
+	CHECK(ctx.slow_still_open, "the idle half-request connection was dropped or answered");
+}
+
+/* A restarted daemon binds again at once, though connections it closed linger in TIME_WAIT. */
+static void http_restarts_on_the_same_port(void)
+{
+	struct loop *l = loop_new();
+	struct stats_http *s;
+	char err[256] = "";
+
+	CHECK(served && ctx.port, "the listener did not run");
+	if (!l || !ctx.port) {
+		loop_free(l);
+		return;
+	}
+	s = stats_http_start(l, htonl(INADDR_LOOPBACK), ctx.port, &model, NULL, NULL, err, sizeof(err));
+	CHECK(s != NULL, "restart on port %u: %s", ctx.port, err);
+	stats_http_stop(s);
+	loop_free(l);
+}
+
+/* A port in use is reported with the address and the reason; nothing is left behind. */
+static void http_bind_error_names_the_address(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t slen = sizeof(sin);
+	struct loop *l = loop_new();
+	struct stats_http *s;
+	char err[256] = "", want[64];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(l && fd >= 0, "setup");
+	if (!l || fd < 0)
+		goto out;
+	CHECK(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 && listen(fd, 1) == 0 &&
+	      getsockname(fd, (struct sockaddr *)&sin, &slen) == 0, "listen: %s", strerror(errno));
+	s = stats_http_start(l, htonl(INADDR_LOOPBACK), ntohs(sin.sin_port), &model, NULL, NULL, err, sizeof(err));
+	CHECK(s == NULL, "started on a port in use");
+	stats_http_stop(s);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", ntohs(sin.sin_port));
+	CHECK(strstr(err, want) != NULL, "error does not name %s: %s", want, err);
+	CHECK(strstr(err, strerror(EADDRINUSE)) != NULL, "error does not say why: %s", err);
+out:
+	if (fd >= 0)
+		close(fd);
+	loop_free(l);
+}
+
+int main(void)
+{
+	char err[256];
+	unsigned i;
+
+	if (config_parse(test_config, "test", &cfg, err, sizeof(err))) {
+		printf("config: %s\n", err);
+		return 1;
+	}
+	model_init(&model, &cfg, now_ms());
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	memcpy(long_uri, "/stats;csv;", 11);
+	memset(long_uri + 11, 'a', sizeof(long_uri) - 12);
+	memcpy(over_uri, "/stats;csv;", 11);
+	memset(over_uri + 11, 'b', sizeof(over_uri) - 12);
+
+	RUN(stats_route_table);
+	RUN(http_serves_in_the_loop);
+	RUN(http_answers_every_request);
+	RUN(http_documents_are_whole);
+	RUN(http_loop_keeps_running);
+	RUN(http_restarts_on_the_same_port);
+	RUN(http_bind_error_names_the_address);
+
+	for (i = 0; i < NREQS; i++)
+		free(replies[i].body);
+	curl_global_cleanup();
+	return h_exit();
+}

@@ -1,0 +1,299 @@
+/* The stats listener: libmicrohttpd without a thread, its epoll set watched by our loop and its
+ * timeouts driven by a timer, so a slow or hostile client never blocks the daemon. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+#include "log.h"
+#include "render.h"
+#include "stats.h"
+
+#define STATS_MAX_URI 2048      /* longer URIs get 414 */
+#define STATS_MAX_CONNS 64
+#define STATS_CONN_TIMEOUT_S 10 /* idle keep-alive connections are closed after this */
+#define STATS_CONN_MEMORY 32768 /* per-connection buffer: request line and headers must fit */
+
+struct stats_http {
+	struct loop *loop;
+	struct MHD_Daemon *mhd;
+	int epfd;                  /* MHD's epoll set, watched by the loop; MHD owns it */
+	struct timer timer;        /* when MHD next needs to run without socket activity */
+	struct model *model;
+	void (*refresh)(void *arg);
+	void *arg;
+	uint16_t port;
+};
+
+/* ---- routing ---- */
+
+/* HAProxy answers any URI under its stats prefix and reads ";csv", ";up", ... anywhere after it,
+ * query string included (http_ana.c http_handle_stats). */
+enum stats_route stats_route(const char *method, const char *uri, unsigned *csv_flags)
+{
+	size_t plen = strcspn(uri, "?");
+	int get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	enum stats_route r;
+	const char *opts;
+
+	*csv_flags = 0;
+	if (strlen(uri) > STATS_MAX_URI)
+		return STATS_URI_TOO_LONG;
+	if (plen == strlen("/metrics") && !strncmp(uri, "/metrics", plen))
+		r = STATS_METRICS;
+	else if (plen == strlen("/stats.json") && !strncmp(uri, "/stats.json", plen))
+		r = STATS_JSON;
+	else if (!strncmp(uri, "/stats", strlen("/stats"))) {
+		opts = uri + strlen("/stats");
+		r = strstr(opts, ";json") ? STATS_JSON : STATS_CSV;
+		if (strstr(opts, ";up"))
+			*csv_flags |= RENDER_CSV_UP;
+		if (strstr(opts, ";no-maint"))
+			*csv_flags |= RENDER_CSV_NO_MAINT;
+	} else
+		return STATS_NOT_FOUND;
+	return get ? r : STATS_BAD_METHOD;
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned code, const char *type, char *body,
+			       size_t len, int must_free)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(len, body, must_free ? MHD_RESPMEM_MUST_FREE
+								   : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		if (must_free)
+			free(body);
+		return MHD_NO; /* MHD closes the connection */
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned code, const char *text)
+{
+	return respond(conn, code, "text/plain", (char *)text, strlen(text), 0);
+}
+
+/* Render one document into a malloc'ed buffer handed to MHD. */
+static enum MHD_Result respond_render(struct stats_http *s, struct MHD_Connection *conn,
+				      enum stats_route r, unsigned csv_flags)
+{
+	const char *type = "text/plain";
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	if (s->refresh)
+		s->refresh(s->arg);
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return respond_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	switch (r) {
+	case STATS_METRICS:
+		type = "text/plain; version=0.0.4; charset=utf-8";
+		err = render_prometheus(s->model, now_ms(), f);
+		break;
+	case STATS_JSON:
+		type = "application/json";
+		err = render_json(s->model, now_ms(), f);
+		break;
+	default:
+		err = render_csv_opts(s->model, now_ms(), csv_flags, f);
+		break;
+	}
+	if (fclose(f) && !err)
+		err = -EIO;
+	if (err) {
+		free(buf);
+		return respond_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering failed\n");
+	}
+	return respond(conn, MHD_HTTP_OK, type, buf, len, 1);
+}
+
+/* The request's raw URI, path and query, saved before MHD splits it: *req_cls of the request. */
+static void *stats_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	return strdup(uri);
+}
+
+static void stats_done(void *cls, struct MHD_Connection *conn, void **req_cls,
+		       enum MHD_RequestTerminationCode code)
+{
+	free(*req_cls);
+	*req_cls = NULL;
+}
+
+/* Called once the request's headers are in: every answer is queued on that first call, so a
+ * request body (POST, PUT) is never read. */
+static enum MHD_Result stats_request(void *cls, struct MHD_Connection *conn, const char *url,
+				     const char *method, const char *version, const char *upload,
+				     size_t *upload_size, void **req_cls)
+{
+	struct stats_http *s = cls;
+	const char *uri = *req_cls ? *req_cls : url;
+	unsigned csv_flags;
+	enum stats_route r = stats_route(method, uri, &csv_flags);
+
+	switch (r) {
+	case STATS_NOT_FOUND:
+		return respond_error(conn, MHD_HTTP_NOT_FOUND, "not found: try /stats;csv, /metrics or /stats.json\n");
+	case STATS_BAD_METHOD:
+		return respond_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	case STATS_URI_TOO_LONG:
+		return respond_error(conn, MHD_HTTP_URI_TOO_LONG, "URI too long\n");
+	default:
+		return respond_render(s, conn, r, csv_flags);
+	}
+}
+
+static void stats_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[256];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("stats: %s", line);
+}
+
+/* ---- loop integration ---- */
+
+/* Let MHD do what is ready, then arm the timer for its next deadline. */
+static void stats_run(struct stats_http *s)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	MHD_run(s->mhd);
+	if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
+		timer_arm(&s->timer, ms);
+	else
+		timer_stop(&s->timer);
+}
+
+static void stats_on_events(void *arg, uint32_t events)
+{
+	stats_run(arg);
+}
+
+static void stats_on_timer(void *arg)
+{
+	stats_run(arg);
+}
+
+static int listen_socket(uint32_t addr, uint16_t port, uint16_t *bound)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = addr, .sin_port = htons(port) };
+	socklen_t slen = sizeof(sin);
+	int fd, one = 1, err;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 64) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &slen) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	*bound = ntohs(sin.sin_port);
+	return fd;
+}
+
+struct stats_http *stats_http_start(struct loop *l, uint32_t addr, uint16_t port, struct model *m,
+				    void (*refresh)(void *arg), void *arg, char *err, size_t errlen)
+{
+	struct stats_http *s = calloc(1, sizeof(*s));
+	const union MHD_DaemonInfo *info;
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a = { .s_addr = addr };
+	int fd = -1, ret;
+
+	inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	if (!s) {
+		snprintf(err, errlen, "stats: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	s->loop = l;
+	s->model = m;
+	s->refresh = refresh;
+	s->arg = arg;
+	s->epfd = -1;
+	s->timer.fd = -1;
+
+	fd = listen_socket(addr, port, &s->port);
+	if (fd < 0) {
+		snprintf(err, errlen, "stats: bind %s:%u: %s", ip, port, strerror(-fd));
+		goto fail;
+	}
+	s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, stats_request, s,
+				  MHD_OPTION_EXTERNAL_LOGGER, stats_mhd_log, s,
+				  MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)STATS_MAX_CONNS,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)STATS_CONN_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)STATS_CONN_MEMORY,
+				  MHD_OPTION_URI_LOG_CALLBACK, stats_uri, s,
+				  MHD_OPTION_NOTIFY_COMPLETED, stats_done, s,
+				  MHD_OPTION_END);
+	if (!s->mhd) {
+		snprintf(err, errlen, "stats: cannot start the HTTP server on %s:%u", ip, s->port);
+		goto fail;
+	}
+	fd = -1; /* MHD closes it */
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info || info->epoll_fd < 0) {
+		snprintf(err, errlen, "stats: libmicrohttpd has no epoll set");
+		goto fail;
+	}
+	ret = timer_init(&s->timer, l, stats_on_timer, s);
+	if (ret < 0) {
+		snprintf(err, errlen, "stats: timer: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = loop_add(l, info->epoll_fd, EPOLLIN, stats_on_events, s);
+	if (ret < 0) {
+		snprintf(err, errlen, "stats: watching %s:%u: %s", ip, s->port, strerror(-ret));
+		goto fail;
+	}
+	s->epfd = info->epoll_fd;
+	stats_run(s);
+	return s;
+
+fail:
+	if (fd >= 0)
+		close(fd);
+	stats_http_stop(s);
+	return NULL;
+}
+
+void stats_http_stop(struct stats_http *s)
+{
+	if (!s)
+		return;
+	if (s->epfd >= 0)
+		loop_del(s->loop, s->epfd);
+	if (s->timer.fd >= 0)
+		timer_close(&s->timer);
+	if (s->mhd)
+		MHD_stop_daemon(s->mhd);
+	free(s);
+}
+
+uint16_t stats_http_port(const struct stats_http *s)
+{
+	return s->port;
+}

@@ -1,0 +1,40 @@
+/* The stats listener: HTTP on libmicrohttpd, driven by the event loop (no thread), serving
+ * /stats;csv (HAProxy CSV), /metrics (Prometheus) and /stats.json. */
+#ifndef PGS_STATS_H
+#define PGS_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "backend.h"
+#include "loop.h"
+
+struct stats_http;
+
+/* Listen on addr:port (addr in network order, port in host order; 0 picks a free port) and serve
+ * the model m. refresh(arg), when set, runs before each rendering so the caller can pull fresh
+ * datapath counters into m. NULL on failure, with "stats: bind 0.0.0.0:8404: Address already in
+ * use" (or similar) in err. */
+struct stats_http *stats_http_start(struct loop *l, uint32_t addr, uint16_t port, struct model *m,
+				    void (*refresh)(void *arg), void *arg, char *err, size_t errlen);
+
+/* Close the listener and every open connection; NULL is accepted. */
+void stats_http_stop(struct stats_http *s);
+
+/* The port actually bound (host order). */
+uint16_t stats_http_port(const struct stats_http *s);
+
+/* Which document a request asks for, from its method and raw URI (path and query): a pure
+ * function so the routing is testable without a socket. */
+enum stats_route {
+	STATS_CSV,          /* /stats;csv, /stats?stats;csv, /stats;csv;norefresh, /stats */
+	STATS_METRICS,      /* /metrics */
+	STATS_JSON,         /* /stats.json, /stats;json */
+	STATS_NOT_FOUND,    /* 404 */
+	STATS_BAD_METHOD,   /* 405: anything but GET and HEAD */
+	STATS_URI_TOO_LONG, /* 414 */
+};
+
+/* *csv_flags gets RENDER_CSV_UP / RENDER_CSV_NO_MAINT for ";up" / ";no-maint". */
+enum stats_route stats_route(const char *method, const char *uri, unsigned *csv_flags);
+
+#endif
