@@ -291,10 +291,13 @@ static void csv_server(FILE *out, const struct server_rt *s, int sid, uint64_t n
 	row_str(&r, C_ADDR, buf);
 	row_u64(&r, C_UWEIGHT, s->uweight);
 	if (s->checked) {
-		/* HAProxy fills these only for servers with an enabled check. */
+		/* HAProxy fills these only for servers with an enabled check... */
 		row_u64(&r, C_CHKFAIL, s->chkfail);
 		row_u64(&r, C_CHKDOWN, s->chkdown);
 		row_u64(&r, C_DOWNTIME, server_downtime_s(s, now_ms));
+	}
+	if (s->checked && s->admin != ADMIN_MAINT) {
+		/* ...and these only while it runs: MAINT pauses it. */
 		row_fmt(&r, C_CHECK_STATUS, "%s%s", s->check_running ? "* " : "",
 			chk_status_name(s->last.status));
 		if (s->last.code[0])

@@ -30,6 +30,25 @@ static const char vector_row[] =
 	"be_pgb,pgb1,0,0,0,8,,4800,107833705,114782799,,0,,0,0,0,0,UP,1,1,0,0,0,465,0,,1,3,1,,4800,,2,0,,97,"
 	"L4OK,,0,,,,,,,,,,,0,0,,,,,10,,,0,0,0,49,,,,Layer4 check passed,,2,3,4,,,,,,tcp,,,,,,,,0,4800,0,,,0,"
 	",0,5,0,15001,0,0,0,0,2,1,,,,-,0,0,0,,,,,,,,,,,,,,,,,,,,,,";
+/* "show stat" of a real HAProxy 2.6.12 (Debian 12) for "listen be_pgb" with leastconn, pgb1 refused
+ * (check inter 1s fall 3 rise 2), pgb2 "disabled", pgb3 without check, 2 s after start. */
+static const char *const real_rows[] = {
+	"be_pgb,FRONTEND,,,0,0,100,0,0,0,0,0,0,,,,,OPEN,,,,,,,,,1,2,0,,,,0,0,0,0,,,,,,,,,,,0,0,0,,,0,0,0"
+	",0,,,,,,,,,,,,,,,,,,,,,tcp,,0,0,0,,0,0,0,,,,,,,,,,,0,,,,,,,,,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
+	"0,0,0,0,0,0,0,0,",
+	"be_pgb,pgb1,0,0,0,0,,0,0,0,,0,,0,0,0,0,DOWN,1,1,0,1,1,2,2,,1,2,1,,0,,2,0,,0,L4CON,,0,,,,,,,,,,,"
+	"0,0,,,,,-1,Connection refused,,0,0,0,0,,,,Layer4 connection problem,,2,3,0,,,,,,tcp,,,,,,,,0,0,"
+	"0,,,0,,0,0,0,0,0,0,0,0,1,1,,,,-,0,0,0,,,,,,,,,,,,,,,,,,,,,,",
+	"be_pgb,pgb2,0,0,0,0,,0,0,0,,0,,0,0,0,0,MAINT,1,1,0,0,0,2,2,,1,2,2,,0,,2,0,,0,,,,,,,,,,,,,,0,0,,"
+	",,,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,,,,,,,,0,0,0,,,0,,0,0,0,0,0,0,0,0,0,1,,,,-,0,0,0,,,,,,,,,,,,,,"
+	",,,,,,,,",
+	"be_pgb,pgb3,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1,1,0,,,2,,,1,2,3,,0,,2,0,,0,,,,,,,,,,,,,,0,0,,"
+	",,,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,,,,,,,,0,0,0,,,0,,0,0,0,0,0,0,0,0,0,1,,,,-,0,0,0,,,,,,,,,,,,,,"
+	",,,,,,,,",
+	"be_pgb,BACKEND,0,0,0,0,10,0,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,2,0,,1,2,0,,0,,1,0,,0,,,,,,,,,,,,,,0,0"
+	",0,0,0,0,-1,,,0,0,0,0,,,,,,,,,,,,,,tcp,,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,1,0,0,0,-,0,0,0,0,0,0,0,0"
+	",0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,",
+};
 #define VECTOR_FILE "../shared/reference/vectors/haproxy-2.6-stats.csv"
 #define NCOLS 128
 
@@ -234,6 +253,15 @@ static int col(const char *name)
 	return -1;
 }
 
+static const char *col_name(int i)
+{
+	static struct fields hdr;
+
+	if (!hdr.n)
+		split(vector_header + 2, &hdr);
+	return i >= 0 && i < hdr.n ? hdr.v[i] : "?";
+}
+
 /* The rendered row of pxname/svname, split. */
 static int find_row(const char *csv, const char *px, const char *sv, struct fields *f)
 {
@@ -326,6 +354,62 @@ static void csv_server_row_matches_vector(void)
 	free(csv);
 }
 
+/* Every row pgsteer prints for the same situation holds HAProxy's value in every column it fills.
+ * addr and algo are the columns HAProxy prints only with "stats show-legends". */
+static void csv_rows_match_real_haproxy(void)
+{
+	static const char conf[] =
+		"global\n"
+		"    interface lo\n"
+		"service be_pgb\n"
+		"    bind 127.0.0.1:5432\n"
+		"    check tcp inter 1s fall 3 rise 2\n"
+		"    server pgb1 127.0.0.1:18601\n"
+		"    server pgb2 127.0.0.1:18602 disabled\n"
+		"    server pgb3 127.0.0.1:18603\n";
+	static struct config c;
+	static struct model m;
+	struct server_rt *s;
+	struct fields ours, theirs;
+	char err[256], *buf = NULL;
+	size_t len = 0, i;
+	FILE *f;
+	int k;
+
+	if (config_parse(conf, "real", &c, err, sizeof(err))) {
+		CHECK(0, "config: %s", err);
+		return;
+	}
+	model_init(&m, &c, NOW - 2000);
+	m.services[0].id = 1; /* iid 2: the stats listener is proxy 1 */
+	s = &m.services[0].servers[0];
+	health_force(&s->health, 0);
+	s->last.status = CHK_L4CON;
+	snprintf(s->last.desc, sizeof(s->last.desc), "Connection refused");
+	s->chkfail = 1, s->chkdown = 1;
+	s->down_since_ms = NOW - 2000;
+	m.services[0].servers[1].down_since_ms = NOW - 2000; /* HAProxy counts MAINT as downtime */
+	m.services[0].servers[2].checked = 0;
+
+	f = open_memstream(&buf, &len);
+	CHECK_EQ(render_csv(&m, NOW, f), 0);
+	fclose(f);
+	for (i = 0; i < sizeof(real_rows) / sizeof(real_rows[0]); i++) {
+		CHECK(split(real_rows[i], &theirs) == 0 && theirs.n == NCOLS, "real row %zu", i);
+		if (find_row(buf, theirs.v[0], theirs.v[1], &ours)) {
+			CHECK(0, "no row for %s/%s", theirs.v[0], theirs.v[1]);
+			continue;
+		}
+		for (k = 0; k < NCOLS; k++) {
+			if (!ours.v[k][0] || k == col("addr") || k == col("algo"))
+				continue;
+			CHECK(!strcmp(ours.v[k], theirs.v[k]), "%s %s: ours \"%s\", HAProxy's \"%s\"", theirs.v[1],
+			      col_name(k), ours.v[k], theirs.v[k]);
+		}
+	}
+	free(buf);
+}
+
 static void csv_status_strings(void)
 {
 	static const struct {
@@ -336,7 +420,7 @@ static void csv_status_strings(void)
 		{ "be_pgb", "pgb3", "DOWN", "L4CON", "1" },
 		{ "be_pgb", "pgb4", "DOWN 1/2", "L7RSP", "1" },
 		{ "be_pgb", "pgb5", "DRAIN", "L4OK", "2" },
-		{ "be_pgb", "pgb6", "MAINT", "INI", "1" },
+		{ "be_pgb", "pgb6", "MAINT", "", "1" }, /* the check is paused */
 		{ "nocheck", "n1", "no check", "", "1" },
 		{ "be_pgb", "FRONTEND", "OPEN", "", "" },
 		{ "be_pgb", "BACKEND", "UP", "", "2" },
@@ -365,6 +449,9 @@ static void csv_status_strings(void)
 	find_row(csv, "be_pgb", "pgb2", &f);
 	CHECK_STR(f.v[col("check_duration")], "1001");
 	CHECK_STR(f.v[col("check_health")], "3");
+	find_row(csv, "be_pgb", "pgb6", &f);
+	CHECK_STR(f.v[col("check_health")], "");
+	CHECK_STR(f.v[col("chkdown")], "0");
 	find_row(csv, "nocheck", "n1", &f);
 	CHECK_STR(f.v[col("lastsess")], "-1");
 	CHECK_STR(f.v[col("check_rise")], "");
@@ -802,6 +889,7 @@ int main(void)
 	RUN(csv_header_is_haproxys);
 	RUN(csv_every_row_has_every_column);
 	RUN(csv_server_row_matches_vector);
+	RUN(csv_rows_match_real_haproxy);
 	RUN(csv_status_strings);
 	RUN(csv_backend_down_when_nothing_selectable);
 	RUN(csv_quotes_commas_and_quotes);
