@@ -20,7 +20,6 @@ struct checker_srv {
 
 struct checker {
 	struct loop *loop;
-	struct model *m;
 	uint32_t src_addr;
 	struct checker_hooks hooks;
 	void *arg;
@@ -157,7 +156,6 @@ struct checker *checker_new(struct loop *l, struct model *m, uint32_t src_addr, 
 	if (!c)
 		return NULL;
 	c->loop = l;
-	c->m = m;
 	c->src_addr = src_addr;
 	if (h)
 		c->hooks = *h;

@@ -77,7 +77,8 @@ static struct live_case local_cases[] = {
 	  CHK_SOCKERR, "", "bind 192.0.2.1: Cannot assign requested address", 0, 0),
 };
 
-#define HBA_NOBODY "pg_hba.conf rejects connection for host \"127.0.0.1\", user \"nobody\", database \"app\", no encryption"
+#define HBA_NOBODY \
+	"pg_hba.conf rejects connection for host \"127.0.0.1\", user \"nobody\", database \"app\", no encryption"
 
 static struct live_case real_cases[] = {
 	A("postgres tcp", T_PG, CHECK_TCP, 2000, CHK_L4OK, "Layer4 check passed", 0, 0),
