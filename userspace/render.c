@@ -463,11 +463,9 @@ static const struct prom_metric srv_metrics[SM_MAX] = {
 			  "Number of seconds since last session assigned to server/backend." },
 };
 
-/* The value of one server metric; 0 when the server has none (no check, no session yet). */
-static int srv_metric_value(enum srv_metric k, const struct server_rt *s, uint64_t now_ms, uint64_t *v)
+/* The value of one server metric; 0 when the server has none (no check, or a paused one). */
+static int srv_metric_value(enum srv_metric k, const struct server_rt *s, uint64_t now_ms, int64_t *v)
 {
-	int64_t age;
-
 	switch (k) {
 	case SM_SCUR: *v = s->scur; return 1;
 	case SM_SMAX: *v = s->smax; return 1;
@@ -481,29 +479,28 @@ static int srv_metric_value(enum srv_metric k, const struct server_rt *s, uint64
 	case SM_CHKFAIL: *v = s->chkfail; return s->checked;
 	case SM_CHKDOWN: *v = s->chkdown; return s->checked;
 	case SM_DOWNTIME: *v = server_downtime_s(s, now_ms); return s->checked;
-	case SM_CHKDUR: *v = s->last.duration_ms; return s->checked && s->last.status > CHK_INI;
-	case SM_LASTSESS:
-		age = age_s(now_ms, s->last_new_ns);
-		*v = (uint64_t)age;
-		return age >= 0;
+	case SM_CHKDUR:
+		*v = s->last.duration_ms;
+		return s->checked && s->admin != ADMIN_MAINT && s->last.status > CHK_INI;
+	case SM_LASTSESS: *v = age_s(now_ms, s->last_new_ns); return 1; /* -1: never, as PROMEX */
 	case SM_MAX: break;
 	}
 	return 0;
 }
 
-static void prom_value(FILE *out, uint64_t v, int ms)
+static void prom_value(FILE *out, int64_t v, int ms)
 {
 	if (ms)
-		fprintf(out, " %" PRIu64 ".%03" PRIu64 "\n", v / 1000, v % 1000);
+		fprintf(out, " %" PRId64 ".%03" PRId64 "\n", v / 1000, v % 1000);
 	else
-		fprintf(out, " %" PRIu64 "\n", v);
+		fprintf(out, " %" PRId64 "\n", v);
 }
 
 static void prom_servers(FILE *out, const struct model *m, uint64_t now_ms)
 {
 	static const char *const states[] = { "DOWN", "UP", "MAINT", "DRAIN", "NOLB" };
 	int k, i, j, st, shown;
-	uint64_t v;
+	int64_t v;
 
 	for (k = 0; k < SM_MAX; k++) {
 		shown = 0;
@@ -595,10 +592,8 @@ static const struct prom_metric svc_metrics[SVM_MAX] = {
 };
 
 static int svc_metric_value(enum svc_metric k, const struct service_rt *svc, const struct svc_view *v,
-			    uint64_t now_ms, uint64_t *out)
+			    uint64_t now_ms, int64_t *out)
 {
-	int64_t age;
-
 	switch (k) {
 	case FM_SCUR: case BM_SCUR: *out = svc->scur; return 1;
 	case FM_SMAX: case BM_SMAX: *out = svc->smax; return 1;
@@ -610,10 +605,7 @@ static int svc_metric_value(enum svc_metric k, const struct service_rt *svc, con
 	case BM_BCK: *out = 0; return 1;
 	case BM_WEIGHT: *out = v->weight; return 1;
 	case BM_UWEIGHT: *out = v->uweight; return 1;
-	case BM_LASTSESS:
-		age = age_s(now_ms, v->last_new_ns);
-		*out = (uint64_t)age;
-		return age >= 0;
+	case BM_LASTSESS: *out = age_s(now_ms, v->last_new_ns); return 1;
 	case SVM_MAX: break;
 	}
 	return 0;
@@ -645,7 +637,7 @@ static void prom_status_family(FILE *out, const char *name, const struct model *
 static void prom_services(FILE *out, const struct model *m, uint64_t now_ms)
 {
 	int k, i, shown;
-	uint64_t val;
+	int64_t val;
 
 	for (k = 0; k < SVM_MAX; k++) {
 		if (k == BM_SCUR) /* frontends done */
@@ -688,7 +680,7 @@ static void prom_pgsteer(FILE *out, const struct model *m, uint64_t now_ms)
 	for (i = 0; i < PGS_R_MAX; i++) {
 		prom_name(out, "pgsteer_datapath_verdicts_total", "verdict", verdict_name((enum pgs_reason)i), NULL, NULL,
 			  NULL, NULL);
-		prom_value(out, m->verdicts[i], 0);
+		prom_value(out, (int64_t)m->verdicts[i], 0);
 	}
 	prom_scalar(out, "pgsteer_flow_table_entries", "gauge",
 		    "Flows in the flow table at the last clean-up.", m->flows);
@@ -710,7 +702,7 @@ static void prom_pgsteer(FILE *out, const struct model *m, uint64_t now_ms)
 		for (i = 0; i < VRRP_DROP_MAX; i++) {
 			prom_name(out, "pgsteer_vrrp_rx_dropped_total", "reason", vrrp_drop_name((enum vrrp_drop)i),
 				  NULL, NULL, NULL, NULL);
-			prom_value(out, m->vrrp.rx_dropped[i], 0);
+			prom_value(out, (int64_t)m->vrrp.rx_dropped[i], 0);
 		}
 	}
 

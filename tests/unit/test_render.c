@@ -141,7 +141,11 @@ static void fixture(void)
 	s->last.status = CHK_L4OK;
 	s->scur = 5;
 
-	/* servers[5]: MAINT from "disabled"; nocheck/n1: "no check", never used */
+	s = &svc->servers[5]; /* MAINT from "disabled", checked before: the check is paused */
+	s->last.status = CHK_L4OK;
+	s->last.duration_ms = 3;
+
+	/* nocheck/n1: "no check", never used */
 	model.services[1].servers[0].scur = 1;
 
 	for (i = 0; i < PGS_R_MAX; i++)
@@ -744,12 +748,13 @@ static void prometheus_series(void)
 		"pgsteer_vrrp_rx_dropped_total{reason=\"ttl\"} 1\n",
 		"pgsteer_alerts_queued 1\n",
 		"pgsteer_alerts_failed_total 2\n",
+		"haproxy_server_last_session_seconds{proxy=\"nocheck\",server=\"n1\"} -1\n", /* never, as PROMEX */
 		"pgsteer_build_info{version=\"",
 	};
 	static const char *const absent[] = {
 		"haproxy_server_check_status{proxy=\"be_pgb\",server=\"pgb6\"", /* paused in MAINT */
 		"haproxy_server_check_status{proxy=\"nocheck\"",                /* no check */
-		"haproxy_server_last_session_seconds{proxy=\"nocheck\"",        /* never used */
+		"haproxy_server_check_duration_seconds{proxy=\"be_pgb\",server=\"pgb6\"",
 		"state=\"INI\"",
 	};
 	char *text = render(render_prometheus);
