@@ -43,7 +43,7 @@ struct req {
 	struct curl_slist *hdrs;
 	char *body;               /* the POST body */
 	char *resp;               /* the answer, up to resp_max */
-	size_t resp_len, resp_max;
+	size_t resp_len, resp_cap, resp_max;
 	char retry_after[64];
 	int nbatch;               /* webhook: alerts in this message */
 	alert_get_cb cb;          /* monitor GET */
@@ -661,9 +661,23 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	struct req *r = userdata;
 	size_t n = size * nmemb, room = r->resp_max - r->resp_len;
 
-	/* Keep what fits; the rest is read and discarded. */
+	/* Keep what fits under resp_max, growing the buffer as it comes; the rest is discarded. */
 	if (n < room)
 		room = n;
+	if (r->resp_len + room > r->resp_cap) {
+		size_t cap = r->resp_cap;
+		char *nb;
+
+		while (cap < r->resp_len + room)
+			cap *= 2;
+		if (cap > r->resp_max)
+			cap = r->resp_max;
+		nb = realloc(r->resp, cap + 1);
+		if (!nb)
+			return 0; /* fails the transfer */
+		r->resp = nb;
+		r->resp_cap = cap;
+	}
 	memcpy(r->resp + r->resp_len, ptr, room);
 	r->resp_len += room;
 	r->resp[r->resp_len] = '\0';
@@ -696,7 +710,8 @@ static struct req *req_new(struct alerter *a, const char *url, uint32_t timeout_
 		return NULL;
 	r->a = a;
 	r->resp_max = max;
-	r->resp = malloc(max + 1);
+	r->resp_cap = max < 4096 ? max : 4096;
+	r->resp = malloc(r->resp_cap + 1);
 	r->easy = curl_easy_init();
 	if (!r->resp || !r->easy)
 		goto fail;

@@ -655,6 +655,71 @@ out:
 	loop_free(l);
 }
 
+/* pgsteerd's way in: alerter_new from a parsed config, alert_server from the model. */
+static void test_alerter_new_config(void)
+{
+	static struct config cfg;
+	static struct model m;
+	char text[1024], err[256], hook[300], state[300];
+	struct loop *l = loop_new();
+	struct json_object *st = NULL;
+	struct server_rt *s;
+	struct alerter *a;
+
+	snprintf(hook, sizeof(hook), "%s/cfg-hook", tmpdir);
+	snprintf(state, sizeof(state), "%s/alerts.json", tmpdir);
+	snprintf(text, sizeof(text),
+		 "global\n    interface lo\n    state-dir %s\n    node-name lb1\n"
+		 "    alert slack webhook-file %s\n    alert flow-table 80%%\n\n"
+		 "service pgsql\n    bind 127.0.0.1:5432\n    check tcp inter 2s fall 3 rise 2 timeout 1s\n"
+		 "    server pgb1 127.0.0.1:6432\n    server pgb2 127.0.0.1:6433\n",
+		 tmpdir, hook);
+	CHECK(config_parse(text, "test", &cfg, err, sizeof(err)) == 0, "config: %s", err);
+
+	/* The webhook file must exist. */
+	unlink(hook);
+	a = alerter_new(l, &cfg, err, sizeof(err));
+	CHECK(a == NULL && strstr(err, hook), "missing webhook file: %s", err);
+	alerter_free(a);
+
+	/* A state left by an older config: pgb9 is forgotten, pgb2's DOWN is kept. */
+	write_file(hook, "http://127.0.0.1:9/services/T1/B2/C3\n", 0600);
+	write_file(state, "{\"objects\": {\"srv:pgsql/pgb9\": {\"class\": \"DOWN\"},"
+			  " \"srv:pgsql/pgb1\": {\"class\": \"DOWN\", \"since_ms\": 1}}, \"queue\": []}", 0600);
+	a = alerter_new(l, &cfg, err, sizeof(err));
+	CHECK(a != NULL, "alerter_new: %s", err);
+	if (!a)
+		goto out;
+	model_init(&m, &cfg, now_ms());
+	s = model_server(&m, "pgsql", "pgb2");
+	CHECK(s != NULL, "no pgb2 in the model");
+	if (s) {
+		s->last.status = CHK_L4CON;
+		snprintf(s->last.desc, sizeof(s->last.desc), "Connection refused");
+		alert_server(a, s, CLASS_UP, CLASS_DOWN);
+	}
+	s = model_server(&m, "pgsql", "pgb1");
+	if (s) /* pgb1 was DOWN before the restart and came back meanwhile: its first check tells it */
+		alert_server(a, s, CLASS_UP, CLASS_UP);
+	alert_flow_table(a, 91);
+	alerter_fill(a, &m);
+	CHECK_EQ(m.alerts.queued, 3);
+	alerter_free(a);
+	CHECK_EQ(statefile_read(state, &st, err, sizeof(err)), 0);
+	if (st) {
+		const char *j = json_object_to_json_string(st);
+
+		CHECK(strstr(j, "pgb2 is DOWN (node lb1, service pgsql, check L4CON: Connection refused)") != NULL,
+		      "state: %s", j);
+		CHECK(strstr(j, "Recovery: pgb1 is back UP") != NULL, "pgb1 recovery missing: %s", j);
+		CHECK(strstr(j, "flow table 91% full on lb1") != NULL, "flow table alert missing");
+		CHECK(strstr(j, "pgb9") == NULL, "pgb9 not forgotten");
+		json_object_put(st);
+	}
+out:
+	loop_free(l);
+}
+
 /* ---------------------------------------------------------------- live: the webhook sink */
 
 static const char sink_py[] =
@@ -1239,7 +1304,7 @@ static int haproxy_cmd(const char *cmd)
 
 	if (fd < 0)
 		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", haproxy_sock);
+	memcpy(sa.sun_path, haproxy_sock, strnlen(haproxy_sock, sizeof(sa.sun_path) - 1));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && write(fd, cmd, strlen(cmd)) > 0 &&
 	    write(fd, "\n", 1) == 1)
@@ -1447,6 +1512,7 @@ int main(void)
 	RUN(test_webhook_read);
 	RUN(test_statefile);
 	RUN(test_dedup_restart);
+	RUN(test_alerter_new_config);
 
 	snprintf(sink_script, sizeof(sink_script), "%s/sink.py", tmpdir);
 	snprintf(sink_portfile, sizeof(sink_portfile), "%s/sink.port", tmpdir);
