@@ -24,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "monitor.h"
+#include "render.h"
 #include "slack.h"
 #include "statefile.h"
 
@@ -718,6 +719,44 @@ static void test_alerter_new_config(void)
 	}
 out:
 	loop_free(l);
+}
+
+/* pgsteerd's own /stats;csv (render.c) read back by the monitor's parser: same classes. */
+static void test_monitor_reads_pgsteerd_csv(void)
+{
+	static struct config cfg;
+	static struct model m;
+	static const char text[] =
+		"global\n    interface lo\n\n"
+		"service pgsql\n    bind 127.0.0.1:5432\n    check tcp inter 2s fall 3 rise 2 timeout 1s\n"
+		"    server pgb1 127.0.0.1:6432\n    server pgb2 127.0.0.1:6433\n    server pgb3 127.0.0.1:6434\n";
+	struct monitor_row rows[8];
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	struct csv c;
+	FILE *f;
+	int n;
+
+	CHECK(config_parse(text, "test", &cfg, err, sizeof(err)) == 0, "config: %s", err);
+	model_init(&m, &cfg, now_ms());
+	health_force(&model_server(&m, "pgsql", "pgb2")->health, 0);
+	model_server(&m, "pgsql", "pgb3")->admin = ADMIN_DRAIN;
+	f = open_memstream(&buf, &len);
+	CHECK(f && render_csv(&m, now_ms(), f) == 0, "render_csv failed");
+	if (f)
+		fclose(f);
+	CHECK_EQ(csv_parse(&c, buf, len), 0);
+	n = monitor_servers(&c, rows, 8);
+	CHECK_EQ(n, 3);
+	if (n == 3) {
+		CHECK(rows[0].cls == CLASS_UP && rows[1].cls == CLASS_DOWN && rows[2].cls == CLASS_DRAIN,
+		      "classes %d %d %d from \"%s\" \"%s\" \"%s\"", rows[0].cls, rows[1].cls, rows[2].cls,
+		      rows[0].status, rows[1].status, rows[2].status);
+		CHECK_STR(rows[1].service, "pgsql");
+		CHECK_STR(rows[1].server, "pgb2");
+	}
+	csv_free(&c);
+	free(buf);
 }
 
 /* ---------------------------------------------------------------- live: the webhook sink */
@@ -1513,6 +1552,7 @@ int main(void)
 	RUN(test_statefile);
 	RUN(test_dedup_restart);
 	RUN(test_alerter_new_config);
+	RUN(test_monitor_reads_pgsteerd_csv);
 
 	snprintf(sink_script, sizeof(sink_script), "%s/sink.py", tmpdir);
 	snprintf(sink_portfile, sizeof(sink_portfile), "%s/sink.port", tmpdir);
