@@ -2,7 +2,7 @@
 # pgsteer's namespace lab: build it, drive it, tear it down (the one entry point; see DESIGN.md §4).
 #
 # usage: scripts/lab.sh COMMAND [ARGS]
-#   up                        build the whole lab (env: ATTACH=xdp|tc, VRRP=0|1, LB_EXTRA, LAB_NO_LB=1)
+#   up                        build the whole lab (env: ATTACH=xdp|tc, VRRP=1|0, LB_EXTRA, VRRP_EXTRA, LAB_NO_LB=1)
 #   down                      stop what up started (by PID), delete every pgs-* namespace, remove pin roots
 #   status                    what runs where, with PIDs, links and the VIP holder
 #   exec NODE CMD...          run CMD in NODE (client lb1 lb2 pgb db; sw = the switch), network namespace
@@ -17,7 +17,7 @@
 #                             answer the next COUNT POSTs (default: all) with CODE (+ Retry-After), then 200
 #   sink reset                forget the recorded alerts and requests (keeps the response mode)
 #   haproxy start|stop        HAProxy 2.6 in lb2 on 10.100.1.11:5432, stats on :8405/stats
-# env: LAB_DIR=/tmp/pgsteer-lab  BUILD=<repo>/build  ATTACH=xdp  VRRP=0  LB_EXTRA  LB_GLOBAL_EXTRA
+# env: LAB_DIR=/tmp/pgsteer-lab  BUILD=<repo>/build  ATTACH=xdp  VRRP=1  LB_EXTRA  VRRP_EXTRA  LB_GLOBAL_EXTRA
 #      LB_ARGS (extra pgsteerd flags)  LAB_NO_LB=1 (no pgsteerd)  LAB_KEEP=1 (keep a failed up for debugging)
 #      PGBENCH_SCALE=10  DB_FSYNC=off  LAB_IPV6=0
 set -euo pipefail
@@ -95,7 +95,7 @@ cmd_up() {
     cmd_down >&2 || true
     exit 1
   fi
-  log "lab up in $(elapsed_since "$t0") s (LAB_DIR=$LAB_DIR, attach ${ATTACH:-xdp}, VRRP=${VRRP:-0})"
+  log "lab up in $(elapsed_since "$t0") s (LAB_DIR=$LAB_DIR, attach ${ATTACH:-xdp}, VRRP=${VRRP:-1})"
 }
 
 # `down`: stop every service the lab started, delete the namespaces, remove the pin roots.

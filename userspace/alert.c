@@ -574,7 +574,7 @@ void alert_server(struct alerter *a, const struct server_rt *s, enum srv_class f
 void alert_vrrp(struct alerter *a, enum vrrp_alert kind, const char *self, const char *peer,
 		const char *why)
 {
-	const char *role = kind == VRRP_ALERT_TAKEOVER || kind == VRRP_ALERT_PREEMPT ? "MASTER"
+	const char *role = kind == VRRP_ALERT_TAKEOVER || kind == VRRP_ALERT_PREEMPT || kind == VRRP_ALERT_ELECTED ? "MASTER"
 			   : kind == VRRP_ALERT_FAULT				  ? "FAULT"
 										  : "BACKUP";
 	struct slack_event ev;
@@ -585,7 +585,9 @@ void alert_vrrp(struct alerter *a, enum vrrp_alert kind, const char *self, const
 	o = obj_get(a, "vrrp", "");
 	if (o && !strcmp(o->cls, role))
 		return;
-	if (kind == VRRP_ALERT_BACKUP) {
+	/* Record-only: no news (backup), a first election, or a node's first ever start ("rejoined"
+	 * would be news only for a node that was part of the pair before). */
+	if (kind == VRRP_ALERT_BACKUP || kind == VRRP_ALERT_ELECTED || (kind == VRRP_ALERT_REJOINED && o && !o->cls[0])) {
 		if (o) {
 			snprintf(o->cls, sizeof(o->cls), "%s", role);
 			o->since_ms = wall_ms();

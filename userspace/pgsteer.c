@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,76 @@ static int cmd_cmd(int argc, char **argv)
 	return rt_command(line, 1);
 }
 
+static int cmd_reload(int argc, char **argv)
+{
+	char *resp;
+	int r;
+
+	if (argc != 1)
+		return -1;
+	r = rt_request("reload", &resp);
+	if (r) {
+		fprintf(stderr, "pgsteer: cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
+		return 1;
+	}
+	fputs(resp, strstr(resp, "failed") ? stderr : stdout);
+	r = strstr(resp, "failed") != NULL;
+	free(resp);
+	return r;
+}
+
+/* The PID pgsteerd reports on its runtime socket, or -errno. */
+static long daemon_pid(void)
+{
+	char *resp, *p;
+	long pid;
+	int r = rt_request("show info", &resp);
+
+	if (r)
+		return r;
+	p = strstr(resp, "Pid: ");
+	pid = p ? strtol(p + 5, NULL, 10) : -EPROTO;
+	free(resp);
+	return pid;
+}
+
+/* Restart in place (SIGUSR2): the new pgsteerd takes over the datapath, the flows and the VRRP role
+ * without a gap; wait until it answers. */
+static int cmd_restart(int argc, char **argv)
+{
+	long pid;
+	int i;
+
+	if (argc != 1)
+		return -1;
+	pid = daemon_pid();
+	if (pid <= 0) {
+		fprintf(stderr, "pgsteer: cannot reach pgsteerd on %s: %s\n", socket_path(), strerror((int)-pid));
+		return 1;
+	}
+	if (kill((pid_t)pid, SIGUSR2)) {
+		fprintf(stderr, "pgsteer: cannot signal pgsteerd (pid %ld): %s\n", pid, strerror(errno));
+		return 1;
+	}
+	usleep(100000);
+	for (i = 0; i < 100; i++) {
+		char *resp, *up;
+
+		if (!rt_request("show info", &resp)) {
+			up = strstr(resp, "Uptime_sec: ");
+			if (up && strtol(up + 12, NULL, 10) < 5) {
+				free(resp);
+				printf("pgsteerd restarted in place (pid %ld)\n", pid);
+				return 0;
+			}
+			free(resp);
+		}
+		usleep(100000);
+	}
+	fprintf(stderr, "pgsteer: pgsteerd (pid %ld) did not answer within 10 s of the restart; see its log\n", pid);
+	return 1;
+}
+
 static int cmd_detach(int argc, char **argv)
 {
 	static struct config cfg;
@@ -475,6 +546,8 @@ static const struct cmd {
 	{ "cmd", cmd_cmd, "COMMAND...", "send a raw runtime API command (help lists them)" },
 	{ "check", cmd_check, "TYPE ADDR:PORT [user U] [database D] [timeout T]", "run one health check now (tcp, pgsql, login)" },
 	{ "monitor", cmd_monitor, "--stats-url URL [...]", "poll an HAProxy CSV and alert on changes" },
+	{ "reload", cmd_reload, "", "re-read the configuration (a bad one changes nothing)" },
+	{ "restart", cmd_restart, "", "restart pgsteerd in place: no connection dropped, the VIP stays" },
 	{ "detach", cmd_detach, "", "remove the datapath from the interface and its pins (pgsteerd stopped)" },
 	{ "help", cmd_help, "", "this list" },
 };

@@ -14,7 +14,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
+#include "alert.h"
 #include "backend.h"
+#include "check.h"
+#include "checker.h"
 #include "config.h"
 #include "datapath.h"
 #include "log.h"
@@ -23,6 +26,8 @@
 #include "netlink.h"
 #include "runtime.h"
 #include "statefile.h"
+#include "stats.h"
+#include "vrrp.h"
 
 #define TICK_MS 1000        /* clean-up, counters, slow start */
 #define PASSIVE_TICK_MS 100 /* how fast a server that refused a SYN is re-checked */
@@ -33,10 +38,20 @@ struct pgsteerd {
 	struct model model;
 	struct datapath *dp;
 	struct runtime *rt;
-	struct timer tick, passive_tick;
+	struct checker *checker;
+	struct stats_http *stats;
+	struct vrrp *vrrp;
+	struct alerter *alerter;
+	uint32_t node_addr;     /* the interface's own address: checks and adverts come from it */
+	uint32_t last_master;   /* the other node last heard as master (for "lb1 is DOWN") */
+	struct timer tick, passive_tick, rejoin;
 	int sigfd;
 	int steering;           /* what the datapath's switch is set to */
+	int want_steering;      /* what VRRP asked for before the datapath was open */
+	int handover;           /* SIGUSR2: restart in place */
 	char state_path[PATH_MAX];
+	char self[PATH_MAX];    /* our executable, for the restart in place */
+	char **argv;
 };
 
 static void usage(void)
@@ -47,8 +62,10 @@ static void usage(void)
 		"  -d       stay in the foreground\n"
 		"  -n       check the configuration, print \"configuration OK\" and exit\n"
 		"  -v       more logging (-vv adds libbpf's own messages)\n"
-		"Stopping (SIGTERM) leaves the datapath attached: established sessions keep flowing.\n"
-		"'pgsteer detach' removes it.\n");
+		"Signals: SIGHUP reloads the configuration (a bad file keeps the running one); SIGUSR2 restarts\n"
+		"in place without dropping a connection or the VIP (pgsteer restart); SIGTERM stops: the\n"
+		"datapath stays attached with its flows, and with VRRP the VIP goes to the peer (priority 0).\n"
+		"'pgsteer detach' removes the datapath.\n");
 	exit(2);
 }
 
@@ -110,15 +127,18 @@ static void manage_neighbours(struct pgsteerd *d)
 		}
 }
 
-static void set_steering(struct pgsteerd *d, int on)
+static int set_steering(struct pgsteerd *d, int on)
 {
 	int r = maps_set_active(datapath_maps(d->dp), on);
 
-	if (r)
+	if (r) {
 		log_warnx("cannot turn steering %s: %s", on ? "on" : "off", strerror(-r));
-	else if (d->steering != on)
+		return r;
+	}
+	if (d->steering != on)
 		log_info("steering %s", on ? "on" : "off");
 	d->steering = on;
+	return 0;
 }
 
 /* Pull the datapath's counters into the model. */
@@ -129,6 +149,9 @@ static void refresh(void *arg)
 	int i, j;
 
 	maps_read_verdicts(maps, d->model.verdicts);
+	if (d->vrrp)
+		vrrp_fill(d->vrrp, &d->model);
+	alerter_fill(d->alerter, &d->model);
 	for (i = 0; i < d->model.nservices; i++) {
 		struct service_rt *svc = &d->model.services[i];
 
@@ -245,9 +268,62 @@ static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change wha
 		shutdown_sessions(d, s);
 		return;
 	}
+	if (what == RT_ADMIN && d->checker)
+		checker_admin(d->checker, s);
 	push_server(d, s, now_ms());
 	state_save(d);
-	(void)before;
+	alert_server(d->alerter, s, before, server_class(s));
+}
+
+/* --- health checks --------------------------------------------------------------------------- */
+
+static void on_check_changed(void *arg, struct server_rt *s, int dir)
+{
+	struct pgsteerd *d = arg;
+	char why[400], st[32];
+
+	check_result_str(&s->last, why, sizeof(why));
+	if (dir > 0) {
+		log_info("%s/%s is UP (%s), %s", s->svc->cfg.name, s->cfg.name, server_status(s, st, sizeof(st)), why);
+		if (s->passive_ns) {
+			maps_clear_passive(datapath_maps(d->dp), s->slot);
+			s->passive_ns = 0;
+		}
+	} else {
+		log_warnx("%s/%s is DOWN, %s", s->svc->cfg.name, s->cfg.name, why);
+		if (s->svc->cfg.shutdown_sessions)
+			shutdown_sessions(d, s);
+	}
+	push_server(d, s, now_ms());
+}
+
+static void on_checked(void *arg, struct server_rt *s)
+{
+	struct pgsteerd *d = arg;
+
+	/* The alerter remembers what it last announced (across restarts too): this tells a change of
+	 * class once, including one that happened while pgsteerd was stopped. */
+	alert_server(d->alerter, s, s->reported, server_class(s));
+	s->reported = server_class(s);
+
+	/* A refusal the check does not confirm was transient: back into selection. */
+	if (s->last.ok && s->passive_ns) {
+		log_info("%s/%s passed its check after refusing a connection: back in selection", s->svc->cfg.name, s->cfg.name);
+		maps_clear_passive(datapath_maps(d->dp), s->slot);
+		s->passive_ns = 0;
+	}
+}
+
+static const struct checker_hooks checker_hooks = {
+	.changed = on_check_changed,
+	.checked = on_checked,
+};
+
+static void start_checks(struct pgsteerd *d)
+{
+	d->checker = checker_new(d->loop, &d->model, d->node_addr, &checker_hooks, d);
+	if (!d->checker)
+		fatal("starting health checks");
 }
 
 /* --- timers and signals --------------------------------------------------------------------- */
@@ -265,6 +341,7 @@ static void on_tick(void *arg)
 	} else {
 		d->model.flows = gc.entries;
 		d->model.flows_expired += gc.expired;
+		alert_flow_table(d->alerter, (unsigned)(gc.entries * 100 / d->cfg.flow_table_size));
 		if (gc.corrected)
 			log_debug("reconciled connection counts of %u server(s)", gc.corrected);
 	}
@@ -285,6 +362,12 @@ static void on_passive_tick(void *arg)
 	const struct pgs_maps *maps = datapath_maps(d->dp);
 	int i, j;
 
+	if (d->vrrp) {
+		vrrp_fill(d->vrrp, &d->model);
+		if (d->model.vrrp.master && d->model.vrrp.master != d->node_addr)
+			d->last_master = d->model.vrrp.master;
+	}
+
 	for (i = 0; i < d->model.nservices; i++)
 		for (j = 0; j < d->model.services[i].nservers; j++) {
 			struct server_rt *s = &d->model.services[i].servers[j];
@@ -292,9 +375,13 @@ static void on_passive_tick(void *arg)
 
 			if (bpf_map_lookup_elem(maps->passive, &s->slot, &p))
 				continue;
-			if (p && !s->passive_ns)
-				log_info("%s/%s refused a connection: out of selection until a check passes", s->svc->cfg.name,
+			if (p && !s->passive_ns) {
+				log_info("%s/%s refused a connection: out of selection, checking it now", s->svc->cfg.name,
 					 s->cfg.name);
+				s->passive_ns = p;
+				if (d->checker && s->checked)
+					checker_kick(d->checker, s);
+			}
 			s->passive_ns = p;
 			/* Without checks nothing would ever confirm it: let the next connection try again. */
 			if (p && !s->checked && now_ns() - p > 2000000000ull) {
@@ -304,11 +391,101 @@ static void on_passive_tick(void *arg)
 		}
 }
 
-static int reload(struct pgsteerd *d)
+/* --- VRRP ------------------------------------------------------------------------------------------ */
+
+static const char *node_name(const struct pgsteerd *d, uint32_t addr, char *buf, size_t len)
+{
+	int i;
+
+	for (i = 0; i < d->cfg.vrrp.nnames; i++)
+		if (d->cfg.vrrp.name_addr[i] == addr)
+			return d->cfg.vrrp.names[i];
+	if (!addr)
+		return NULL;
+	return inet_ntop(AF_INET, &addr, buf, (socklen_t)len);
+}
+
+static void on_vrrp_steer(void *arg, int on)
+{
+	struct pgsteerd *d = arg;
+
+	d->want_steering = on;
+	if (!d->dp)
+		return; /* applied once the datapath is open */
+	if (set_steering(d, on) && on)
+		vrrp_set_fault(d->vrrp, 1, "cannot turn steering on");
+}
+
+/* Rejoining: tell it once the current master has been heard (or without it, after a while). */
+static void on_rejoin(void *arg)
+{
+	struct pgsteerd *d = arg;
+	char buf[INET_ADDRSTRLEN];
+
+	vrrp_fill(d->vrrp, &d->model);
+	if (d->model.vrrp.state != VRRP_BACKUP)
+		return;
+	alert_vrrp(d->alerter, VRRP_ALERT_REJOINED, d->cfg.node_name, node_name(d, d->model.vrrp.master, buf, sizeof(buf)), NULL);
+}
+
+static void on_vrrp_state(void *arg, enum vrrp_state from, enum vrrp_state to, uint32_t master, const char *why)
+{
+	struct pgsteerd *d = arg;
+	char buf[INET_ADDRSTRLEN], mbuf[INET_ADDRSTRLEN];
+	const char *peer = node_name(d, d->last_master, buf, sizeof(buf));
+
+	log_info("vrrp: %s -> %s (%s)%s%s", vrrp_state_name(from), vrrp_state_name(to), why, master ? ", master " : "",
+		 master ? inet_ntop(AF_INET, &master, mbuf, sizeof(mbuf)) : "");
+	switch (to) {
+	case VRRP_MASTER:
+		if (!strcmp(why, "resumed after restart"))
+			break;
+		alert_vrrp(d->alerter, !peer ? VRRP_ALERT_ELECTED : !strncmp(why, "preempted", 9) ? VRRP_ALERT_PREEMPT
+											 : VRRP_ALERT_TAKEOVER,
+			   d->cfg.node_name, peer, why);
+		break;
+	case VRRP_BACKUP:
+		if (from == VRRP_MASTER)
+			alert_vrrp(d->alerter, VRRP_ALERT_BACKUP, d->cfg.node_name, node_name(d, master, buf, sizeof(buf)), why);
+		else /* wait to hear the master: 3 adverts and a little */
+			timer_arm(&d->rejoin, (uint64_t)d->cfg.vrrp.advert_cs * 10 * 4 + 100);
+		break;
+	case VRRP_FAULT:
+		alert_vrrp(d->alerter, VRRP_ALERT_FAULT, d->cfg.node_name, NULL, why);
+		break;
+	default:
+		break;
+	}
+	if (master && master != d->node_addr)
+		d->last_master = master;
+}
+
+static const struct vrrp_hooks vrrp_hooks = {
+	.steer = on_vrrp_steer,
+	.state = on_vrrp_state,
+};
+
+/* VRRP starts before the datapath is opened on a restart in place, so the peer keeps hearing a
+ * master while the new programs are loaded (the old ones steer meanwhile). */
+static void start_vrrp(struct pgsteerd *d, int resume)
+{
+	char err[512];
+
+	d->vrrp = vrrp_new(d->loop, &d->cfg, &vrrp_hooks, d, err, sizeof(err));
+	if (!d->vrrp)
+		fatalx("%s", err);
+	if (timer_init(&d->rejoin, d->loop, on_rejoin, d))
+		fatal("creating timers");
+	if (resume)
+		vrrp_resume(d->vrrp);
+	else
+		vrrp_start(d->vrrp);
+}
+
+static int reload(struct pgsteerd *d, char *err, size_t errlen)
 {
 	static struct config fresh;
-	char err[512];
-	int r = config_load(d->cfg.path, &fresh, err, sizeof(err));
+	int r = config_load(d->cfg.path, &fresh, err, errlen);
 
 	if (r) {
 		log_warnx("reload failed, keeping the running configuration: %s", err);
@@ -316,10 +493,18 @@ static int reload(struct pgsteerd *d)
 	}
 	if (strcmp(fresh.interface, d->cfg.interface) || fresh.attach != d->cfg.attach ||
 	    strcmp(fresh.pin_root, d->cfg.pin_root) || fresh.flow_table_size != d->cfg.flow_table_size ||
-	    fresh.snat_min != d->cfg.snat_min || fresh.snat_max != d->cfg.snat_max) {
-		log_warnx("reload: interface, attach, pin-root, flow-table-size and snat-ports need a restart; "
-			  "keeping the running configuration");
+	    fresh.snat_min != d->cfg.snat_min || fresh.snat_max != d->cfg.snat_max ||
+	    strcmp(fresh.runtime_socket, d->cfg.runtime_socket) || strcmp(fresh.state_dir, d->cfg.state_dir)) {
+		snprintf(err, errlen, "interface, attach, pin-root, flow-table-size, snat-ports, runtime-socket and "
+			 "state-dir change only with a restart (pgsteer restart); keeping the running configuration");
+		log_warnx("reload: %s", err);
 		return -EINVAL;
+	}
+	if (memcmp(&fresh.vrrp, &d->cfg.vrrp, sizeof(fresh.vrrp))) {
+		/* The VRRP instance keeps the settings it started with; changing them live would mean a
+		 * failover nobody asked for. */
+		log_warnx("reload: vrrp section changes take effect at the next restart (pgsteer restart)");
+		fresh.vrrp = d->cfg.vrrp;
 	}
 	log_info("reload: configuration %s is valid, applying it", d->cfg.path);
 	/* Services whose address changed or went away leave the datapath. */
@@ -342,6 +527,8 @@ static int reload(struct pgsteerd *d)
 		static struct model old;
 		int i, j;
 
+		checker_free(d->checker);
+		d->checker = NULL;
 		old = d->model;
 		model_init(&d->model, &d->cfg, old.start_ms);
 		/* Carry the state of servers that stay (same service and name) over. */
@@ -377,7 +564,30 @@ static int reload(struct pgsteerd *d)
 	}
 	manage_neighbours(d);
 	runtime_set_model(d->rt, &d->model);
+	start_checks(d);
+	if (d->stats) {
+		stats_http_stop(d->stats);
+		d->stats = NULL;
+	}
+	if (d->cfg.stats_enabled) {
+		d->stats = stats_http_start(d->loop, d->cfg.stats_addr, d->cfg.stats_port, &d->model, refresh, d, err, errlen);
+		if (!d->stats)
+			log_warnx("reload: stats listener: %s", err);
+	}
+	alerter_free(d->alerter);
+	d->alerter = NULL;
+	if (d->cfg.alert.webhook_file[0] || d->cfg.alert.webhook_env[0]) {
+		d->alerter = alerter_new(d->loop, &d->cfg, err, errlen);
+		if (!d->alerter)
+			log_warnx("reload: alerts are off: %s", err);
+	}
+	log_info("reload: done");
 	return 0;
+}
+
+static int on_runtime_reload(void *arg, char *err, size_t errlen)
+{
+	return reload(arg, err, errlen);
 }
 
 static void on_signal(void *arg, uint32_t events)
@@ -388,12 +598,23 @@ static void on_signal(void *arg, uint32_t events)
 	if (read(d->sigfd, &si, sizeof(si)) != sizeof(si))
 		return;
 	switch (si.ssi_signo) {
-	case SIGHUP:
-		reload(d);
+	case SIGHUP: {
+		char err[512];
+
+		reload(d, err, sizeof(err));
+		break;
+	}
+	case SIGUSR2:
+		log_info("restarting in place: a fresh pgsteerd takes over the datapath%s", d->vrrp ? " and the VRRP role" : "");
+		d->handover = 1;
+		loop_stop(d->loop);
 		break;
 	case SIGTERM:
 	case SIGINT:
-		log_info("signal %d: stopping; the datapath stays attached with its flows", si.ssi_signo);
+		log_info("signal %d: stopping; the datapath stays attached with its flows%s", si.ssi_signo,
+			 d->vrrp ? ", the VIP goes to the peer" : "");
+		if (d->vrrp)
+			vrrp_shutdown(d->vrrp);
 		loop_stop(d->loop);
 		break;
 	}
@@ -407,6 +628,7 @@ static int setup_signals(struct pgsteerd *d)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -418,14 +640,27 @@ static int setup_signals(struct pgsteerd *d)
 static const struct runtime_ops runtime_ops = {
 	.refresh = refresh,
 	.changed = on_runtime_change,
+	.reload = on_runtime_reload,
 };
 
 int main(int argc, char **argv)
 {
 	static struct pgsteerd d;
-	const char *conf = "/etc/pgsteer/pgsteer.conf";
-	int foreground = 0, check_only = 0, verbose = 0, opt, r, i;
+	const char *conf = "/etc/pgsteer/pgsteer.conf", *handover;
+	int foreground = 0, check_only = 0, verbose = 0, resume = 0, opt, r, i;
 	char err[1024];
+	ssize_t n;
+
+	d.argv = argv;
+	n = readlink("/proc/self/exe", d.self, sizeof(d.self) - 1);
+	if (n > 0)
+		d.self[n] = '\0';
+	/* Set by the process this one replaces (restart in place): what it was. */
+	handover = getenv("PGSTEER_HANDOVER");
+	resume = handover && !strcmp(handover, "master");
+	if (handover)
+		foreground = 1; /* already a daemon: keep the PID the supervisor knows */
+	unsetenv("PGSTEER_HANDOVER");
 
 	while ((opt = getopt(argc, argv, "f:dnvh")) != -1) {
 		switch (opt) {
@@ -468,12 +703,29 @@ int main(int argc, char **argv)
 	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST)
 		fatal("state directory %s", d.cfg.state_dir);
 	snprintf(d.state_path, sizeof(d.state_path), "%s/servers.json", d.cfg.state_dir);
+	if (d.cfg.alert.webhook_file[0] || d.cfg.alert.webhook_env[0]) {
+		d.alerter = alerter_new(d.loop, &d.cfg, err, sizeof(err));
+		if (!d.alerter)
+			log_warnx("alerts are off: %s", err);
+	}
+	if (resume && d.cfg.vrrp.enabled)
+		start_vrrp(&d, 1);
 
 	r = datapath_open(&d.dp, &d.cfg, err, sizeof(err));
 	if (r)
 		fatalx("%s", err);
 	log_info("datapath attached to %s (%s), pinned under %s", d.cfg.interface, attach_name(d.cfg.attach), d.cfg.pin_root);
+	if (d.vrrp)
+		set_steering(&d, d.want_steering);
 
+	{
+		struct nl_iface ifc;
+
+		r = nl_iface_get(d.cfg.interface, d.cfg.vrrp.enabled ? d.cfg.vrrp.vip : d.cfg.services[0].vip, &ifc);
+		if (r)
+			fatalx("interface %s: %s", d.cfg.interface, strerror(-r));
+		d.node_addr = ifc.addr;
+	}
 	model_init(&d.model, &d.cfg, now_ms());
 	state_load(&d);
 	for (i = 0; i < d.model.nservices; i++)
@@ -482,14 +734,22 @@ int main(int argc, char **argv)
 	/* Without VRRP the VIP is managed outside pgsteerd and this node always steers. */
 	if (!d.cfg.vrrp.enabled)
 		set_steering(&d, 1);
+	else if (!d.vrrp)
+		start_vrrp(&d, 0);
 
 	d.rt = runtime_new(d.loop, d.cfg.runtime_socket, &d.model, &runtime_ops, &d, err, sizeof(err));
 	if (!d.rt)
 		fatalx("%s", err);
+	if (d.cfg.stats_enabled) {
+		d.stats = stats_http_start(d.loop, d.cfg.stats_addr, d.cfg.stats_port, &d.model, refresh, &d, err, sizeof(err));
+		if (!d.stats)
+			fatalx("%s", err);
+	}
 	if (timer_init(&d.tick, d.loop, on_tick, &d) || timer_init(&d.passive_tick, d.loop, on_passive_tick, &d))
 		fatal("creating timers");
 	timer_arm_periodic(&d.tick, TICK_MS);
 	timer_arm_periodic(&d.passive_tick, PASSIVE_TICK_MS);
+	start_checks(&d);
 	refresh(&d);
 
 	if (!foreground && daemon(0, 0))
@@ -501,11 +761,26 @@ int main(int argc, char **argv)
 	if (r)
 		log_warnx("event loop: %s", strerror(-r));
 
+	checker_free(d.checker);
+	stats_http_stop(d.stats);
 	runtime_free(d.rt);
 	timer_close(&d.tick);
 	timer_close(&d.passive_tick);
+	if (d.vrrp) {
+		if (d.handover)
+			setenv("PGSTEER_HANDOVER", vrrp_state_get(d.vrrp) == VRRP_MASTER ? "master" : "backup", 1);
+		timer_close(&d.rejoin);
+		vrrp_free(d.vrrp);
+	}
+	alerter_free(d.alerter);
 	datapath_close(d.dp);
 	loop_free(d.loop);
+	if (d.handover) {
+		/* Everything is closed (and close-on-exec besides): the datapath, the VIP and the flows
+		 * stay as they are while the new image takes them over. */
+		execv(d.self, d.argv);
+		fatal("restart in place: exec %s", d.self);
+	}
 	log_info("stopped");
 	return r ? 1 : 0;
 }

@@ -270,7 +270,8 @@ static void cmd_help(FILE *out)
 		"  set server <svc>/<srv> weight <w>[%%]   : weight 0..256, or a percentage of the configured one\n"
 		"  enable server <svc>/<srv>              : same as state ready\n"
 		"  disable server <svc>/<srv>             : same as state maint\n"
-		"  shutdown sessions server <svc>/<srv>   : reset every established session of the server\n");
+		"  shutdown sessions server <svc>/<srv>   : reset every established session of the server\n"
+		"  reload                                 : re-read the configuration (a bad one changes nothing)\n");
 }
 
 static void exec_one(struct runtime *rt, char *cmd, FILE *out)
@@ -306,6 +307,13 @@ static void exec_one(struct runtime *rt, char *cmd, FILE *out)
 			log_info("%s/%s: shutting down its sessions (runtime API)", s->svc->cfg.name, s->cfg.name);
 			rt->ops->changed(rt->arg, s, RT_SHUTDOWN_SESSIONS, server_class(s));
 		}
+	} else if (!strcmp(argv[0], "reload") && argc == 1 && rt->ops->reload) {
+		char err[512] = "";
+
+		if (rt->ops->reload(rt->arg, err, sizeof(err)))
+			fprintf(out, "Reload failed, the running configuration stays: %s\n", err);
+		else
+			fprintf(out, "Configuration reloaded.\n");
 	} else {
 		fprintf(out, "Unknown command '%s'. Type 'help' for the list.\n", argv[0]);
 	}

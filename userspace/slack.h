@@ -16,6 +16,7 @@ enum vrrp_alert {
 	VRRP_ALERT_REJOINED,  /* self came back and hears a master: "self rejoined[, peer is MASTER]" */
 	VRRP_ALERT_FAULT,     /* self gave the VIP up on a fault: "self is FAULT: why, VIP released" */
 	VRRP_ALERT_BACKUP,    /* self is backup without news to tell (preempted, shut down): recorded, never posted */
+	VRRP_ALERT_ELECTED,   /* self became master with no master heard before (a first election): recorded, never posted */
 };
 
 #define SLACK_MAX_FIELDS 6

@@ -396,6 +396,14 @@ unsigned int vrrp_fsm_step(struct vrrp_fsm *f, const struct vrrp_event *ev, uint
 	case VRRP_EV_START:
 		on_start(f, out, now);
 		break;
+	case VRRP_EV_RESUME:
+		if (f->state == VRRP_INIT && !f->fault) {
+			to_master(f, out, now);
+			go(f, out, VRRP_MASTER, "resumed after restart");
+		} else {
+			on_start(f, out, now);
+		}
+		break;
 	case VRRP_EV_TIMER:
 		on_timer(f, out, now);
 		break;

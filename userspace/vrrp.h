@@ -93,6 +93,7 @@ enum vrrp_ev_type {
 	VRRP_EV_ADVERT,    /* a validated advert of our VRID */
 	VRRP_EV_FAULT,     /* fault on (interface down, datapath not attached) or off */
 	VRRP_EV_SHUTDOWN,  /* graceful stop */
+	VRRP_EV_RESUME,    /* startup of a node that was master a moment ago (hitless restart) */
 };
 
 struct vrrp_event {
@@ -162,6 +163,9 @@ struct vrrp *vrrp_new(struct loop *l, const struct config *cfg, const struct vrr
 		      char *err, size_t errlen);
 /* Startup: BACKUP (VIP removed, steering off) or FAULT. 0 or -errno. */
 int vrrp_start(struct vrrp *v);
+/* Startup of a process that takes over from this node's previous one, which was master (a hitless
+ * restart): master at once, without waiting out the master-down timer, so the peer never notices. */
+int vrrp_resume(struct vrrp *v);
 /* The daemon's own fault (e.g. the datapath cannot attach): FAULT while set, even as master. */
 void vrrp_set_fault(struct vrrp *v, int fault, const char *why);
 /* Graceful stop: as master, steering off, an advert with priority 0, VIP removed. Then INIT. */

@@ -406,9 +406,9 @@ fail:
 	return NULL;
 }
 
-int vrrp_start(struct vrrp *v)
+static int start(struct vrrp *v, enum vrrp_ev_type type)
 {
-	struct vrrp_event ev = { .type = VRRP_EV_START };
+	struct vrrp_event ev = { .type = type };
 	char why[96];
 
 	v->link_down = !nl_watch_up(v->watch);
@@ -421,6 +421,16 @@ int vrrp_start(struct vrrp *v)
 	fault_update(v, why);  /* in INIT this only records the fault */
 	step(v, &ev);
 	return 0;
+}
+
+int vrrp_start(struct vrrp *v)
+{
+	return start(v, VRRP_EV_START);
+}
+
+int vrrp_resume(struct vrrp *v)
+{
+	return start(v, VRRP_EV_RESUME);
 }
 
 void vrrp_set_fault(struct vrrp *v, int fault, const char *why)

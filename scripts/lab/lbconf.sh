@@ -2,8 +2,9 @@
 # Print the pgsteerd config of lab node lb1 or lb2 (env: ATTACH=xdp|tc, VRRP=0|1, LB_EXTRA, LB_GLOBAL_EXTRA, LAB_DIR).
 #
 # usage: lbconf.sh lb1|lb2
-# VRRP=1 adds a vrrp section (vrid 51, priority 101 on lb1, 100 on lb2, 100ms, VIP 10.100.1.100/24);
-# VRRP=0 (default) leaves it out: the lab then puts the VIP on lb1 statically.
+# VRRP=1 (default) adds a vrrp section (vrid 51, priority 101 on lb1, 100 on lb2, 100ms, VIP 10.100.1.100/24,
+# the other node named; VRRP_EXTRA: more lines for it);
+# VRRP=0 leaves it out: the lab then puts the VIP on lb1 statically.
 # LB_EXTRA: newline-separated lines appended to the service section; LB_GLOBAL_EXTRA: to global.
 set -euo pipefail
 # shellcheck source=common.sh
@@ -28,7 +29,8 @@ lbconf() {
     LB_STATS=0.0.0.0:$LAB_STATS_PORT \
     LB_STATE_DIR=$LAB_DIR/$node/state \
     LB_WEBHOOK_FILE=$LAB_DIR/$node/slack-webhook \
-    LB_VRRP=${VRRP:-0} LB_VRID=51 LB_PRIORITY=$prio LB_ADVERT=100ms \
+    LB_VRRP=${VRRP:-1} LB_VRID=51 LB_PRIORITY=$prio LB_ADVERT=100ms \
+    LB_PEER_NAMES="lb1=${LAB_ADDR[lb1]} lb2=${LAB_ADDR[lb2]}" LB_VRRP_EXTRA="${VRRP_EXTRA:-}" \
     LB_VIP=$LAB_VIP/$LAB_PREFIX LB_BIND=$LAB_VIP:5432 LB_BALANCE=leastconn \
     LB_CHECK="pgsql inter 1s fall 3 rise 2 timeout 1s" \
     LB_SERVERS="$servers" LB_EXTRA="${LB_EXTRA:-}" LB_GLOBAL_EXTRA="${LB_GLOBAL_EXTRA:-}" \

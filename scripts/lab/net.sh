@@ -64,10 +64,10 @@ net_up() {
   for node in "${LAB_NODES[@]}"; do net_add_node "$node"; done
   net_prepare_lb lb1
   net_prepare_lb lb2
-  if [ "${VRRP:-0}" != 1 ]; then
+  if [ "${VRRP:-1}" != 1 ]; then
     in_ns lb1 env LOG_TAG=lab LB_IFACE=eth0 LB_VIP="$LAB_VIP/$LAB_PREFIX" "$PROVISION/lb.sh" vip >/dev/null
   fi
-  log "network up: ${#LAB_NODES[@]} nodes on pgs-sw/br0 ($LAB_NET), VIP $LAB_VIP $([ "${VRRP:-0}" = 1 ] && echo "managed by VRRP" || echo "static on lb1")"
+  log "network up: ${#LAB_NODES[@]} nodes on pgs-sw/br0 ($LAB_NET), VIP $LAB_VIP $([ "${VRRP:-1}" = 1 ] && echo "managed by VRRP" || echo "static on lb1")"
 }
 
 # Delete every pgs-* namespace (nodes first, the switch last); warn about processes still inside.

@@ -10,6 +10,7 @@
 # env: LB_NODE (node-name, required for conf)  LB_IFACE (default: the interface holding LB_ADDR, else eth0)
 #      LB_ATTACH=xdp  LB_PIN_ROOT=/sys/fs/bpf/pgsteer  LB_SOCKET=/run/pgsteer/pgsteerd.sock
 #      LB_STATS=0.0.0.0:8404  LB_STATE_DIR=/var/lib/pgsteer  LB_WEBHOOK_FILE=/etc/pgsteer/slack-webhook
+#      LB_PEER_NAMES="lb1=ADDR lb2=ADDR" (names for alerts)  LB_VRRP_EXTRA (more vrrp lines)
 #      LB_VRRP=0|1  LB_VRID=51  LB_PRIORITY=100  LB_ADVERT=100ms  LB_VIP=CIDR (required for conf and vip)
 #      LB_BIND=<vip>:5432  LB_BALANCE=leastconn  LB_CHECK="pgsql inter 1s fall 3 rise 2 timeout 1s"
 #      LB_SERVERS="pgb1=HOST:PORT pgb2=HOST:PORT ..." (required for conf)
@@ -102,6 +103,10 @@ vrrp
     advert-interval $LB_ADVERT
     vip             $LB_VIP
 EOF
+    for item in ${LB_PEER_NAMES:-}; do
+      [ "${item%%=*}" = "$LB_NODE" ] || printf '    peer-name       %s %s\n' "${item#*=}" "${item%%=*}"
+    done
+    lb_indent "${LB_VRRP_EXTRA:-}"
   fi
   cat <<EOF
 

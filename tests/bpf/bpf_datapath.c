@@ -2,125 +2,16 @@
  * alike, with packets built in C and checksums verified by full recompute. Runs in a private network
  * namespace (for bpf_fib_lookup's neighbours) with its own pin root; needs root. */
 #include <errno.h>
-#include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <net/if.h>
 #include <linux/pkt_cls.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <linux/magic.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include "harness.h"
 #include "pktgen.h"
-#include "pgsteer_abi.h"
-#include "maps.h"
-#include "xdp.skel.h"
-#include "tc.skel.h"
+#include "testenv.h"
 
-#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
-#define VIP IP(10, 9, 0, 100)
-#define VPORT 5432
-#define CLIENT IP(10, 9, 0, 2)
-#define BACKEND IP(10, 9, 0, 5)
-#define NONEIGH IP(10, 9, 0, 6) /* a backend with no neighbour entry */
 #define SNAT_MIN 20000
-#define SNAT_MAX 20015          /* 16 ports: exactly PGS_SNAT_TRIES */
+#define SNAT_MAX 20015 /* 16 ports: exactly PGS_SNAT_TRIES */
 #define FLOW_TABLE 64
-
-static const uint8_t MAC_LB[6] = { 2, 0, 0, 0, 0, 1 };
-static const uint8_t MAC_CLIENT[6] = { 2, 0, 0, 0, 0, 2 };
-static const uint8_t MAC_BACKEND[6] = { 2, 0, 0, 0, 0, 5 };
-
-enum prog { P_XDP, P_TC };
-static const char *prog_name[] = { "xdp", "tc" };
-static int prog_fd[2], ifindex;
-static struct pgs_maps M;
-static struct pgs_xdp *xdp_skel;
-static struct pgs_tc *tc_skel;
-static char pin_root[64];
-static enum prog cur; /* the program the current case runs through */
-
-/* What a program did with a packet, normalised across XDP and TC. */
-enum outcome { O_PASS, O_DROP, O_TX, O_ERR };
-
-static void sh(const char *cmd)
-{
-	if (system(cmd) != 0) {
-		fprintf(stderr, "setup failed: %s\n", cmd);
-		exit(2);
-	}
-}
-
-static void setup_netns(void)
-{
-	if (unshare(CLONE_NEWNET)) {
-		perror("unshare(CLONE_NEWNET)");
-		exit(2);
-	}
-	sh("ip link set lo up");
-	sh("ip link add t0 address 02:00:00:00:00:01 type veth peer name t1 address 02:00:00:00:00:0f");
-	sh("ip link set t0 up && ip link set t1 up && ip addr add 10.9.0.1/24 dev t0");
-	sh("sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv4.conf.t0.forwarding=1");
-	sh("ip neigh replace 10.9.0.2 lladdr 02:00:00:00:00:02 dev t0 nud permanent");
-	sh("ip neigh replace 10.9.0.5 lladdr 02:00:00:00:00:05 dev t0 nud permanent");
-	ifindex = (int)if_nametoindex("t0");
-}
-
-static void cleanup_pins(void)
-{
-	char path[128];
-	int i;
-
-	for (i = 0; i < maps_count(); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_root, maps_name(i));
-		unlink(path);
-	}
-	rmdir(pin_root);
-}
-
-static void load(void)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_root);
-	struct statfs st;
-
-	if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC)
-		if (mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
-			perror("mount bpffs");
-			exit(2);
-		}
-	snprintf(pin_root, sizeof(pin_root), "/sys/fs/bpf/pgsteer-test-%d", getpid());
-	mkdir(pin_root, 0700);
-	atexit(cleanup_pins);
-
-	xdp_skel = pgs_xdp__open_opts(&oo);
-	tc_skel = pgs_tc__open_opts(&oo);
-	if (!xdp_skel || !tc_skel) {
-		perror("open skeleton");
-		exit(2);
-	}
-	xdp_skel->rodata->pgs_cfg.snat_min = tc_skel->rodata->pgs_cfg.snat_min = SNAT_MIN;
-	xdp_skel->rodata->pgs_cfg.snat_max = tc_skel->rodata->pgs_cfg.snat_max = SNAT_MAX;
-	bpf_map__set_max_entries(xdp_skel->maps.pgs_flows, FLOW_TABLE);
-	bpf_map__set_max_entries(xdp_skel->maps.pgs_rflows, FLOW_TABLE);
-	bpf_map__set_max_entries(tc_skel->maps.pgs_flows, FLOW_TABLE);
-	bpf_map__set_max_entries(tc_skel->maps.pgs_rflows, FLOW_TABLE);
-	if (pgs_xdp__load(xdp_skel) || pgs_tc__load(tc_skel)) {
-		fprintf(stderr, "loading the datapath failed\n");
-		exit(2);
-	}
-	prog_fd[P_XDP] = bpf_program__fd(xdp_skel->progs.pgs_xdp);
-	prog_fd[P_TC] = bpf_program__fd(tc_skel->progs.pgs_tc);
-	if (maps_open_pinned(&M, pin_root, NULL)) {
-		fprintf(stderr, "pinned maps missing under %s\n", pin_root);
-		exit(2);
-	}
-}
 
 /* --- map setup ----------------------------------------------------------------------------- */
 
@@ -932,7 +823,7 @@ int main(void)
 	CPU_SET(0, &cpus);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 	setup_netns();
-	load();
+	load(SNAT_MIN, SNAT_MAX, FLOW_TABLE);
 	for (cur = P_XDP; cur <= P_TC; cur++)
 		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 			snprintf(name, sizeof(name), "bpf/%s/%s", prog_name[cur], cases[i].name);

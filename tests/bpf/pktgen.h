@@ -31,7 +31,7 @@ struct tspec {
 #define F_PSH 0x08
 #define F_ACK 0x10
 
-static uint32_t csum_add_bytes(uint32_t sum, const void *data, size_t len)
+static inline uint32_t csum_add_bytes(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	size_t i;
@@ -43,7 +43,7 @@ static uint32_t csum_add_bytes(uint32_t sum, const void *data, size_t len)
 	return sum;
 }
 
-static uint16_t csum_finish(uint32_t sum)
+static inline uint16_t csum_finish(uint32_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -51,13 +51,13 @@ static uint16_t csum_finish(uint32_t sum)
 }
 
 /* Full checksum of an IPv4 header (with the check field as it is). */
-static uint16_t ip_csum(const struct iphdr *ip)
+static inline uint16_t ip_csum(const struct iphdr *ip)
 {
 	return csum_finish(csum_add_bytes(0, ip, ip->ihl * 4u));
 }
 
 /* Full TCP checksum over pseudo-header and segment (with the check field as it is). */
-static uint16_t tcp_csum(const struct iphdr *ip, const void *tcp, size_t len)
+static inline uint16_t tcp_csum(const struct iphdr *ip, const void *tcp, size_t len)
 {
 	uint32_t sum = 0;
 	uint8_t pseudo[12];
@@ -74,7 +74,7 @@ static uint16_t tcp_csum(const struct iphdr *ip, const void *tcp, size_t len)
 }
 
 /* Build the frame; returns its length. Both checksums are computed from scratch. */
-static size_t pkt_build(uint8_t *buf, const struct tspec *s)
+static inline size_t pkt_build(uint8_t *buf, const struct tspec *s)
 {
 	struct ethhdr *eth = (struct ethhdr *)buf;
 	struct iphdr *ip = (struct iphdr *)(eth + 1);
@@ -126,7 +126,7 @@ static size_t pkt_build(uint8_t *buf, const struct tspec *s)
 }
 
 /* 1 when both checksums of a frame verify by full recompute. */
-static int pkt_csums_ok(const uint8_t *buf, size_t len)
+static inline int pkt_csums_ok(const uint8_t *buf, size_t len)
 {
 	const struct iphdr *ip = (const struct iphdr *)(buf + sizeof(struct ethhdr));
 	size_t off = sizeof(struct ethhdr) + ip->ihl * 4u;
@@ -145,7 +145,7 @@ struct tview {
 	const uint8_t *dmac, *smac;
 };
 
-static struct tview pkt_view(const uint8_t *buf)
+static inline struct tview pkt_view(const uint8_t *buf)
 {
 	const struct ethhdr *eth = (const struct ethhdr *)buf;
 	const struct iphdr *ip = (const struct iphdr *)(eth + 1);

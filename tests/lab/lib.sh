@@ -8,8 +8,11 @@ PFX="lab/$ATTACH"
 VIP=10.100.1.100
 
 lab() { "$LAB" "$@"; }
-# Run in a node with the lab's environment; quiet.
+# Run in a node with the lab's environment.
 on() { local node=$1; shift; "$LAB" exec "$node" "$@"; }
+# In the background, write: "$LAB" exec NODE CMD... < in > out & BG_PIDS+=($!)
+# (not through a function: its redirections would be opened by this shell, and a FIFO blocks it;
+# lab.sh execs the command, so $! is the command's own PID).
 
 pass() { echo "PASS $PFX/$1"; }
 fail() { echo "FAIL $PFX/$1: ${*:2}"; }
@@ -17,7 +20,8 @@ skip() { echo "SKIP $PFX/$1: ${*:2}"; }
 # ok NAME CONDITION-RESULT MESSAGE: PASS if the previous command succeeded.
 check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name" "$*"; fi; }
 
-# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 on timeout.
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 on timeout. CMD runs anew each
+# time: pass a function or a command, never a $(...) that would be expanded once (use wait_eval).
 wait_until() {
   local limit=$1 i; shift
   for ((i = 0; i < limit * 10; i++)); do
@@ -26,9 +30,26 @@ wait_until() {
   done
   return 1
 }
+# wait_eval SECONDS 'shell condition': the condition is evaluated anew on each poll.
+wait_eval() { local limit=$1; shift; wait_until "$limit" eval "$1"; }
 
 # Connections the PgBouncer host holds from the VIP on a PgBouncer port (counted there, not by pgsteer).
 pgb_conns() { on pgb ss -Htn state established "( sport = :$1 )" dst "$VIP" | wc -l; }
+# The same for pgb1/pgb2/pgb3 at once, as "n1/n2/n3".
+pgb_counts() {
+  on pgb ss -Htn state established dst "$VIP" |
+    awk '{ split($3, a, ":"); n[a[2]]++ } END { printf "%d/%d/%d\n", n[6432], n[6433], n[6434] }'
+}
+# What pgsteer status says of pgb1/pgb2/pgb3's active sessions, as "n1/n2/n3" (NODE, default lb1).
+status_counts() {
+  on "${1:-lb1}" pgsteer status -j | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+n = {s["name"]: s["scur"] for svc in d["services"] for s in svc["servers"]}
+print("%d/%d/%d" % (n["pgb1"], n["pgb2"], n["pgb3"]))'
+}
+# n1/n2/n3 -> n1+n2+n3
+sum3() { local IFS=/; set -- $1; echo $(( $1 + $2 + $3 )); }
 
 # One field of a server in `pgsteer status -j` (lb1 by default): srv_field SERVER FIELD [NODE]
 srv_field() {
