@@ -59,6 +59,7 @@ struct csock {
 };
 
 struct alerter {
+	int quiet;                   /* server alerts recorded, not sent (a VRRP backup) */
 	struct loop *loop;
 	char node[CFG_STR];
 	char *state_path;
@@ -556,8 +557,25 @@ void alert_class(struct alerter *a, const char *service, const char *server, enu
 		if (o->since_ms && o->since_ms <= now)
 			down_s = (now - o->since_ms) / 1000;
 	}
+	if (a->quiet) {
+		/* The node that steers tells; this one only keeps up, so a takeover repeats nothing. */
+		if (o) {
+			snprintf(o->cls, sizeof(o->cls), "%s", cls);
+			snprintf(o->announced, sizeof(o->announced), "%s", cls);
+			o->since_ms = now;
+			state_save(a);
+		}
+		log_debug("alert (not sent by a backup): %s/%s is %s", service, server, cls);
+		return;
+	}
 	slack_server(&ev, a->node, service, server, from, to, check_status, check_desc, down_s, now / 1000);
 	enqueue(a, o, cls, &ev);
+}
+
+void alerter_quiet(struct alerter *a, int quiet)
+{
+	if (a)
+		a->quiet = quiet;
 }
 
 void alert_server(struct alerter *a, const struct server_rt *s, enum srv_class from, enum srv_class to)

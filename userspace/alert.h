@@ -60,6 +60,9 @@ void alerter_free(struct alerter *a);
  * after its first check following start (from == to) so that a change made while pgsteerd was
  * stopped is told, and a restart repeats nothing. */
 void alert_server(struct alerter *a, const struct server_rt *s, enum srv_class from, enum srv_class to);
+/* Server alerts only recorded, not sent, while quiet: a VRRP backup leaves telling to the master,
+ * and after a takeover repeats nothing the old master already told. */
+void alerter_quiet(struct alerter *a, int quiet);
 /* The same by name, for the monitor: check_status/check_desc may be NULL. */
 void alert_class(struct alerter *a, const char *service, const char *server, enum srv_class to,
 		 const char *check_status, const char *check_desc);

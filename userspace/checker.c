@@ -47,19 +47,14 @@ uint32_t checker_first_delay(uint32_t interval, int pos, int n)
 	return (uint64_t)interval * (pos % n) / n;
 }
 
-int checker_apply(struct server_rt *s, const struct check_result *r, int passive, uint64_t now_ms)
+int checker_apply(struct server_rt *s, const struct check_result *r, uint64_t now_ms)
 {
-	int was_up = s->health.up, dir;
+	int dir;
 
 	s->last = *r;
 	if (!r->ok && s->health.health > 0)
 		s->chkfail++;
-	if (!r->ok && passive) {
-		health_force(&s->health, 0);
-		dir = was_up ? -1 : 0;
-	} else {
-		dir = health_result(&s->health, r->ok);
-	}
+	dir = health_result(&s->health, r->ok);
 	if (dir < 0) {
 		s->chkdown++;
 		s->last_change_ms = now_ms;
@@ -100,7 +95,7 @@ static void srv_done(void *arg, const struct check_result *r)
 
 	cs->running = NULL;
 	s->check_running = 0;
-	dir = checker_apply(s, r, cs->passive, now_ms());
+	dir = checker_apply(s, r, now_ms());
 	cs->passive = 0;
 	/* Armed before the hooks, so a hook may kick or pause this server. */
 	if (s->admin == ADMIN_MAINT)

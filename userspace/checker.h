@@ -12,12 +12,12 @@
  *      the client's retransmitted SYN elsewhere. The daemon learns this and sets s->passive_ns.
  *   2. The daemon calls checker_kick(c, s): a check of that server starts now (a regular check in
  *      flight is replaced; a kicked one already in flight is kept, so kicks coalesce).
- *   3. If that check fails, the server goes DOWN at once, whatever `fall` says (the failure is
- *      confirmed; the datapath had already taken it out): changed(s, -1) runs. The passive flag
- *      is then redundant, DOWN keeps the server out of selection, and it comes back after `rise`
- *      good checks like any DOWN server.
- *      If it passes, the refusal was transient: the checked hook sees s->last.ok == 1 with
- *      s->passive_ns still set, and the daemon clears s->passive_ns and the datapath's flag
+ *   3. That check counts like any other: the reported status still follows fall and rise (UP 2/3,
+ *      then fastinter checks, DOWN after `fall` failures), while the datapath's flag keeps the
+ *      server out of selection the whole time. It comes back after `rise` good checks like any
+ *      DOWN server, and the daemon clears the flag when it does.
+ *      If the kicked check passes, the refusal was transient: the checked hook sees s->last.ok == 1
+ *      with s->passive_ns still set, and the daemon clears s->passive_ns and the datapath's flag
  *      (the checker never writes maps).
  *
  * Wiring in pgsteerd: checker_new() after model_init() and the first datapath sync (servers start
@@ -67,7 +67,7 @@ uint32_t checker_first_delay(uint32_t interval, int pos, int n);
 
 /* Apply one result to a server: last, chkfail (failed checks while health > 0, HAProxy's
  * failed_checks), health, chkdown, last_change_ms, down_since_ms/downtime_ms, up_since_ms.
- * passive: a failure forces DOWN at once. Returns +1 (went UP), -1 (went DOWN) or 0. */
-int checker_apply(struct server_rt *s, const struct check_result *r, int passive, uint64_t now_ms);
+ * Returns +1 (went UP), -1 (went DOWN) or 0. */
+int checker_apply(struct server_rt *s, const struct check_result *r, uint64_t now_ms);
 
 #endif

@@ -490,3 +490,24 @@ int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, 
 	}
 	return 0;
 }
+
+int datapath_flows_each(struct datapath *dp, dp_flow_fn cb, void *arg)
+{
+	__u32 batch = 0, next = 0;
+	int first = 1, done = 0, r;
+
+	while (!done) {
+		__u32 count = GC_BATCH, i;
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		r = bpf_map_lookup_batch(dp->maps.flows, first ? NULL : &batch, &next, dp->keys, dp->vals, &count, &bo);
+		if (r && errno != ENOENT)
+			return -errno;
+		done = r != 0;
+		first = 0;
+		batch = next;
+		for (i = 0; i < count; i++)
+			cb(arg, &dp->keys[i], &dp->vals[i]);
+	}
+	return 0;
+}

@@ -37,4 +37,8 @@ struct dp_gc {
 
 int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res);
 
+/* Call cb for every flow in the table (a snapshot, batch by batch). 0 or -errno. */
+typedef void (*dp_flow_fn)(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f);
+int datapath_flows_each(struct datapath *dp, dp_flow_fn cb, void *arg);
+
 #endif

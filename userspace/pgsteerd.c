@@ -24,6 +24,7 @@
 #include "loop.h"
 #include "maps.h"
 #include "netlink.h"
+#include "probe.h"
 #include "runtime.h"
 #include "statefile.h"
 #include "stats.h"
@@ -248,16 +249,47 @@ static void state_load(struct pgsteerd *d)
 	json_object_put(root);
 }
 
+struct shutdown_walk {
+	uint32_t slot;
+	uint64_t kill_ns;
+	int fd;
+	unsigned n;
+};
+
+static void probe_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	struct shutdown_walk *w = arg;
+
+	if (f->slot != w->slot || f->created_ns >= w->kill_ns || f->state == PGS_FLOW_CLOSED)
+		return;
+	probe_send(w->fd, k->vip, k->vport, k->client, k->cport);
+	probe_send(w->fd, k->vip, f->sport, f->backend, f->bport);
+	w->n++;
+}
+
 /* A session shutdown: every flow of the server created before now answers its next segment with
- * RST (both ends), and its count is released then. */
+ * RST (both ends) and releases its count. Idle sessions are made to speak: each end gets an
+ * out-of-window ACK from the VIP, answers it, and that answer is reset. */
 static void shutdown_sessions(struct pgsteerd *d, struct server_rt *s)
 {
+	struct shutdown_walk w = { .slot = s->slot };
 	struct pgs_server v;
 
 	if (bpf_map_lookup_elem(datapath_maps(d->dp)->servers, &s->slot, &v))
 		return;
-	v.kill_ns = now_ns();
+	v.kill_ns = w.kill_ns = now_ns();
 	datapath_set_server(d->dp, s->slot, &v);
+	if (!d->steering)
+		return;
+	w.fd = probe_open();
+	if (w.fd < 0) {
+		log_warnx("%s/%s: cannot open a raw socket to reset idle sessions: %s", s->svc->cfg.name, s->cfg.name,
+			  strerror(-w.fd));
+		return;
+	}
+	datapath_flows_each(d->dp, probe_flow, &w);
+	close(w.fd);
+	log_info("%s/%s: shutting down %u session(s)", s->svc->cfg.name, s->cfg.name, w.n);
 }
 
 static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change what, enum srv_class before)
@@ -410,6 +442,7 @@ static void on_vrrp_steer(void *arg, int on)
 	struct pgsteerd *d = arg;
 
 	d->want_steering = on;
+	alerter_quiet(d->alerter, !on);
 	if (!d->dp)
 		return; /* applied once the datapath is open */
 	if (set_steering(d, on) && on)
@@ -580,6 +613,7 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 		d->alerter = alerter_new(d->loop, &d->cfg, err, errlen);
 		if (!d->alerter)
 			log_warnx("reload: alerts are off: %s", err);
+		alerter_quiet(d->alerter, d->vrrp && !d->steering);
 	}
 	log_info("reload: done");
 	return 0;
@@ -707,6 +741,7 @@ int main(int argc, char **argv)
 		d.alerter = alerter_new(d.loop, &d.cfg, err, sizeof(err));
 		if (!d.alerter)
 			log_warnx("alerts are off: %s", err);
+		alerter_quiet(d.alerter, d.cfg.vrrp.enabled);
 	}
 	if (resume && d.cfg.vrrp.enabled)
 		start_vrrp(&d, 1);

@@ -6,6 +6,7 @@ ATTACH=${ATTACH:-xdp}
 export ATTACH
 PFX="lab/$ATTACH"
 VIP=10.100.1.100
+LAB_DIR_TEST=${LAB_DIR:-/tmp/pgsteer-lab}
 
 lab() { "$LAB" "$@"; }
 # Run in a node with the lab's environment.
@@ -17,8 +18,9 @@ on() { local node=$1; shift; "$LAB" exec "$node" "$@"; }
 pass() { echo "PASS $PFX/$1"; }
 fail() { echo "FAIL $PFX/$1: ${*:2}"; }
 skip() { echo "SKIP $PFX/$1: ${*:2}"; }
-# ok NAME CONDITION-RESULT MESSAGE: PASS if the previous command succeeded.
+# check NAME CMD...: PASS if CMD succeeds. check_eval NAME 'shell condition' for compound ones.
 check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name" "$*"; fi; }
+check_eval() { if eval "$2"; then pass "$1"; else fail "$1" "$2"; fi; }
 
 # wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 on timeout. CMD runs anew each
 # time: pass a function or a command, never a $(...) that would be expanded once (use wait_eval).

@@ -211,13 +211,6 @@ static void test_first_delay(void)
 	CHECK(checker_first_delay(100, 9, 10) < 100, "spread stays inside the interval");
 }
 
-static struct check_result res(int ok)
-{
-	struct check_result r = { .status = ok ? CHK_L7OK : CHK_L4CON, .ok = ok };
-
-	return r;
-}
-
 /* checker_apply(): HAProxy's counters and timestamps along a DOWN and back. */
 static void test_apply(void)
 {
@@ -225,50 +218,27 @@ static void test_apply(void)
 
 	memset(&s, 0, sizeof(s));
 	health_init(&s.health, 2, 3);
-	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L7OK, .ok = 1 }, 0, 1000), 0);
+	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L7OK, .ok = 1 }, 1000), 0);
 	CHECK_EQ(s.last.status, CHK_L7OK);
-	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L4CON }, 0, 2000), 0);
+	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L4CON }, 2000), 0);
 	CHECK_EQ(s.last.status, CHK_L4CON);
 	CHECK_EQ(s.chkfail, 1);
-	checker_apply(&s, &(struct check_result){ .status = CHK_L4CON }, 0, 3000);
-	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L4CON }, 0, 4000), -1);
+	checker_apply(&s, &(struct check_result){ .status = CHK_L4CON }, 3000);
+	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L4CON }, 4000), -1);
 	CHECK_EQ(s.chkfail, 3);
 	CHECK_EQ(s.chkdown, 1);
 	CHECK_EQ(s.last_change_ms, 4000);
 	CHECK_EQ(s.down_since_ms, 4000);
 	/* failures while fully DOWN are not counted (health is 0), as in HAProxy */
-	checker_apply(&s, &(struct check_result){ .status = CHK_L4CON }, 0, 5000);
+	checker_apply(&s, &(struct check_result){ .status = CHK_L4CON }, 5000);
 	CHECK_EQ(s.chkfail, 3);
-	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L7OK, .ok = 1 }, 0, 6000), 0);
-	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L7OK, .ok = 1 }, 0, 7500), 1);
+	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L7OK, .ok = 1 }, 6000), 0);
+	CHECK_EQ(checker_apply(&s, &(struct check_result){ .status = CHK_L7OK, .ok = 1 }, 7500), 1);
 	CHECK_EQ(s.last_change_ms, 7500);
 	CHECK_EQ(s.down_since_ms, 0);
 	CHECK_EQ(s.downtime_ms, 3500);
 	CHECK_EQ(s.up_since_ms, 7500);
 	CHECK_EQ(s.chkdown, 1);
-}
-
-/* A passive-detection check: a failure is DOWN at once, a pass is an ordinary pass. */
-static void test_apply_passive(void)
-{
-	struct server_rt s;
-	struct check_result bad = res(0), good = res(1);
-
-	memset(&s, 0, sizeof(s));
-	health_init(&s.health, 2, 3);
-	health_force(&s.health, 1);
-	CHECK_EQ(checker_apply(&s, &good, 1, 100), 0);
-	CHECK_EQ(s.health.health, 4);
-	CHECK_EQ(checker_apply(&s, &bad, 1, 200), -1); /* fully UP, yet DOWN after one failure */
-	CHECK_EQ(s.health.health, 0);
-	CHECK_EQ(s.chkdown, 1);
-	CHECK_EQ(s.chkfail, 1);
-	CHECK_EQ(s.down_since_ms, 200);
-	CHECK_EQ(checker_apply(&s, &bad, 1, 300), 0);  /* already DOWN: no second transition */
-	CHECK_EQ(s.chkdown, 1);
-	CHECK_EQ(checker_apply(&s, &good, 0, 400), 0);
-	CHECK_EQ(checker_apply(&s, &good, 0, 500), 1);
-	CHECK_EQ(s.downtime_ms, 300);
 }
 
 int main(void)
@@ -280,6 +250,5 @@ int main(void)
 	RUN(test_interval);
 	RUN(test_first_delay);
 	RUN(test_apply);
-	RUN(test_apply_passive);
 	return h_exit();
 }
