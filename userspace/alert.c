@@ -544,7 +544,7 @@ void alert_class(struct alerter *a, const char *service, const char *server, enu
 	struct obj *o;
 	int c;
 
-	if (!a)
+	if (!a || a->quiet) /* a VRRP backup: the master tells (see alert_adopt) */
 		return;
 	snprintf(key, sizeof(key), "srv:%s/%s", service, server);
 	o = obj_get(a, key, srv_class_name(CLASS_UP));
@@ -557,17 +557,6 @@ void alert_class(struct alerter *a, const char *service, const char *server, enu
 		if (o->since_ms && o->since_ms <= now)
 			down_s = (now - o->since_ms) / 1000;
 	}
-	if (a->quiet) {
-		/* The node that steers tells; this one only keeps up, so a takeover repeats nothing. */
-		if (o) {
-			snprintf(o->cls, sizeof(o->cls), "%s", cls);
-			snprintf(o->announced, sizeof(o->announced), "%s", cls);
-			o->since_ms = now;
-			state_save(a);
-		}
-		log_debug("alert (not sent by a backup): %s/%s is %s", service, server, cls);
-		return;
-	}
 	slack_server(&ev, a->node, service, server, from, to, check_status, check_desc, down_s, now / 1000);
 	enqueue(a, o, cls, &ev);
 }
@@ -576,6 +565,24 @@ void alerter_quiet(struct alerter *a, int quiet)
 {
 	if (a)
 		a->quiet = quiet;
+}
+
+void alert_adopt(struct alerter *a, const struct server_rt *s)
+{
+	const char *cls = srv_class_name(server_class(s));
+	char key[KEY_LEN];
+	struct obj *o;
+
+	if (!a || !s->svc)
+		return;
+	snprintf(key, sizeof(key), "srv:%s/%s", s->svc->cfg.name, s->cfg.name);
+	o = obj_get(a, key, srv_class_name(CLASS_UP));
+	if (!o || !strcmp(o->cls, cls))
+		return;
+	snprintf(o->cls, sizeof(o->cls), "%s", cls);
+	snprintf(o->announced, sizeof(o->announced), "%s", cls);
+	o->since_ms = wall_ms();
+	state_save(a);
 }
 
 void alert_server(struct alerter *a, const struct server_rt *s, enum srv_class from, enum srv_class to)

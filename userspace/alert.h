@@ -60,9 +60,11 @@ void alerter_free(struct alerter *a);
  * after its first check following start (from == to) so that a change made while pgsteerd was
  * stopped is told, and a restart repeats nothing. */
 void alert_server(struct alerter *a, const struct server_rt *s, enum srv_class from, enum srv_class to);
-/* Server alerts only recorded, not sent, while quiet: a VRRP backup leaves telling to the master,
- * and after a takeover repeats nothing the old master already told. */
+/* While quiet (a VRRP backup) server alerts are not sent: the master tells. A backup that hears a
+ * master adopts each server's class as told (alert_adopt), so a takeover repeats nothing; a node
+ * that becomes master tells whatever differs from what it last told or adopted. */
 void alerter_quiet(struct alerter *a, int quiet);
+void alert_adopt(struct alerter *a, const struct server_rt *s);
 /* The same by name, for the monitor: check_status/check_desc may be NULL. */
 void alert_class(struct alerter *a, const char *service, const char *server, enum srv_class to,
 		 const char *check_status, const char *check_desc);

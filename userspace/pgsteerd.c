@@ -184,6 +184,13 @@ static void refresh(void *arg)
 	}
 }
 
+/* A server's class is known once a check has said it (servers start UP before their first check,
+ * as in HAProxy: that optimism must not be told, nor adopted). */
+static int class_known(const struct server_rt *s)
+{
+	return !s->checked || s->last.status != CHK_INI || s->admin == ADMIN_MAINT;
+}
+
 /* --- runtime changes, kept across restarts ---------------------------------------------------- */
 
 static void state_save(struct pgsteerd *d)
@@ -398,6 +405,12 @@ static void on_passive_tick(void *arg)
 		vrrp_fill(d->vrrp, &d->model);
 		if (d->model.vrrp.master && d->model.vrrp.master != d->node_addr)
 			d->last_master = d->model.vrrp.master;
+		/* A backup that hears a master leaves the telling to it. */
+		if (d->model.vrrp.state == VRRP_BACKUP && d->model.vrrp.master)
+			for (i = 0; i < d->model.nservices; i++)
+				for (j = 0; j < d->model.services[i].nservers; j++)
+					if (class_known(&d->model.services[i].servers[j]))
+						alert_adopt(d->alerter, &d->model.services[i].servers[j]);
 	}
 
 	for (i = 0; i < d->model.nservices; i++)
@@ -437,26 +450,43 @@ static const char *node_name(const struct pgsteerd *d, uint32_t addr, char *buf,
 	return inet_ntop(AF_INET, &addr, buf, (socklen_t)len);
 }
 
+static void announce_all(struct pgsteerd *d)
+{
+	int i, j;
+
+	for (i = 0; i < d->model.nservices; i++)
+		for (j = 0; j < d->model.services[i].nservers; j++) {
+			struct server_rt *s = &d->model.services[i].servers[j];
+
+			if (class_known(s))
+				alert_server(d->alerter, s, s->reported, server_class(s));
+		}
+}
+
 static void on_vrrp_steer(void *arg, int on)
 {
 	struct pgsteerd *d = arg;
 
 	d->want_steering = on;
 	alerter_quiet(d->alerter, !on);
+	if (on) /* the new master tells what changed since it last told or adopted */
+		announce_all(d);
 	if (!d->dp)
 		return; /* applied once the datapath is open */
 	if (set_steering(d, on) && on)
 		vrrp_set_fault(d->vrrp, 1, "cannot turn steering on");
 }
 
-/* Rejoining: tell it once the current master has been heard (or without it, after a while). */
+/* Rejoining: told once the current master has been heard, which is before a preemption could
+ * happen (one and a half advert intervals against three). Nobody heard: an election follows,
+ * and that is what gets told. */
 static void on_rejoin(void *arg)
 {
 	struct pgsteerd *d = arg;
 	char buf[INET_ADDRSTRLEN];
 
 	vrrp_fill(d->vrrp, &d->model);
-	if (d->model.vrrp.state != VRRP_BACKUP)
+	if (d->model.vrrp.state != VRRP_BACKUP || !d->model.vrrp.master)
 		return;
 	alert_vrrp(d->alerter, VRRP_ALERT_REJOINED, d->cfg.node_name, node_name(d, d->model.vrrp.master, buf, sizeof(buf)), NULL);
 }
@@ -480,8 +510,8 @@ static void on_vrrp_state(void *arg, enum vrrp_state from, enum vrrp_state to, u
 	case VRRP_BACKUP:
 		if (from == VRRP_MASTER)
 			alert_vrrp(d->alerter, VRRP_ALERT_BACKUP, d->cfg.node_name, node_name(d, master, buf, sizeof(buf)), why);
-		else /* wait to hear the master: 3 adverts and a little */
-			timer_arm(&d->rejoin, (uint64_t)d->cfg.vrrp.advert_cs * 10 * 4 + 100);
+		else /* wait to hear the master */
+			timer_arm(&d->rejoin, (uint64_t)d->cfg.vrrp.advert_cs * 10 * 3 / 2 + 20);
 		break;
 	case VRRP_FAULT:
 		alert_vrrp(d->alerter, VRRP_ALERT_FAULT, d->cfg.node_name, NULL, why);
