@@ -67,7 +67,76 @@ uint64_t server_downtime_s(const struct server_rt *s, uint64_t now_ms)
 	return ms / 1000;
 }
 
-void model_init(struct model *m, const struct config *cfg, uint64_t now)
+/* A free place (service id, or server position) that keeps was from the earlier model when it
+ * can, else one nobody had (its counters and flows may still be there), else any free one. */
+static int pick(int was, const int *used_now, const int *used_before, int n)
+{
+	int i;
+
+	if (was >= 0 && !used_now[was])
+		return was;
+	for (i = 0; i < n; i++)
+		if (!used_now[i] && !used_before[i])
+			return i;
+	for (i = 0; i < n; i++)
+		if (!used_now[i])
+			return i;
+	return -1;
+}
+
+static const struct service_rt *prev_service(const struct model *prev, const char *name)
+{
+	int i;
+
+	for (i = 0; prev && i < prev->nservices; i++)
+		if (!strcmp(prev->services[i].cfg.name, name))
+			return &prev->services[i];
+	return NULL;
+}
+
+/* Slots follow names across reloads: a server keeps its slot (and so its counters and flows), a
+ * new one takes a slot nobody used. */
+static void assign_slots(struct model *m, const struct model *prev)
+{
+	int ids_now[PGS_MAX_SERVICES] = {}, ids_before[PGS_MAX_SERVICES] = {}, i, j;
+
+	for (i = 0; prev && i < prev->nservices; i++)
+		ids_before[prev->services[i].id] = 1;
+	for (i = 0; i < m->nservices; i++) {
+		struct service_rt *svc = &m->services[i];
+		const struct service_rt *was = prev_service(prev, svc->cfg.name);
+		int pos_now[PGS_MAX_SERVERS] = {}, pos_before[PGS_MAX_SERVERS] = {};
+
+		svc->id = (uint32_t)pick(was ? (int)was->id : -1, ids_now, ids_before, PGS_MAX_SERVICES);
+		ids_now[svc->id] = 1;
+		for (j = 0; was && j < was->nservers; j++)
+			pos_before[was->servers[j].slot % PGS_MAX_SERVERS] = 1;
+		for (j = 0; j < svc->nservers; j++) {
+			struct server_rt *s = &svc->servers[j];
+			int k, old = -1, pos;
+
+			for (k = 0; was && k < was->nservers; k++)
+				if (!strcmp(was->servers[k].cfg.name, s->cfg.name))
+					old = (int)(was->servers[k].slot % PGS_MAX_SERVERS);
+			pos = pick(old, pos_now, pos_before, PGS_MAX_SERVERS);
+			pos_now[pos] = 1;
+			s->slot = svc->id * PGS_MAX_SERVERS + (uint32_t)pos;
+		}
+	}
+}
+
+uint32_t service_positions(const struct service_rt *svc)
+{
+	uint32_t n = 0;
+	int j;
+
+	for (j = 0; j < svc->nservers; j++)
+		if (svc->servers[j].slot % PGS_MAX_SERVERS + 1 > n)
+			n = svc->servers[j].slot % PGS_MAX_SERVERS + 1;
+	return n;
+}
+
+void model_init(struct model *m, const struct config *cfg, uint64_t now, const struct model *prev)
 {
 	int i, j;
 
@@ -88,7 +157,6 @@ void model_init(struct model *m, const struct config *cfg, uint64_t now)
 
 			s->cfg = svc->cfg.servers[j];
 			s->svc = svc;
-			s->slot = svc->id * PGS_MAX_SERVERS + (uint32_t)j;
 			s->admin = s->cfg.disabled ? ADMIN_MAINT : ADMIN_READY;
 			s->uweight = s->cfg.weight;
 			s->checked = svc->cfg.check.type != CHECK_NONE;
@@ -98,6 +166,7 @@ void model_init(struct model *m, const struct config *cfg, uint64_t now)
 			s->reported = server_class(s);
 		}
 	}
+	assign_slots(m, prev);
 }
 
 struct server_rt *model_server(struct model *m, const char *service, const char *server)

@@ -96,8 +96,12 @@ const char *server_status(const struct server_rt *s, char *buf, size_t len);
 uint64_t server_lastchg_s(const struct server_rt *s, uint64_t now_ms);
 uint64_t server_downtime_s(const struct server_rt *s, uint64_t now_ms);
 
-/* Build the model from a config: slots assigned in order, servers UP (or MAINT if disabled). */
-void model_init(struct model *m, const struct config *cfg, uint64_t now_ms);
+/* Build the model from a config: servers UP (or MAINT if disabled). Slots in the datapath follow
+ * names: with prev (the model a reload replaces), a server keeps its slot, a new one takes a slot
+ * nobody used; without, slots are assigned in order. */
+void model_init(struct model *m, const struct config *cfg, uint64_t now_ms, const struct model *prev);
+/* Positions the service spans in the datapath (highest slot position + 1; holes are empty slots). */
+uint32_t service_positions(const struct service_rt *svc);
 struct server_rt *model_server(struct model *m, const char *service, const char *server);
 /* "service/server" or a bare server name when it is unique. */
 struct server_rt *model_find(struct model *m, const char *spec);

@@ -225,12 +225,14 @@ static int attach_tc(struct datapath *dp, const struct config *cfg, char *err, s
 	return r;
 }
 
-static void detach_tc(int ifindex)
+/* 0 when our filter is gone (or was never there), else -errno. */
+static int detach_tc(int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PGS_TC_HANDLE, .priority = PGS_TC_PRIO);
+	int r = bpf_tc_detach(&hook, &opts);
 
-	bpf_tc_detach(&hook, &opts);
+	return r == -ENOENT || r == -EINVAL ? 0 : r;
 }
 
 static void fill_maps(struct datapath *dp)
@@ -352,25 +354,36 @@ void datapath_close(struct datapath *dp)
 int datapath_detach(const struct config *cfg, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	int ifindex = (int)if_nametoindex(cfg->interface), i;
+	int ifindex = (int)if_nametoindex(cfg->interface), i, r;
 
+	if (!ifindex) {
+		snprintf(err, errlen, "interface %s: not found in this network namespace (detach where pgsteerd runs)",
+			 cfg->interface);
+		return -ENODEV;
+	}
+	r = detach_tc(ifindex);
+	if (r) {
+		snprintf(err, errlen, "%s: removing the TC filter failed: %s", cfg->interface, strerror(-r));
+		return r;
+	}
 	link_path(path, sizeof(path), cfg->pin_root);
 	if (unlink(path) && errno != ENOENT) {
+		r = -errno;
 		snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
-		return -errno;
+		return r;
 	}
-	if (ifindex)
-		detach_tc(ifindex);
 	for (i = 0; i < maps_count(); i++) {
 		snprintf(path, sizeof(path), "%s/%s", cfg->pin_root, maps_name(i));
 		if (unlink(path) && errno != ENOENT) {
+			r = -errno;
 			snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
-			return -errno;
+			return r;
 		}
 	}
 	if (rmdir(cfg->pin_root) && errno != ENOENT && errno != EBUSY) {
+		r = -errno;
 		snprintf(err, errlen, "cannot remove %s: %s", cfg->pin_root, strerror(errno));
-		return -errno;
+		return r;
 	}
 	return 0;
 }

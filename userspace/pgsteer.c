@@ -4,7 +4,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <json-c/json.h>
 #include "check.h"
 #include "config.h"
@@ -385,55 +385,52 @@ static int cmd_reload(int argc, char **argv)
 	return r;
 }
 
-/* The PID pgsteerd reports on its runtime socket, or -errno. */
-static long daemon_pid(void)
+/* pgsteerd's start time (wall ms) from show info; 0 when it does not answer. */
+static unsigned long long daemon_started(void)
 {
+	unsigned long long t = 0;
 	char *resp, *p;
-	long pid;
-	int r = rt_request("show info", &resp);
 
-	if (r)
-		return r;
-	p = strstr(resp, "Pid: ");
-	pid = p ? strtol(p + 5, NULL, 10) : -EPROTO;
+	if (rt_request("show info", &resp))
+		return 0;
+	p = strstr(resp, "Start_time_ms: ");
+	if (p)
+		t = strtoull(p + 15, NULL, 10);
 	free(resp);
-	return pid;
+	return t;
 }
 
-/* Restart in place (SIGUSR2): the new pgsteerd takes over the datapath, the flows and the VRRP role
- * without a gap; wait until it answers. */
+/* Restart in place: the new pgsteerd takes over the datapath, the flows and the VRRP role without
+ * a gap. Wait until the new one answers. */
 static int cmd_restart(int argc, char **argv)
 {
-	long pid;
-	int i;
+	unsigned long long before, now;
+	char *resp;
+	int r, i;
 
 	if (argc != 1)
 		return -1;
-	pid = daemon_pid();
-	if (pid <= 0) {
-		fprintf(stderr, "pgsteer: cannot reach pgsteerd on %s: %s\n", socket_path(), strerror((int)-pid));
+	before = daemon_started();
+	r = rt_request("restart", &resp);
+	if (r) {
+		fprintf(stderr, "pgsteer: cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
 		return 1;
 	}
-	if (kill((pid_t)pid, SIGUSR2)) {
-		fprintf(stderr, "pgsteer: cannot signal pgsteerd (pid %ld): %s\n", pid, strerror(errno));
+	if (!strstr(resp, "Restarting")) {
+		fputs(resp, stderr);
+		free(resp);
 		return 1;
 	}
-	usleep(100000);
+	free(resp);
 	for (i = 0; i < 100; i++) {
-		char *resp, *up;
-
-		if (!rt_request("show info", &resp)) {
-			up = strstr(resp, "Uptime_sec: ");
-			if (up && strtol(up + 12, NULL, 10) < 5) {
-				free(resp);
-				printf("pgsteerd restarted in place (pid %ld)\n", pid);
-				return 0;
-			}
-			free(resp);
-		}
 		usleep(100000);
+		now = daemon_started();
+		if (now && now != before) {
+			printf("pgsteerd restarted in place\n");
+			return 0;
+		}
 	}
-	fprintf(stderr, "pgsteer: pgsteerd (pid %ld) did not answer within 10 s of the restart; see its log\n", pid);
+	fprintf(stderr, "pgsteer: pgsteerd did not answer within 10 s of the restart; see its log\n");
 	return 1;
 }
 
@@ -576,6 +573,7 @@ int main(int argc, char **argv)
 	int opt, r;
 
 	log_init(0);
+	libbpf_set_print(log_libbpf); /* quiet unless asked: failures are reported in our own words */
 	while ((opt = getopt(argc, argv, "+s:f:jh")) != -1) {
 		switch (opt) {
 		case 's':

@@ -55,6 +55,16 @@ struct pgsteerd {
 	char **argv;
 };
 
+/* The VRRP instance, for the exit path: a process that dies after resuming the MASTER role (a
+ * failed restart in place) steps down properly instead of holding the VIP without advertising. */
+static struct vrrp *exit_vrrp;
+
+static void step_down_at_exit(void)
+{
+	if (exit_vrrp && vrrp_state_get(exit_vrrp) == VRRP_MASTER)
+		vrrp_shutdown(exit_vrrp);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -97,12 +107,23 @@ static void push_server(struct pgsteerd *d, struct server_rt *s, uint64_t now)
 static void push_service(struct pgsteerd *d, struct service_rt *svc)
 {
 	struct pgs_svc_key k = { .vip = svc->cfg.vip, .port = svc->cfg.port };
-	struct pgs_svc v = { .id = svc->id, .nservers = (uint32_t)svc->nservers };
+	struct pgs_svc v = { .id = svc->id, .nservers = service_positions(svc) };
+	int used[PGS_MAX_SERVERS] = {};
 	uint64_t now = now_ms();
+	uint32_t pos;
 	int j;
 
-	for (j = 0; j < svc->nservers; j++)
+	for (j = 0; j < svc->nservers; j++) {
 		push_server(d, &svc->servers[j], now);
+		used[svc->servers[j].slot % PGS_MAX_SERVERS] = 1;
+	}
+	/* A position a removed server left: never selected (weight 0, DOWN). */
+	for (pos = 0; pos < v.nservers; pos++)
+		if (!used[pos]) {
+			struct pgs_server empty = { .state = PGS_SRV_DOWN };
+
+			datapath_set_server(d->dp, svc->id * PGS_MAX_SERVERS + pos, &empty);
+		}
 	snprintf(v.name, sizeof(v.name), "%s", svc->cfg.name);
 	if (datapath_set_service(d->dp, &k, &v))
 		log_warn("service %s: writing its datapath entry", svc->cfg.name);
@@ -204,7 +225,8 @@ static void state_save(struct pgsteerd *d)
 			struct json_object *o;
 			char key[2 * PGS_NAME_LEN + 2];
 
-			if (s->admin == ADMIN_READY && s->uweight == s->cfg.weight)
+			/* Only what differs from the config: the config stays the reference at start. */
+			if (s->admin == (s->cfg.disabled ? ADMIN_MAINT : ADMIN_READY) && s->uweight == s->cfg.weight)
 				continue;
 			o = json_object_new_object();
 			json_object_object_add(o, "admin", json_object_new_string(
@@ -272,6 +294,87 @@ static void probe_flow(void *arg, const struct pgs_flow_key *k, const struct pgs
 	probe_send(w->fd, k->vip, k->vport, k->client, k->cport);
 	probe_send(w->fd, k->vip, f->sport, f->backend, f->bport);
 	w->n++;
+}
+
+/* What a restart in place hands over besides the datapath: each server's health and check history
+ * (monotonic times stay valid across exec), so a DOWN server is not sent connections again. */
+static void handover_save(struct pgsteerd *d)
+{
+	struct json_object *root = json_object_new_object();
+	char path[PATH_MAX];
+	int i, j;
+
+	for (i = 0; i < d->model.nservices; i++)
+		for (j = 0; j < d->model.services[i].nservers; j++) {
+			struct server_rt *s = &d->model.services[i].servers[j];
+			struct json_object *o = json_object_new_object();
+			char key[2 * PGS_NAME_LEN + 2];
+
+			json_object_object_add(o, "health", json_object_new_int64(s->health.health));
+			json_object_object_add(o, "up", json_object_new_int(s->health.up));
+			json_object_object_add(o, "status", json_object_new_int(s->last.status));
+			json_object_object_add(o, "ok", json_object_new_int(s->last.ok));
+			json_object_object_add(o, "duration_ms", json_object_new_int64(s->last.duration_ms));
+			json_object_object_add(o, "code", json_object_new_string(s->last.code));
+			json_object_object_add(o, "desc", json_object_new_string(s->last.desc));
+			json_object_object_add(o, "chkfail", json_object_new_int64((int64_t)s->chkfail));
+			json_object_object_add(o, "chkdown", json_object_new_int64((int64_t)s->chkdown));
+			json_object_object_add(o, "last_change_ms", json_object_new_int64((int64_t)s->last_change_ms));
+			json_object_object_add(o, "down_since_ms", json_object_new_int64((int64_t)s->down_since_ms));
+			json_object_object_add(o, "downtime_ms", json_object_new_int64((int64_t)s->downtime_ms));
+			json_object_object_add(o, "up_since_ms", json_object_new_int64((int64_t)s->up_since_ms));
+			json_object_object_add(o, "smax", json_object_new_int64((int64_t)s->smax));
+			snprintf(key, sizeof(key), "%s/%s", s->svc->cfg.name, s->cfg.name);
+			json_object_object_add(root, key, o);
+		}
+	snprintf(path, sizeof(path), "%s/handover.json", d->cfg.state_dir);
+	if (statefile_write(path, root))
+		log_warnx("restart in place: cannot save the servers' health to %s", path);
+	json_object_put(root);
+}
+
+static int64_t jint(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static void handover_load(struct pgsteerd *d)
+{
+	struct json_object *root = NULL, *v;
+	char path[PATH_MAX], err[512];
+
+	snprintf(path, sizeof(path), "%s/handover.json", d->cfg.state_dir);
+	if (statefile_read(path, &root, err, sizeof(err)))
+		return;
+	unlink(path);
+	json_object_object_foreach(root, key, o) {
+		struct server_rt *s = model_find(&d->model, key);
+
+		if (!s)
+			continue;
+		if (jint(o, "health") < s->health.rise + s->health.fall)
+			s->health.health = (uint32_t)jint(o, "health");
+		s->health.up = (int)jint(o, "up");
+		s->last.status = (enum chk_status)jint(o, "status");
+		s->last.ok = (int)jint(o, "ok");
+		s->last.duration_ms = (uint32_t)jint(o, "duration_ms");
+		if (json_object_object_get_ex(o, "code", &v))
+			snprintf(s->last.code, sizeof(s->last.code), "%s", json_object_get_string(v));
+		if (json_object_object_get_ex(o, "desc", &v))
+			snprintf(s->last.desc, sizeof(s->last.desc), "%s", json_object_get_string(v));
+		s->chkfail = (uint64_t)jint(o, "chkfail");
+		s->chkdown = (uint64_t)jint(o, "chkdown");
+		s->last_change_ms = (uint64_t)jint(o, "last_change_ms");
+		s->down_since_ms = (uint64_t)jint(o, "down_since_ms");
+		s->downtime_ms = (uint64_t)jint(o, "downtime_ms");
+		s->up_since_ms = (uint64_t)jint(o, "up_since_ms");
+		s->smax = (uint64_t)jint(o, "smax");
+		s->reported = server_class(s);
+	}
+	json_object_put(root);
+	log_info("restart in place: servers' health taken over");
 }
 
 /* A session shutdown: every flow of the server created before now answers its next segment with
@@ -363,6 +466,30 @@ static void start_checks(struct pgsteerd *d)
 	d->checker = checker_new(d->loop, &d->model, d->node_addr, &checker_hooks, d);
 	if (!d->checker)
 		fatal("starting health checks");
+}
+
+/* bpf_fib_lookup answers only for interfaces that forward (else every steered packet would be
+ * dropped as drop_fib): the node routes the VIP's traffic, so it must forward on its interface. */
+static void enable_forwarding(const char *ifname)
+{
+	char path[PATH_MAX], v = '0';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	f = fopen(path, "r+");
+	if (!f) {
+		log_warn("cannot read %s", path);
+		return;
+	}
+	if (fread(&v, 1, 1, f) == 1 && v == '1') {
+		fclose(f);
+		return;
+	}
+	rewind(f);
+	if (fputs("1\n", f) < 0 || fclose(f))
+		log_warnx("cannot enable forwarding on %s (%s): steered packets will be dropped (drop_fib)", ifname, path);
+	else
+		log_info("enabled net.ipv4.conf.%s.forwarding: the datapath's route lookups need it", ifname);
 }
 
 /* --- timers and signals --------------------------------------------------------------------- */
@@ -539,6 +666,8 @@ static void start_vrrp(struct pgsteerd *d, int resume)
 		fatalx("%s", err);
 	if (timer_init(&d->rejoin, d->loop, on_rejoin, d))
 		fatal("creating timers");
+	exit_vrrp = d->vrrp;
+	atexit(step_down_at_exit);
 	if (resume)
 		vrrp_resume(d->vrrp);
 	else
@@ -558,8 +687,9 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 	    strcmp(fresh.pin_root, d->cfg.pin_root) || fresh.flow_table_size != d->cfg.flow_table_size ||
 	    fresh.snat_min != d->cfg.snat_min || fresh.snat_max != d->cfg.snat_max ||
 	    strcmp(fresh.runtime_socket, d->cfg.runtime_socket) || strcmp(fresh.state_dir, d->cfg.state_dir)) {
-		snprintf(err, errlen, "interface, attach, pin-root, flow-table-size, snat-ports, runtime-socket and "
-			 "state-dir change only with a restart (pgsteer restart); keeping the running configuration");
+		snprintf(err, errlen, "interface, attach, pin-root, snat-ports, runtime-socket and state-dir change with a "
+			 "restart (pgsteer restart), flow-table-size only after 'pgsteer detach'; keeping the running "
+			 "configuration");
 		log_warnx("reload: %s", err);
 		return -EINVAL;
 	}
@@ -593,7 +723,7 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 		checker_free(d->checker);
 		d->checker = NULL;
 		old = d->model;
-		model_init(&d->model, &d->cfg, old.start_ms);
+		model_init(&d->model, &d->cfg, old.start_ms, &old);
 		/* Carry the state of servers that stay (same service and name) over. */
 		for (i = 0; i < d->model.nservices; i++)
 			for (j = 0; j < d->model.services[i].nservers; j++) {
@@ -602,7 +732,8 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 
 				if (!o)
 					continue;
-				s->admin = o->admin;
+				/* Runtime changes stay, unless the config itself changed that setting. */
+				s->admin = o->cfg.disabled != s->cfg.disabled ? s->admin : o->admin;
 				s->uweight = o->uweight == o->cfg.weight ? s->cfg.weight : o->uweight;
 				s->health.health = o->health.health < s->health.rise + s->health.fall ? o->health.health : s->health.rise;
 				s->health.up = o->health.up;
@@ -639,12 +770,10 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 	}
 	alerter_free(d->alerter);
 	d->alerter = NULL;
-	if (d->cfg.alert.webhook_file[0] || d->cfg.alert.webhook_env[0]) {
-		d->alerter = alerter_new(d->loop, &d->cfg, err, errlen);
-		if (!d->alerter)
-			log_warnx("reload: alerts are off: %s", err);
-		alerter_quiet(d->alerter, d->vrrp && !d->steering);
-	}
+	d->alerter = alerter_new(d->loop, &d->cfg, err, errlen);
+	if (!d->alerter)
+		log_warnx("reload: alerts are off: %s", err);
+	alerter_quiet(d->alerter, d->vrrp && !d->steering);
 	log_info("reload: done");
 	return 0;
 }
@@ -652,6 +781,38 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 static int on_runtime_reload(void *arg, char *err, size_t errlen)
 {
 	return reload(arg, err, errlen);
+}
+
+/* A restart in place re-reads the config: refuse it while the config would not start. */
+static int restart_check(struct pgsteerd *d, char *err, size_t errlen)
+{
+	static struct config fresh;
+	int r = config_load(d->cfg.path, &fresh, err, errlen);
+
+	if (r)
+		return r;
+	if (fresh.flow_table_size != d->cfg.flow_table_size) {
+		snprintf(err, errlen, "flow-table-size changed (%u -> %u): the pinned flow table keeps its size across "
+			 "restarts; stop pgsteerd, 'pgsteer detach' (drops live flows), then start it",
+			 d->cfg.flow_table_size, fresh.flow_table_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int on_runtime_restart(void *arg, char *err, size_t errlen)
+{
+	struct pgsteerd *d = arg;
+	int r = restart_check(d, err, errlen);
+
+	if (r) {
+		log_warnx("restart refused, pgsteerd keeps running: %s", err);
+		return r;
+	}
+	log_info("restarting in place: a fresh pgsteerd takes over the datapath%s", d->vrrp ? " and the VRRP role" : "");
+	d->handover = 1;
+	loop_stop(d->loop);
+	return 0;
 }
 
 static void on_signal(void *arg, uint32_t events)
@@ -668,11 +829,12 @@ static void on_signal(void *arg, uint32_t events)
 		reload(d, err, sizeof(err));
 		break;
 	}
-	case SIGUSR2:
-		log_info("restarting in place: a fresh pgsteerd takes over the datapath%s", d->vrrp ? " and the VRRP role" : "");
-		d->handover = 1;
-		loop_stop(d->loop);
+	case SIGUSR2: {
+		char err[512];
+
+		on_runtime_restart(d, err, sizeof(err));
 		break;
+	}
 	case SIGTERM:
 	case SIGINT:
 		log_info("signal %d: stopping; the datapath stays attached with its flows%s", si.ssi_signo,
@@ -705,12 +867,14 @@ static const struct runtime_ops runtime_ops = {
 	.refresh = refresh,
 	.changed = on_runtime_change,
 	.reload = on_runtime_reload,
+	.restart = on_runtime_restart,
 };
 
 int main(int argc, char **argv)
 {
 	static struct pgsteerd d;
-	const char *conf = "/etc/pgsteer/pgsteer.conf", *handover;
+	const char *conf = "/etc/pgsteer/pgsteer.conf";
+	char *handover = NULL;
 	int foreground = 0, check_only = 0, verbose = 0, resume = 0, opt, r, i;
 	char err[1024];
 	ssize_t n;
@@ -720,7 +884,8 @@ int main(int argc, char **argv)
 	if (n > 0)
 		d.self[n] = '\0';
 	/* Set by the process this one replaces (restart in place): what it was. */
-	handover = getenv("PGSTEER_HANDOVER");
+	if (getenv("PGSTEER_HANDOVER"))
+		handover = strdup(getenv("PGSTEER_HANDOVER"));
 	resume = handover && !strcmp(handover, "master");
 	if (handover)
 		foreground = 1; /* already a daemon: keep the PID the supervisor knows */
@@ -767,15 +932,15 @@ int main(int argc, char **argv)
 	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST)
 		fatal("state directory %s", d.cfg.state_dir);
 	snprintf(d.state_path, sizeof(d.state_path), "%s/servers.json", d.cfg.state_dir);
-	if (d.cfg.alert.webhook_file[0] || d.cfg.alert.webhook_env[0]) {
-		d.alerter = alerter_new(d.loop, &d.cfg, err, sizeof(err));
-		if (!d.alerter)
-			log_warnx("alerts are off: %s", err);
-		alerter_quiet(d.alerter, d.cfg.vrrp.enabled);
-	}
+	/* Without a webhook the alerter only logs (and still tracks what it told). */
+	d.alerter = alerter_new(d.loop, &d.cfg, err, sizeof(err));
+	if (!d.alerter)
+		log_warnx("alerts are off: %s", err);
+	alerter_quiet(d.alerter, d.cfg.vrrp.enabled);
 	if (resume && d.cfg.vrrp.enabled)
 		start_vrrp(&d, 1);
 
+	enable_forwarding(d.cfg.interface);
 	r = datapath_open(&d.dp, &d.cfg, err, sizeof(err));
 	if (r)
 		fatalx("%s", err);
@@ -791,8 +956,10 @@ int main(int argc, char **argv)
 			fatalx("interface %s: %s", d.cfg.interface, strerror(-r));
 		d.node_addr = ifc.addr;
 	}
-	model_init(&d.model, &d.cfg, now_ms());
+	model_init(&d.model, &d.cfg, now_ms(), NULL);
 	state_load(&d);
+	if (handover)
+		handover_load(&d);
 	for (i = 0; i < d.model.nservices; i++)
 		push_service(&d, &d.model.services[i]);
 	manage_neighbours(&d);
@@ -817,7 +984,8 @@ int main(int argc, char **argv)
 	start_checks(&d);
 	refresh(&d);
 
-	if (!foreground && daemon(0, 0))
+	/* In the background the log still goes where stderr points (a file, the journal). */
+	if (!foreground && daemon(0, 1))
 		fatal("daemon");
 	log_info("pgsteerd %s running: %d service(s), runtime socket %s", PGSTEER_VERSION, d.model.nservices,
 		 d.cfg.runtime_socket);
@@ -831,10 +999,13 @@ int main(int argc, char **argv)
 	runtime_free(d.rt);
 	timer_close(&d.tick);
 	timer_close(&d.passive_tick);
+	if (d.handover) {
+		handover_save(&d);
+		setenv("PGSTEER_HANDOVER", d.vrrp && vrrp_state_get(d.vrrp) == VRRP_MASTER ? "master" : "backup", 1);
+	}
 	if (d.vrrp) {
-		if (d.handover)
-			setenv("PGSTEER_HANDOVER", vrrp_state_get(d.vrrp) == VRRP_MASTER ? "master" : "backup", 1);
 		timer_close(&d.rejoin);
+		exit_vrrp = NULL;
 		vrrp_free(d.vrrp);
 	}
 	alerter_free(d.alerter);

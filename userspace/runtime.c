@@ -24,6 +24,7 @@ struct runtime {
 	const struct runtime_ops *ops;
 	void *arg;
 	int fd;
+	uint64_t started;  /* wall ms when this process opened the socket: tells a restart apart */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -249,8 +250,9 @@ static void cmd_show_info(struct runtime *rt, FILE *out)
 	const struct config *cfg = rt->m->cfg;
 	uint64_t up = (now_ms() - rt->m->start_ms) / 1000;
 
-	fprintf(out, "Name: pgsteer\nVersion: %s\nNode: %s\nPid: %d\nUptime_sec: %llu\nInterface: %s\nAttach: %s\n"
-		     "FlowTable: %llu/%llu\n", PGSTEER_VERSION, cfg->node_name, getpid(), (unsigned long long)up,
+	fprintf(out, "Name: pgsteer\nVersion: %s\nNode: %s\nPid: %d\nStart_time_ms: %llu\nUptime_sec: %llu\n"
+		     "Interface: %s\nAttach: %s\nFlowTable: %llu/%llu\n", PGSTEER_VERSION, cfg->node_name, getpid(),
+		(unsigned long long)rt->started, (unsigned long long)up,
 		cfg->interface, attach_name(cfg->attach), (unsigned long long)rt->m->flows,
 		(unsigned long long)rt->m->flows_max);
 	if (rt->m->vrrp.enabled)
@@ -271,7 +273,8 @@ static void cmd_help(FILE *out)
 		"  enable server <svc>/<srv>              : same as state ready\n"
 		"  disable server <svc>/<srv>             : same as state maint\n"
 		"  shutdown sessions server <svc>/<srv>   : reset every established session of the server\n"
-		"  reload                                 : re-read the configuration (a bad one changes nothing)\n");
+		"  reload                                 : re-read the configuration (a bad one changes nothing)\n"
+		"  restart                                : restart in place: no connection dropped, the VIP stays\n");
 }
 
 static void exec_one(struct runtime *rt, char *cmd, FILE *out)
@@ -314,6 +317,13 @@ static void exec_one(struct runtime *rt, char *cmd, FILE *out)
 			fprintf(out, "Reload failed, the running configuration stays: %s\n", err);
 		else
 			fprintf(out, "Configuration reloaded.\n");
+	} else if (!strcmp(argv[0], "restart") && argc == 1 && rt->ops->restart) {
+		char err[512] = "";
+
+		if (rt->ops->restart(rt->arg, err, sizeof(err)))
+			fprintf(out, "Restart refused, pgsteerd keeps running: %s\n", err);
+		else
+			fprintf(out, "Restarting in place.\n");
 	} else {
 		fprintf(out, "Unknown command '%s'. Type 'help' for the list.\n", argv[0]);
 	}
@@ -395,6 +405,7 @@ struct runtime *runtime_new(struct loop *l, const char *path, struct model *m, c
 	rt->ops = ops;
 	rt->arg = arg;
 	rt->fd = fd;
+	rt->started = wall_ms();
 	strcpy(rt->path, path);
 	r = loop_add(l, fd, EPOLLIN, on_accept, rt);
 	if (r) {

@@ -17,6 +17,7 @@ struct runtime_ops {
 	void (*refresh)(void *arg);  /* before anything is shown: pull fresh counters */
 	void (*changed)(void *arg, struct server_rt *s, enum rt_change what, enum srv_class before);
 	int (*reload)(void *arg, char *err, size_t errlen); /* re-read the config: 0, or why not */
+	int (*restart)(void *arg, char *err, size_t errlen); /* restart in place after answering: 0, or why not */
 };
 
 /* Listen on path (its directory is created; a stale socket replaced; a live one is an error).

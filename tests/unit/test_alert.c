@@ -691,7 +691,7 @@ static void test_alerter_new_config(void)
 	CHECK(a != NULL, "alerter_new: %s", err);
 	if (!a)
 		goto out;
-	model_init(&m, &cfg, now_ms());
+	model_init(&m, &cfg, now_ms(), NULL);
 	s = model_server(&m, "pgsql", "pgb2");
 	CHECK(s != NULL, "no pgb2 in the model");
 	if (s) {
@@ -738,7 +738,7 @@ static void test_monitor_reads_pgsteerd_csv(void)
 	int n;
 
 	CHECK(config_parse(text, "test", &cfg, err, sizeof(err)) == 0, "config: %s", err);
-	model_init(&m, &cfg, now_ms());
+	model_init(&m, &cfg, now_ms(), NULL);
 	health_force(&model_server(&m, "pgsql", "pgb2")->health, 0);
 	model_server(&m, "pgsql", "pgb3")->admin = ADMIN_DRAIN;
 	f = open_memstream(&buf, &len);

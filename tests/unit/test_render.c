@@ -96,7 +96,7 @@ static void fixture(void)
 		printf("config: %s\n", err);
 		exit(1);
 	}
-	model_init(&model, &cfg, NOW - 1000000);
+	model_init(&model, &cfg, NOW - 1000000, NULL);
 	svc->id = 2; /* the vector's iid 3 */
 	svc->scur = 9, svc->smax = 20, svc->stot = 9000, svc->bin = 1000, svc->bout = 2000;
 	svc->last_new_ns = (NOW - 5000) * 1000000ull;
@@ -384,7 +384,7 @@ static void csv_rows_match_real_haproxy(void)
 		CHECK(0, "config: %s", err);
 		return;
 	}
-	model_init(&m, &c, NOW - 2000);
+	model_init(&m, &c, NOW - 2000, NULL);
 	m.services[0].id = 1; /* iid 2: the stats listener is proxy 1 */
 	s = &m.services[0].servers[0];
 	health_force(&s->health, 0);

@@ -463,7 +463,7 @@ int main(void)
 		printf("config: %s\n", err);
 		return 1;
 	}
-	model_init(&model, &cfg, now_ms());
+	model_init(&model, &cfg, now_ms(), NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	memcpy(long_uri, "/stats;csv;", 11);
 	memset(long_uri + 11, 'a', sizeof(long_uri) - 12);

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# VRRP interop with Debian's keepalived 2.2 (vrrp_version 3) as the other node, in place of lb2's
+# pgsteerd: failover both ways, never two masters, in multicast and in unicast mode.
+# ONCE=1
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+KA=$LAB_DIR_TEST/keepalived
+conf1=$LAB_DIR_TEST/lb1/pgsteerd.conf
+mkdir -p "$KA"; chmod 755 "$KA"
+cp "$conf1" "$KA/lb1.conf.orig"
+
+vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["vrrp"][sys.argv[1]])' "$2"; }
+holds_vip() { ip -n "pgs-$1" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "pgs-$1" link show eth0 | grep -q LOWER_UP; }
+ka_state() { cat "$KA/state" 2>/dev/null; }
+now_ms() { date +%s%3N; }
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+
+cat > "$KA/notify.sh" <<'SH'
+#!/bin/sh
+# keepalived notify: $1 INSTANCE|GROUP, $2 name, $3 state
+echo "$3" > "$(dirname "$0")/state"
+SH
+chmod 755 "$KA/notify.sh"
+
+ka_conf() { # $1: multicast|unicast
+  local uni=""
+  [ "$1" = unicast ] && uni="unicast_src_ip 10.100.1.11
+    unicast_peer {
+        10.100.1.10
+    }"
+  cat > "$KA/keepalived.conf" <<KC
+global_defs {
+    vrrp_version 3
+    script_user root
+    enable_script_security
+}
+vrrp_instance VI_51 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 0.1
+    $uni
+    virtual_ipaddress {
+        10.100.1.100/24
+    }
+    notify $KA/notify.sh
+}
+KC
+}
+ka_start() {
+  # A crashed keepalived leaves its pid files, and its killed children may not be reaped yet
+  # (PID 1 reaps slowly here): it would refuse to start ("daemon is already running").
+  rm -f "$KA/state" "$KA/keepalived.pid" "$KA/vrrp.pid"
+  "$LAB" exec lb2 keepalived -n -l -D --vrrp -f "$KA/keepalived.conf" -p "$KA/keepalived.pid" \
+    -r "$KA/vrrp.pid" > "$KA/keepalived.log" 2>&1 &
+  KA_PID=$!
+  BG_PIDS+=($KA_PID)
+  wait_until 5 test -s "$KA/state"
+}
+# A crash: keepalived's VRRP child first (it would outlive its parent), then the parent.
+ka_crash() {
+  local kids
+  kids=$(pgrep -P "$KA_PID" keepalived | xargs)
+  [ -n "$kids" ] && kill -KILL $kids
+  kill -KILL "$KA_PID" 2>/dev/null
+  wait "$KA_PID" 2>/dev/null
+}
+
+# Sample who holds the VIP every 20 ms; two holders two samples in a row is a split brain.
+samples=$(mktemp -u)
+( both=0; run=0
+  for ((i = 0; i < 20000; i++)); do
+    [ -e "$samples.stop" ] && break
+    if holds_vip lb1 && holds_vip lb2; then run=$((run + 1)); [ $run -ge 2 ] && both=$((both + 1)); else run=0; fi
+    sleep 0.02
+  done; echo "$both" > "$samples" ) &
+SAMPLER=$!
+
+lab kill lb2 TERM > /dev/null
+for mode in multicast unicast; do
+  if [ $mode = unicast ]; then
+    sed -i 's/^vrrp$/vrrp\n    unicast-peer    10.100.1.11 name lb2/' "$conf1"
+    on lb1 pgsteer restart > /dev/null
+  fi
+  ka_conf $mode
+  ka_start
+  wait_eval 5 '[ "$(ka_state)" = BACKUP ] && [ "$(vrrp_of lb1 state)" = MASTER ]'
+  check "${mode}_pgsteerd_master_keepalived_backup" eval '[ "$(ka_state)" = BACKUP ] && holds_vip lb1 && ! holds_vip lb2'
+
+  # pgsteerd crashes: keepalived takes over.
+  t0=$(now_ms)
+  lab kill lb1 KILL > /dev/null; lab link lb1 down > /dev/null
+  wait_until 5 holds_vip lb2
+  t1=$(( $(now_ms) - t0 ))
+  check "${mode}_keepalived_takes_over_crashed_pgsteerd" eval '[ "$(ka_state)" = MASTER ] && holds_vip lb2'
+  # pgsteerd comes back and preempts (priority 101 over 100).
+  lab start lb1 > /dev/null; lab link lb1 up > /dev/null
+  wait_eval 5 '[ "$(vrrp_of lb1 state)" = MASTER ] && [ "$(ka_state)" = BACKUP ]'
+  check "${mode}_pgsteerd_preempts_keepalived" eval 'holds_vip lb1 && ! holds_vip lb2 && [ "$(ka_state)" = BACKUP ]'
+
+  # pgsteerd stops gracefully: priority 0, keepalived takes over at once.
+  t0=$(now_ms)
+  lab kill lb1 TERM > /dev/null &
+  killer=$!
+  for ((i = 0; i < 300; i++)); do holds_vip lb2 && break; sleep 0.01; done
+  t2=$(( $(now_ms) - t0 ))
+  wait $killer
+  check "${mode}_keepalived_takes_over_graceful_stop" eval '[ "$(ka_state)" = MASTER ] && [ $t2 -le 600 ]'
+
+  # The other way: pgsteerd returns without preempting, keepalived crashes, pgsteerd takes over.
+  sed -i 's/^vrrp$/vrrp\n    nopreempt/' "$conf1"
+  lab start lb1 > /dev/null
+  sleep 1
+  check "${mode}_pgsteerd_backup_under_keepalived" eval '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(vrrp_of lb1 master)" = 10.100.1.11 ]'
+  t0=$(now_ms)
+  ka_crash; lab link lb2 down > /dev/null
+  wait_until 5 holds_vip lb1
+  t3=$(( $(now_ms) - t0 ))
+  check "${mode}_pgsteerd_takes_over_crashed_keepalived" eval '[ "$(vrrp_of lb1 state)" = MASTER ] && holds_vip lb1'
+  # keepalived left the VIP behind (SIGKILL): the node comes back as after a reboot.
+  ip -n pgs-lb2 addr del "$VIP/24" dev eth0 2>/dev/null
+  lab link lb2 up > /dev/null
+  sed -i '/^    nopreempt$/d' "$conf1"
+  echo "    $mode: keepalived took over a crashed pgsteerd in $t1 ms, a stopped one in $t2 ms; pgsteerd took over a crashed keepalived in $t3 ms"
+done
+touch "$samples.stop"; wait $SAMPLER
+check vip_never_on_two_nodes_with_keepalived [ "$(cat "$samples")" = 0 ]
+rm -f "$samples" "$samples.stop"
+
+# Back to the lab as it was.
+cp "$KA/lb1.conf.orig" "$conf1"
+on lb1 pgsteer restart > /dev/null
+lab start lb2 > /dev/null
+wait_eval 10 '[ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)" = MASTER/BACKUP ]'
