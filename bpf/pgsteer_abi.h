@@ -109,6 +109,17 @@ struct pgs_flow_key {
 	__u16 vport;
 };
 
+/* A resolved next hop, cached in the flow for one direction and re-resolved about once a second
+ * (bpf_fib_lookup costs more than the rest of the packet's path). */
+struct pgs_hop {
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 ifindex;   /* 0 = not resolved yet */
+	__u32 stamp;     /* bpf_ktime_get_ns() >> 30 when resolved: stale once that changes */
+};
+
+#define PGS_HOP_SHIFT 30
+
 /* Value of pgs_flows: everything needed to translate both directions. */
 struct pgs_flow {
 	__u32 backend;   /* network order */
@@ -121,6 +132,7 @@ struct pgs_flow {
 	__u8 _pad[3];
 	__u64 created_ns;
 	__u64 seen_ns;   /* last packet, refreshed at most once a second */
+	struct pgs_hop hop[2]; /* next hop toward the backend [0] and toward the client [1] */
 };
 
 /* Key of pgs_rflows: a backend reply as it arrives (backend -> VIP:SNAT port). */

@@ -14,23 +14,28 @@
 
 #define ETH_OFF_DST 0
 #define IP_OFF (sizeof(struct ethhdr))
-#define IP_OFF_CHECK (IP_OFF + offsetof(struct iphdr, check))
 #define IP_OFF_SADDR (IP_OFF + offsetof(struct iphdr, saddr))
 #define TCP_OFF_CHECK 16
 #define HDR_MAX (sizeof(struct ethhdr) + 60 + 60)
 
-/* Rewrite through the skb helpers: they keep CHECKSUM_PARTIAL and GSO packets right. */
-static __always_inline int tc_rewrite(struct __sk_buff *skb, struct pgs_pkt *p, const struct pgs_plan *plan)
+/* Rewrite in place: addresses, ports, the IP checksum (never offloaded) and, when the next hop is
+ * known, the MACs; then the TCP checksum through the skb helpers, which keep CHECKSUM_PARTIAL and
+ * GSO packets right (pseudo-header and ports separately). Packet pointers are dead afterwards. */
+static __always_inline int tc_rewrite(struct __sk_buff *skb, struct pgs_pkt *p, const struct pgs_plan *plan, int macs)
 {
 	struct pgs_csum_diff d = pgs_rewrite_diff(p, plan);
 	__u32 tcp_off = IP_OFF + p->ip->ihl * 4;
-	__u32 addrs[2] = { plan->saddr, plan->daddr };
-	__u16 ports[2] = { plan->sport, plan->dport };
 
-	if (bpf_skb_store_bytes(skb, IP_OFF_SADDR, addrs, sizeof(addrs), 0) ||
-	    bpf_skb_store_bytes(skb, tcp_off, ports, sizeof(ports), 0) ||
-	    bpf_l3_csum_replace(skb, IP_OFF_CHECK, 0, d.addrs, 0) ||
-	    bpf_l4_csum_replace(skb, tcp_off + TCP_OFF_CHECK, 0, d.addrs, BPF_F_PSEUDO_HDR) ||
+	if (macs) {
+		__builtin_memcpy(p->eth->h_dest, plan->hop.dmac, ETH_ALEN);
+		__builtin_memcpy(p->eth->h_source, plan->hop.smac, ETH_ALEN);
+	}
+	p->ip->check = csum_apply(p->ip->check, d.addrs);
+	p->ip->saddr = plan->saddr;
+	p->ip->daddr = plan->daddr;
+	p->tcp->source = plan->sport;
+	p->tcp->dest = plan->dport;
+	if (bpf_l4_csum_replace(skb, tcp_off + TCP_OFF_CHECK, 0, d.addrs, BPF_F_PSEUDO_HDR) ||
 	    bpf_l4_csum_replace(skb, tcp_off + TCP_OFF_CHECK, 0, d.ports, 0))
 		return -1;
 	return 0;
@@ -68,8 +73,9 @@ static __always_inline int tc_reflect_rst(struct __sk_buff *skb, struct pgs_pkt 
 	return bpf_redirect(skb->ifindex, 0);
 }
 
-/* Send the translated packet toward its next hop, resolving the neighbour if the kernel has none. */
-static __always_inline int tc_forward(struct __sk_buff *skb, const struct pgs_plan *plan)
+/* Resolve the next hop of the translated packet (unless the flow has it cached): 0 with plan->hop
+ * set, 1 when the kernel has no neighbour yet (*ifindex: where redirect_neigh resolves it), -1. */
+static __always_inline int tc_resolve(struct __sk_buff *skb, struct pgs_plan *plan, __u32 *ifindex)
 {
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET,
@@ -79,20 +85,26 @@ static __always_inline int tc_forward(struct __sk_buff *skb, const struct pgs_pl
 		.ipv4_dst = plan->daddr,
 		.ifindex = skb->ifindex,
 	};
-	int rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	int rc;
 
+	if (hop_cached(plan))
+		return 0;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		__u8 macs[2 * ETH_ALEN];
-
-		__builtin_memcpy(macs, fib.dmac, ETH_ALEN);
-		__builtin_memcpy(macs + ETH_ALEN, fib.smac, ETH_ALEN);
-		if (bpf_skb_store_bytes(skb, ETH_OFF_DST, macs, sizeof(macs), 0))
-			return -1;
-		return bpf_redirect(fib.ifindex, 0);
+		hop_resolved(plan, &fib);
+		return 0;
 	}
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return bpf_redirect_neigh(fib.ifindex, 0, 0, 0);
-	return -1;
+	*ifindex = fib.ifindex;
+	return rc == BPF_FIB_LKUP_RET_NO_NEIGH ? 1 : -1;
+}
+
+/* Send the translated packet toward its next hop (its MACs already written), or let the kernel
+ * resolve a neighbour it does not know yet. */
+static __always_inline int tc_forward(const struct pgs_plan *plan, int no_neigh, __u32 ifindex)
+{
+	if (no_neigh)
+		return bpf_redirect_neigh(ifindex, 0, 0, 0);
+	return bpf_redirect(plan->hop.ifindex, 0);
 }
 
 static __always_inline int verdict(__u32 reason)
@@ -110,7 +122,8 @@ int pgs_tc(struct __sk_buff *skb)
 {
 	struct pgs_pkt p = {};
 	struct pgs_plan plan = {};
-	int r, act;
+	__u32 ifindex = 0;
+	int r, act, hop;
 
 	/* Headers must be in the linear part for direct access. */
 	if (skb->data_end - skb->data < HDR_MAX && skb->len > skb->data_end - skb->data)
@@ -129,12 +142,15 @@ int pgs_tc(struct __sk_buff *skb)
 		return act < 0 ? TC_ACT_SHOT : act;
 	}
 
+	hop = tc_resolve(skb, &plan, &ifindex);
+	if (hop < 0)
+		return verdict(PGS_R_DROP_FIB);
 	r = pgs_commit(&p, &plan);
 	if (r >= 0)
 		return verdict(r);
-	if (tc_rewrite(skb, &p, &plan))
+	if (tc_rewrite(skb, &p, &plan, !hop))
 		return verdict(PGS_R_DROP_MALFORMED);
-	act = tc_forward(skb, &plan);
+	act = tc_forward(&plan, hop, ifindex);
 	if (act < 0)
 		return verdict(PGS_R_DROP_FIB);
 	count_verdict(plan.kind == PGS_K_NEW ? PGS_R_FWD_NEW : plan.kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV);

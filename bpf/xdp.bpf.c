@@ -90,25 +90,29 @@ int pgs_xdp(struct xdp_md *ctx)
 		return XDP_TX;
 	}
 
-	/* Resolve the next hop before touching any state: a packet we cannot send yet goes on to the
-	 * TC program untouched, which resolves the neighbour and does the whole job itself. */
-	rc = xdp_fib(ctx, &p, &plan, &fib);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return verdict(PGS_R_PASS_PUNT);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return verdict(PGS_R_DROP_FIB);
+	/* Resolve the next hop (or take the flow's cached one) before touching any state: a packet we
+	 * cannot send yet goes on to the TC program untouched, which resolves the neighbour and does
+	 * the whole job itself. */
+	if (!hop_cached(&plan)) {
+		rc = xdp_fib(ctx, &p, &plan, &fib);
+		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+			return verdict(PGS_R_PASS_PUNT);
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+			return verdict(PGS_R_DROP_FIB);
+		hop_resolved(&plan, &fib);
+	}
 
 	r = pgs_commit(&p, &plan);
 	if (r >= 0)
 		return verdict(r);
 
 	xdp_rewrite(&p, &plan);
-	__builtin_memcpy(p.eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(p.eth->h_source, fib.smac, ETH_ALEN);
+	__builtin_memcpy(p.eth->h_dest, plan.hop.dmac, ETH_ALEN);
+	__builtin_memcpy(p.eth->h_source, plan.hop.smac, ETH_ALEN);
 	count_verdict(plan.kind == PGS_K_NEW ? PGS_R_FWD_NEW : plan.kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV);
-	if (fib.ifindex == ctx->ingress_ifindex)
+	if (plan.hop.ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
-	return bpf_redirect(fib.ifindex, 0);
+	return bpf_redirect(plan.hop.ifindex, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -43,7 +43,33 @@ struct pgs_plan {
 	__u16 sport;
 	__u16 dport;
 	__u64 now;
+	struct pgs_hop hop;       /* the next hop the packet leaves through */
+	int hop_resolved;         /* hop was just resolved: cache it in the flow */
 };
+
+/* The flow's cached next hop for this packet's direction, if still fresh. */
+static __always_inline int hop_cached(struct pgs_plan *plan)
+{
+	struct pgs_hop *h;
+
+	if (plan->kind != PGS_K_FWD && plan->kind != PGS_K_REV)
+		return 0;
+	h = &plan->flow->hop[plan->kind == PGS_K_REV];
+	if (!h->ifindex || h->stamp != (__u32)(plan->now >> PGS_HOP_SHIFT))
+		return 0;
+	plan->hop = *h;
+	return 1;
+}
+
+/* Keep a next hop just resolved from a FIB lookup. */
+static __always_inline void hop_resolved(struct pgs_plan *plan, const struct bpf_fib_lookup *fib)
+{
+	__builtin_memcpy(plan->hop.dmac, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(plan->hop.smac, fib->smac, ETH_ALEN);
+	plan->hop.ifindex = fib->ifindex;
+	plan->hop.stamp = (__u32)(plan->now >> PGS_HOP_SHIFT);
+	plan->hop_resolved = 1;
+}
 
 static __always_inline int pgs_active(void)
 {
@@ -294,6 +320,8 @@ static __always_inline int commit_new(struct pgs_plan *plan)
 	}
 	if (srv)
 		fv.gen = srv->gen;
+	if (plan->hop_resolved)
+		fv.hop[0] = plan->hop;
 
 	for (t = 0; t < PGS_SNAT_TRIES; t++) {
 		rk.sport = bpf_htons(snat_port(rnd, t, pgs_cfg.snat_min, pgs_cfg.snat_max));
@@ -349,6 +377,8 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 	}
 	if (s.state != f->state)
 		f->state = s.state;
+	if (plan->hop_resolved)
+		f->hop[plan->kind == PGS_K_REV] = plan->hop;
 	if (plan->now - f->seen_ns > PGS_NSEC)
 		f->seen_ns = plan->now;
 	return -1;

@@ -775,6 +775,30 @@ static void shutdown_sessions_reset(void)
 	CHECK_EQ(verdict(PGS_R_RESET), 2);
 }
 
+/* The next hop is cached per flow and direction, and re-resolved once stale: a MAC change of the
+ * backend reaches established flows. */
+static void next_hop_cached_then_re_resolved(void)
+{
+	static const uint8_t new_mac[6] = { 2, 0, 0, 0, 0, 0x55 };
+	struct pgs_flow_key k = { .client = htonl(CLIENT), .vip = htonl(VIP), .cport = htons(49500), .vport = htons(VPORT) };
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+	struct tview v;
+
+	reset();
+	fwd(49500, F_SYN, 0, "SYN");
+	CHECK(flow_get(49500, &f) && f.hop[0].ifindex == (uint32_t)ifindex && !memcmp(f.hop[0].dmac, MAC_BACKEND, 6),
+	      "the SYN's next hop is cached in the flow");
+	sh("ip neigh replace 10.9.0.5 lladdr 02:00:00:00:00:55 dev t0 nud permanent");
+	f.hop[0].stamp = 0; /* as if a second had passed */
+	bpf_map_update_elem(M.flows, &k, &f, BPF_EXIST);
+	EXPECT_OUTCOME(run(in, client_pkt(in, 49500, F_ACK, 0)), O_TX, "ACK after the backend's MAC changed");
+	v = pkt_view(out);
+	CHECK(!memcmp(v.dmac, new_mac, 6), "a stale next hop must be resolved again");
+	CHECK(flow_get(49500, &f) && !memcmp(f.hop[0].dmac, new_mac, 6), "and the new one cached");
+	sh("ip neigh replace 10.9.0.5 lladdr 02:00:00:00:00:05 dev t0 nud permanent");
+}
+
 #define CASE(fn) { #fn, fn }
 
 static const struct {
@@ -806,6 +830,7 @@ static const struct {
 	CASE(fragments),
 	CASE(unresolved_neighbour),
 	CASE(shutdown_sessions_reset),
+	CASE(next_hop_cached_then_re_resolved),
 };
 
 int main(void)
