@@ -421,37 +421,11 @@ static void forget_flow(struct datapath *dp, const struct pgs_flow_key *k, const
 	bpf_map_delete_elem(dp->maps.flows, k);
 }
 
-/* Expire, then recount. A slot's count is corrected only if the datapath did not touch it while
- * the table was walked, so a busy slot is never "fixed" with a stale picture: it is reconciled at
- * its next quiet moment, and nothing but expiry can make it drift in between. */
-int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res)
+int datapath_flows_each(struct datapath *dp, dp_flow_fn cb, void *arg)
 {
-	static uint64_t counted[PGS_MAX_SLOTS], expired_counted[PGS_MAX_SLOTS];
-	static struct pgs_conns before[PGS_MAX_SLOTS];
-	struct flow_timeouts t = {
-		.syn = (uint64_t)cfg->t_syn_ms * 1000000,
-		.est = (uint64_t)cfg->t_est_ms * 1000000,
-		.fin = (uint64_t)cfg->t_fin_ms * 1000000,
-		.closed = (uint64_t)cfg->t_closed_ms * 1000000,
-	};
 	__u32 batch = 0, next = 0;
 	int first = 1, done = 0, r;
-	uint32_t slot;
 
-	memset(res, 0, sizeof(*res));
-	memset(counted, 0, sizeof(counted));
-	memset(expired_counted, 0, sizeof(expired_counted));
-	for (slot = 0; slot < PGS_MAX_SLOTS; slot++)
-		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &before[slot]))
-			return -errno;
-
-	/* A SYN flood fills the table with half-open flows: expire those early so real clients get in
-	 * (established flows are never evicted). */
-	if (dp->last_entries * 100 > (uint64_t)cfg->flow_table_size * 80) {
-		res->under_pressure = 1;
-		if (t.syn > PRESSURE_SYN_NS)
-			t.syn = PRESSURE_SYN_NS;
-	}
 	while (!done) {
 		__u32 count = GC_BATCH, i;
 		LIBBPF_OPTS(bpf_map_batch_opts, bo);
@@ -462,21 +436,73 @@ int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, 
 		done = r != 0;
 		first = 0;
 		batch = next;
-		for (i = 0; i < count; i++) {
-			const struct pgs_flow *f = &dp->vals[i];
-
-			if (flow_expired(f->state, f->seen_ns, now_ns, &t)) {
-				forget_flow(dp, &dp->keys[i], f);
-				res->expired++;
-				if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
-					expired_counted[f->slot]++;
-				continue;
-			}
-			res->entries++;
-			if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
-				counted[f->slot]++;
-		}
+		for (i = 0; i < count; i++)
+			cb(arg, &dp->keys[i], &dp->vals[i]);
 	}
+	return 0;
+}
+
+/* Expire, then recount. A slot's count is corrected only if the datapath did not touch it while
+ * the table was walked, so a busy slot is never "fixed" with a stale picture: it is reconciled at
+ * its next quiet moment, and nothing but expiry can make it drift in between. */
+/* One clean-up pass in the making: what it removed and what still counts, per slot. */
+struct gc_walk {
+	struct datapath *dp;
+	struct flow_timeouts t;
+	uint64_t now;
+	struct dp_gc *res;
+	uint64_t counted[PGS_MAX_SLOTS];
+	uint64_t expired_counted[PGS_MAX_SLOTS];
+};
+
+static void gc_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	struct gc_walk *w = arg;
+	int counts = (f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS;
+
+	if (flow_expired(f->state, f->seen_ns, w->now, &w->t)) {
+		forget_flow(w->dp, k, f);
+		w->res->expired++;
+		if (counts)
+			w->expired_counted[f->slot]++;
+		return;
+	}
+	w->res->entries++;
+	if (counts)
+		w->counted[f->slot]++;
+}
+
+int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res)
+{
+	static struct gc_walk w;
+	static struct pgs_conns before[PGS_MAX_SLOTS];
+	uint64_t *counted = w.counted, *expired_counted = w.expired_counted;
+	uint32_t slot;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	memset(&w, 0, sizeof(w));
+	w.dp = dp;
+	w.res = res;
+	w.now = now_ns;
+	w.t.syn = (uint64_t)cfg->t_syn_ms * 1000000;
+	w.t.est = (uint64_t)cfg->t_est_ms * 1000000;
+	w.t.fin = (uint64_t)cfg->t_fin_ms * 1000000;
+	w.t.closed = (uint64_t)cfg->t_closed_ms * 1000000;
+	for (slot = 0; slot < PGS_MAX_SLOTS; slot++)
+		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &before[slot]))
+			return -errno;
+
+	/* A SYN flood fills the table with half-open flows: expire those early so real clients get in
+	 * (established flows are never evicted). */
+	if (dp->last_entries * 100 > (uint64_t)cfg->flow_table_size * 80) {
+		res->under_pressure = 1;
+		if (w.t.syn > PRESSURE_SYN_NS)
+			w.t.syn = PRESSURE_SYN_NS;
+	}
+	r = datapath_flows_each(dp, gc_flow, &w);
+	if (r)
+		return r;
 
 	dp->last_entries = res->entries;
 	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
@@ -500,27 +526,6 @@ int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, 
 			bpf_map_update_elem(dp->maps.conn_adj, &slot, &want, BPF_ANY);
 			res->corrected++;
 		}
-	}
-	return 0;
-}
-
-int datapath_flows_each(struct datapath *dp, dp_flow_fn cb, void *arg)
-{
-	__u32 batch = 0, next = 0;
-	int first = 1, done = 0, r;
-
-	while (!done) {
-		__u32 count = GC_BATCH, i;
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-
-		r = bpf_map_lookup_batch(dp->maps.flows, first ? NULL : &batch, &next, dp->keys, dp->vals, &count, &bo);
-		if (r && errno != ENOENT)
-			return -errno;
-		done = r != 0;
-		first = 0;
-		batch = next;
-		for (i = 0; i < count; i++)
-			cb(arg, &dp->keys[i], &dp->vals[i]);
 	}
 	return 0;
 }

@@ -75,8 +75,9 @@ uint64_t vrrp_master_down_us(uint8_t prio, uint16_t interval_cs);
 
 /* --- The state machine: (state, event, clock) -> (state, actions). No I/O. ------------------- */
 
-/* What the machine asks its driver to do, applied in this order (leaving master: steering off,
- * goodbye advert, VIP away; becoming master: advert, VIP, GARP, steering on). */
+/* What the machine asks its driver to do. The driver applies them so that the VIP is never held
+ * without being steered (a SYN reaching the stack then would be refused): becoming master, advert,
+ * steering on, VIP, GARP; leaving master, goodbye advert, VIP away, steering off. */
 enum vrrp_action {
 	VRRP_A_STEER_OFF = 1 << 0,
 	VRRP_A_SEND_PRIO0 = 1 << 1,  /* advert with priority 0: "the master stops" */

@@ -186,20 +186,20 @@ static void vip_change(struct vrrp *v, int add)
 			  v->cfg.vip_prefix, v->ifname, strerror(-err));
 }
 
-/* The machine's actions, in the order of enum vrrp_action. */
+/* The machine's actions, in the order that never leaves the VIP held but not steered: a node may
+ * steer without the address (nobody sends to it then), never the other way round. */
 static void apply(struct vrrp *v, unsigned int act)
 {
-	if (act & VRRP_A_STEER_OFF) {
-		timer_stop(&v->garp);
-		if (v->hooks.steer)
-			v->hooks.steer(v->arg, 0);
-	}
 	if (act & VRRP_A_SEND_PRIO0)
 		send_advert(v, 0);
-	if (act & VRRP_A_VIP_DEL)
-		vip_change(v, 0);
 	if (act & VRRP_A_SEND)
 		send_advert(v, v->fsm.p.priority);
+	if ((act & VRRP_A_STEER_ON) && v->hooks.steer)
+		v->hooks.steer(v->arg, 1);
+	if (act & VRRP_A_VIP_DEL) {
+		timer_stop(&v->garp);
+		vip_change(v, 0);
+	}
 	if (act & VRRP_A_VIP_ADD)
 		vip_change(v, 1);
 	if (act & VRRP_A_GARP) {
@@ -207,8 +207,8 @@ static void apply(struct vrrp *v, unsigned int act)
 		if (v->cfg.garp_delay_ms)
 			timer_arm(&v->garp, v->cfg.garp_delay_ms);
 	}
-	if ((act & VRRP_A_STEER_ON) && v->hooks.steer)
-		v->hooks.steer(v->arg, 1);
+	if ((act & VRRP_A_STEER_OFF) && v->hooks.steer)
+		v->hooks.steer(v->arg, 0);
 }
 
 static void rearm(struct vrrp *v)

@@ -20,6 +20,11 @@ for mode in $modes; do
     continue
   fi
   echo "PASS lab/$mode/up" | tee -a "$results"
+  # The tests start from a settled pair: lb1 elected master (a few advert intervals after up).
+  for ((i = 0; i < 50; i++)); do
+    "$top/scripts/lab.sh" exec lb1 pgsteer status -j 2>/dev/null | grep -q '"state": "MASTER"' && break
+    sleep 0.2
+  done
   for t in "$here"/t_*.sh; do
     [ -f "$t" ] || continue
     if grep -q '^# ONCE=1' "$t" && [ $first -eq 0 ]; then continue; fi
