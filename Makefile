@@ -93,7 +93,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB) $(USR_HDRS) | $(BUILD)/tools
 $(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
-## test: unit, BPF and lab tests (root); ends with "N passed, N failed"
+## test: unit, BPF and lab tests (root); ends with "N passed, N failed, N skipped"
 test: all
 	$(Q)tests/run.sh all
 

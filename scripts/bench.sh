@@ -3,14 +3,16 @@
 # transaction), directly to a PgBouncer, through pgsteer (XDP, then TC) and through HAProxy
 # leastconn started beside it; a table of TPS, latency, ratios and LB CPU per transaction; then ns
 # per packet of the BPF programs (BPF_PROG_TEST_RUN, a fresh frame each run).
-# env: BENCH_SECONDS=8 (per run)  BENCH_ROUNDS=3 (medians of)  BENCH_OUT=build/bench.md
+# "direct" spreads the clients over the three PgBouncers by hand (one pgbench per PgBouncer, run at
+# once, summed): the ideal balancer, so that only the balancer differs between the rows.
+# env: BENCH_SECONDS=8 (per run)  BENCH_ROUNDS=5 (medians of)  BENCH_OUT=build/bench.md
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 LAB=$top/scripts/lab.sh
 BUILD=${BUILD:-$top/build}
 SECS=${BENCH_SECONDS:-8}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 OUT=${BENCH_OUT:-$BUILD/bench.md}
 LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab}
 VIP=10.100.1.100
@@ -33,15 +35,40 @@ declare -A WL_ARGS=([c1]="-S -c 1 -j 1" [c8]="-S -c 8 -j 2" [conn]="-S -C -c 8 -
 declare -A WL_NAME=([c1]="pgbench -S, 1 client" [c8]="pgbench -S, 8 clients" [conn]="pgbench -S -C, 8 clients")
 declare -A TPS LAT CPU
 
+# pgbench's output -> "tps latency_ms transactions".
+pgbench_figures() {
+  awk -F'= ' '/^tps/ { split($2, a, " "); tps = a[1] } /^latency average/ { split($2, a, " "); lat = a[1] }
+    /number of transactions actually processed/ { split($0, b, ": "); split(b[2], c, "/"); n = c[1] }
+    END { if (tps == "") exit 1; printf "%s %s %s\n", tps, lat, n }'
+}
+
 # One pgbench run: prints "tps latency_ms transactions".
 run_pgbench() {
   local host=$1 port=$2 wl=$3 out
   # shellcheck disable=SC2086
   out=$("$LAB" exec client pgbench -n ${WL_ARGS[$wl]} -T "$SECS" -h "$host" -p "$port" -U app app 2>&1)
-  awk -F'= ' '/^tps/ { split($2, a, " "); tps = a[1] } /^latency average/ { split($2, a, " "); lat = a[1] }
-    /number of transactions actually processed/ { split($0, b, ": "); split(b[2], c, "/"); n = c[1] }
-    END { if (tps == "") exit 1; printf "%s %s %s\n", tps, lat, n }' <<< "$out" ||
+  pgbench_figures <<< "$out" ||
     { echo "bench: pgbench failed against $host:$port:" >&2; echo "$out" | tail -5 >&2; exit 1; }
+}
+
+# The clients split over pgb1-3 by hand, one pgbench each, at once: summed TPS and transactions,
+# latency weighted by transactions.
+run_pgbench_split() {
+  local wl=$1 args=${WL_ARGS[$1]} n i port tmp sum
+  n=$(sed -E 's/.*-c ([0-9]+).*/\1/' <<< "$args")
+  [ "$n" -ge 3 ] || { run_pgbench 10.100.1.5 6432 "$wl"; return; }
+  tmp=$(mktemp -d)
+  for i in 0 1 2; do
+    port=$((6432 + i))
+    # shellcheck disable=SC2086
+    "$LAB" exec client pgbench -n $(sed -E "s/-c [0-9]+/-c $(( n / 3 + (i < n % 3) ))/; s/-j [0-9]+/-j 1/" <<< "$args") \
+      -T "$SECS" -h 10.100.1.5 -p $port -U app app > "$tmp/$i" 2>&1 &
+  done
+  wait
+  sum=$(for i in 0 1 2; do pgbench_figures < "$tmp/$i" || { tail -5 "$tmp/$i" >&2; exit 1; }; done |
+    awk '{ tps += $1; tx += $3; lw += $2 * $3 } END { printf "%s %s %s\n", tps, tx ? lw / tx : 0, tx }')
+  rm -rf "$tmp"
+  echo "$sum"
 }
 
 # CPU the load balancer spent: the BPF programs' run time (kernel stats) or HAProxy's process time, in ns.
@@ -74,7 +101,11 @@ for round in $(seq 1 "$ROUNDS"); do
       for wl in "${WORKLOADS[@]}"; do
         read -r host port <<< "${TARGET[$t]}"
         c0=$(lb_cpu_ns "$t")
-        read -r tps lat n <<< "$(run_pgbench "$host" "$port" "$wl")"
+        if [ "$t" = direct ]; then
+          read -r tps lat n <<< "$(run_pgbench_split "$wl")"
+        else
+          read -r tps lat n <<< "$(run_pgbench "$host" "$port" "$wl")"
+        fi
         c1=$(lb_cpu_ns "$t")
         cpu=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN { printf "%.1f", n ? (b - a) / n / 1000 : 0 }')
         samples_tps[$t.$wl]+="$tps "; samples_lat[$t.$wl]+="$lat "; samples_cpu[$t.$wl]+="$cpu "
@@ -96,7 +127,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
   echo "|---|---|---:|---:|---:|---:|---:|"
   for wl in "${WORKLOADS[@]}"; do
     for t in direct xdp tc haproxy; do
-      name=$t; [ "$t" = direct ] && name="direct to pgb1"; [ "$t" = xdp ] && name="pgsteer XDP"; [ "$t" = tc ] && name="pgsteer TC"
+      name=$t; [ "$t" = direct ] && name="direct"; [ "$t" = xdp ] && name="pgsteer XDP"; [ "$t" = tc ] && name="pgsteer TC"
       [ "$t" = haproxy ] && name="HAProxy leastconn"
       printf '| %s | %s | %.0f | %.3f | %s | %s | %s |\n' "${WL_NAME[$wl]}" "$name" "${TPS[$t.$wl]}" "${LAT[$t.$wl]}" \
         "$(ratio "${TPS[$t.$wl]}" "${TPS[direct.$wl]}")" "$(ratio "${TPS[$t.$wl]}" "${TPS[haproxy.$wl]}")" \
@@ -104,8 +135,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
     done
   done
   echo
-  echo "Medians of $ROUNDS runs of ${SECS} s each, in one lab run (\`make bench\`). \"direct\" is one PgBouncer (pgb1);"
-  echo "pgsteer and HAProxy spread over pgb1-3. LB CPU: BPF program run time (kernel stats) or HAProxy's CPU time."
+  echo "Medians of $ROUNDS runs of ${SECS} s each, interleaved, in one lab run (\`make bench\`). \"direct\": 1 client to pgb1;"
+  echo "8 clients split 3/3/2 over pgb1-3 by hand (three pgbench at once, summed). LB CPU: the BPF programs' run"
+  echo "time (kernel run-time stats, on for every row) or HAProxy's CPU time, per transaction."
   echo
   echo '```'
   "$BUILD/tools/pgs_pktbench"
