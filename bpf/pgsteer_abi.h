@@ -36,6 +36,7 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_COUNTED (1u << 0)    /* still counted as an active connection of its server */
 #define PGS_FLOW_F_FIN_CLIENT (1u << 1) /* client sent FIN */
 #define PGS_FLOW_F_FIN_SERVER (1u << 2) /* backend sent FIN */
+#define PGS_FLOW_F_SERVER_FIRST (1u << 3) /* the backend closed first: it holds TIME_WAIT on the SNAT port */
 
 /* Every verdict of the datapath, counted per CPU in pgs_verdicts. */
 enum pgs_reason {
@@ -128,8 +129,7 @@ struct pgs_flow {
 	__u32 slot;      /* server slot in pgs_servers */
 	__u32 gen;       /* pgs_server.gen at selection */
 	__u32 flags;     /* PGS_FLOW_F_*, changed with atomics */
-	__u8 state;      /* enum pgs_flow_state */
-	__u8 _pad[3];
+	__u32 state;     /* enum pgs_flow_state, only ever moved forward (compare-and-swap) */
 	__u64 created_ns;
 	__u64 seen_ns;   /* last packet, refreshed at most once a second */
 	struct pgs_hop hop[2]; /* next hop toward the backend [0] and toward the client [1] */
@@ -154,6 +154,8 @@ struct pgs_cfg {
 	__u16 snat_min;  /* host order */
 	__u16 snat_max;
 	__u32 fallback;  /* TC program behind XDP: only finishes what XDP punted, counts nothing else */
+	__u32 generic;   /* XDP attached in generic (skb) mode: GSO packets, no MTU check in lookups */
+	__u32 _pad;
 };
 
 /* Map names (the pin file names under the pin root). */

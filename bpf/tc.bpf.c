@@ -136,8 +136,9 @@ int pgs_tc(struct __sk_buff *skb)
 		return verdict(r);
 
 	if (plan.kind == PGS_K_RESET) {
-		pgs_commit_reset(&plan);
 		count_verdict(PGS_R_RESET);
+		if (!pgs_commit_reset(&p, &plan))
+			return TC_ACT_SHOT;
 		act = tc_reflect_rst(skb, &p);
 		return act < 0 ? TC_ACT_SHOT : act;
 	}

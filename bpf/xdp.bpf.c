@@ -17,7 +17,8 @@ static __always_inline int xdp_fib(struct xdp_md *ctx, const struct pgs_pkt *p, 
 	fib->family = AF_INET;
 	fib->tos = p->ip->tos;
 	fib->l4_protocol = IPPROTO_TCP;
-	fib->tot_len = bpf_ntohs(p->ip->tot_len);
+	/* Generic XDP sees GSO packets: an MTU check would refuse them (platform fact 6). */
+	fib->tot_len = pgs_cfg.generic ? 0 : bpf_ntohs(p->ip->tot_len);
 	fib->ipv4_src = plan->saddr;
 	fib->ipv4_dst = plan->daddr;
 	fib->ifindex = ctx->ingress_ifindex;
@@ -84,9 +85,10 @@ int pgs_xdp(struct xdp_md *ctx)
 		return verdict(r);
 
 	if (plan.kind == PGS_K_RESET) {
-		pgs_commit_reset(&plan);
-		xdp_reflect_rst(&p);
 		count_verdict(PGS_R_RESET);
+		if (!pgs_commit_reset(&p, &plan))
+			return XDP_DROP;
+		xdp_reflect_rst(&p);
 		return XDP_TX;
 	}
 

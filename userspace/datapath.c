@@ -143,6 +143,7 @@ static void set_rodata(struct pgs_cfg *rc, const struct config *cfg, int fallbac
 	rc->snat_min = cfg->snat_min;
 	rc->snat_max = cfg->snat_max;
 	rc->fallback = (uint32_t)fallback;
+	rc->generic = cfg->attach == ATTACH_XDP_GENERIC;
 }
 
 static int size_flow_maps(struct bpf_map *flows, struct bpf_map *rflows, const struct config *cfg)
@@ -460,7 +461,7 @@ static void gc_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_fl
 	struct gc_walk *w = arg;
 	int counts = (f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS;
 
-	if (flow_expired(f->state, f->seen_ns, w->now, &w->t)) {
+	if (flow_expired(f->state, f->flags, f->seen_ns, w->now, &w->t)) {
 		forget_flow(w->dp, k, f);
 		w->res->expired++;
 		if (counts)
@@ -489,6 +490,7 @@ int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, 
 	w.t.est = (uint64_t)cfg->t_est_ms * 1000000;
 	w.t.fin = (uint64_t)cfg->t_fin_ms * 1000000;
 	w.t.closed = (uint64_t)cfg->t_closed_ms * 1000000;
+	w.t.tw = 60ull * 1000000000; /* Linux's TIME_WAIT */
 	for (slot = 0; slot < PGS_MAX_SLOTS; slot++)
 		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &before[slot]))
 			return -errno;

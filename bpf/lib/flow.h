@@ -14,17 +14,17 @@
 
 /* What a packet of an existing flow does to it. */
 struct flow_step {
-	__u8 state;       /* the new state */
+	__u32 state;      /* the new state */
 	__u8 release;     /* the first FIN or RST: the flow stops counting (exactly once, by the caller) */
 	__u8 redispatch;  /* the backend refused the SYN: drop the RST, forget the flow */
-	__u8 _pad;
+	__u8 _pad[2];
 	__u32 set_flags;  /* PGS_FLOW_F_* to add */
 };
 
 /* Step the state machine for a packet that is not a new client SYN.
  * from_client: 1 for client -> VIP, 0 for a backend reply. flags: the FIN/SYN/RST/ACK bits.
  * seen_flags: the flow's PGS_FLOW_F_FIN_* bits before this packet. */
-static __always_inline struct flow_step flow_next(__u8 state, int from_client, __u8 flags, __u32 seen_flags)
+static __always_inline struct flow_step flow_next(__u32 state, int from_client, __u8 flags, __u32 seen_flags)
 {
 	struct flow_step s = { .state = state };
 	__u32 fin_me = from_client ? PGS_FLOW_F_FIN_CLIENT : PGS_FLOW_F_FIN_SERVER;
@@ -43,6 +43,9 @@ static __always_inline struct flow_step flow_next(__u8 state, int from_client, _
 	}
 	if (flags & PGS_TCP_FIN) {
 		s.set_flags = fin_me;
+		/* The side that closes first keeps TIME_WAIT: when it is the backend, on our SNAT port. */
+		if (!from_client && !(seen_flags & fin_peer))
+			s.set_flags |= PGS_FLOW_F_SERVER_FIRST;
 		s.release = 1;
 		s.state = (seen_flags & fin_peer) ? PGS_FLOW_CLOSED : PGS_FLOW_FIN_WAIT;
 		return s;
@@ -57,7 +60,7 @@ static __always_inline struct flow_step flow_next(__u8 state, int from_client, _
 /* A client SYN on an existing flow: forward it to the same server (a retransmission), or start a new
  * connection in its place (the client reused its port after close, or the server it waited for
  * left selection before answering). */
-static __always_inline int flow_syn_reopens(__u8 state, int server_selectable)
+static __always_inline int flow_syn_reopens(__u32 state, int server_selectable)
 {
 	if (state == PGS_FLOW_FIN_WAIT || state == PGS_FLOW_CLOSED)
 		return 1;
@@ -70,9 +73,10 @@ struct flow_timeouts {
 	__u64 est;     /* ESTABLISHED: idle PostgreSQL sessions live for hours */
 	__u64 fin;     /* FIN_WAIT: half-closed */
 	__u64 closed;  /* CLOSED: linger for retransmitted FINs and late segments */
+	__u64 tw;      /* CLOSED by the backend first: its TIME_WAIT holds the SNAT port this long */
 };
 
-static __always_inline int flow_expired(__u8 state, __u64 seen_ns, __u64 now, const struct flow_timeouts *t)
+static __always_inline int flow_expired(__u32 state, __u32 flags, __u64 seen_ns, __u64 now, const struct flow_timeouts *t)
 {
 	__u64 limit;
 
@@ -88,7 +92,8 @@ static __always_inline int flow_expired(__u8 state, __u64 seen_ns, __u64 now, co
 		limit = t->fin;
 		break;
 	default:
-		limit = t->closed;
+		/* Keep the SNAT port out of reuse while the backend may still hold the tuple. */
+		limit = (flags & PGS_FLOW_F_SERVER_FIRST) && t->tw > t->closed ? t->tw : t->closed;
 		break;
 	}
 	return now > seen_ns && now - seen_ns > limit;

@@ -174,7 +174,6 @@ static __always_inline int pgs_classify(struct pgs_pkt *p, struct pgs_plan *plan
 	}
 	if ((void *)c.pos + 4 > p->data_end)
 		return PGS_R_DROP_MALFORMED;
-	plan->now = bpf_ktime_get_ns();
 
 	/* Client -> VIP:port of a service. */
 	sk.vip = p->ip->daddr;
@@ -187,6 +186,7 @@ static __always_inline int pgs_classify(struct pgs_pkt *p, struct pgs_plan *plan
 			return PGS_R_DROP_MALFORMED;
 		if (!pgs_active())
 			return PGS_R_PASS_INACTIVE;
+		plan->now = bpf_ktime_get_ns();
 		p->flags = tcp_flag_byte(p->tcp);
 		plan->fk.client = p->ip->saddr;
 		plan->fk.vip = p->ip->daddr;
@@ -247,6 +247,7 @@ forward:
 			return PGS_R_DROP_MALFORMED;
 		if (!pgs_active())
 			return PGS_R_PASS_INACTIVE;
+		plan->now = bpf_ktime_get_ns();
 		plan->fk = *fk;
 		f = bpf_map_lookup_elem(&pgs_flows, &plan->fk);
 		if (!f || f->backend != rk.backend || f->sport != rk.sport)
@@ -267,7 +268,11 @@ check_reset:
 		if (srv && srv->kill_ns && plan->flow->created_ns < srv->kill_ns && plan->flow->gen == srv->gen)
 			plan->kind = PGS_K_RESET;
 	}
-	p->payload = bpf_ntohs(p->ip->tot_len) - p->ip->ihl * 4 - p->tcp->doff * 4;
+	{
+		__u32 tot = bpf_ntohs(p->ip->tot_len), hdrs = p->ip->ihl * 4 + p->tcp->doff * 4;
+
+		p->payload = tot > hdrs ? tot - hdrs : 0; /* 0 for BIG TCP (tot_len 0): not counted */
+	}
 	return -1;
 }
 
@@ -356,7 +361,8 @@ static __always_inline int commit_new(struct pgs_plan *plan)
 static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *plan)
 {
 	struct pgs_flow *f = plan->flow;
-	struct flow_step s = flow_next(f->state, plan->kind == PGS_K_FWD, p->flags, f->flags);
+	__u32 plan_state = f->state;
+	struct flow_step s = flow_next(plan_state, plan->kind == PGS_K_FWD, p->flags, f->flags);
 
 	if (s.set_flags)
 		__sync_fetch_and_or(&f->flags, s.set_flags);
@@ -375,8 +381,9 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 		flow_forget(f, &plan->fk);
 		return PGS_R_DROP_REDISPATCH;
 	}
-	if (s.state != f->state)
-		f->state = s.state;
+	/* States only move forward; another CPU may have moved this one further already. */
+	if (s.state > f->state)
+		__sync_val_compare_and_swap(&f->state, plan_state, s.state);
 	if (plan->hop_resolved)
 		f->hop[plan->kind == PGS_K_REV] = plan->hop;
 	if (plan->now - f->seen_ns > PGS_NSEC)
@@ -410,11 +417,13 @@ static __always_inline int pgs_commit(struct pgs_pkt *p, struct pgs_plan *plan)
 	return -1;
 }
 
-/* A shut-down session: release its count and mark it closed. The entry point answers with RST. */
-static __always_inline void pgs_commit_reset(struct pgs_plan *plan)
+/* A shut-down session: release its count and mark it closed. The entry point answers with RST,
+ * except to an RST (RFC 793: never answer one), which is dropped. Returns 1 to answer. */
+static __always_inline int pgs_commit_reset(const struct pgs_pkt *p, struct pgs_plan *plan)
 {
 	flow_release(plan->flow);
 	plan->flow->state = PGS_FLOW_CLOSED;
+	return !(p->flags & PGS_TCP_RST);
 }
 
 /* The checksum differences of the full-NAT rewrite: addresses (IP header and TCP pseudo-header)

@@ -38,7 +38,8 @@ static __always_inline int parse_ipv4(struct hdr_cursor *c, void *data_end, stru
 		return -1;
 	if (c->pos + hlen > data_end)
 		return -1;
-	if (bpf_ntohs(h->tot_len) < hlen)
+	/* tot_len 0 is a BIG TCP packet (over 64 KiB, length from the skb): fine. */
+	if (h->tot_len && bpf_ntohs(h->tot_len) < hlen)
 		return -1;
 	c->pos += hlen;
 	*ip = h;

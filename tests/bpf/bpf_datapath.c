@@ -773,6 +773,8 @@ static void shutdown_sessions_reset(void)
 	CHECK(pkt_csums_ok(out, out_len), "RST checksums");
 	CHECK_EQ(total_closed(), 1);
 	CHECK_EQ(verdict(PGS_R_RESET), 2);
+	/* An RST is never answered with one (RFC 793): dropped. */
+	EXPECT_OUTCOME(run(in, client_pkt(in, 49400, F_RST, 0)), O_DROP, "RST of a shut-down session");
 }
 
 /* The next hop is cached per flow and direction, and re-resolved once stale: a MAC change of the

@@ -75,11 +75,11 @@ static void flow_state_machine(void)
 {
 	static const struct {
 		const char *name;
-		uint8_t state;
+		uint32_t state;
 		int from_client;
 		uint8_t flags;
 		uint32_t seen;
-		uint8_t want_state;
+		uint32_t want_state;
 		uint8_t release, redispatch;
 		uint32_t set;
 	} t[] = {
@@ -91,6 +91,8 @@ static void flow_state_machine(void)
 		{ "client FIN", PGS_FLOW_ESTABLISHED, 1, PGS_TCP_FIN | PGS_TCP_ACK, 0, PGS_FLOW_FIN_WAIT, 1, 0, PGS_FLOW_F_FIN_CLIENT },
 		{ "server FIN after client FIN", PGS_FLOW_FIN_WAIT, 0, PGS_TCP_FIN | PGS_TCP_ACK, PGS_FLOW_F_FIN_CLIENT,
 		  PGS_FLOW_CLOSED, 1, 0, PGS_FLOW_F_FIN_SERVER },
+		{ "server FIN first", PGS_FLOW_ESTABLISHED, 0, PGS_TCP_FIN | PGS_TCP_ACK, 0, PGS_FLOW_FIN_WAIT, 1, 0,
+		  PGS_FLOW_F_FIN_SERVER | PGS_FLOW_F_SERVER_FIRST },
 		{ "client FIN retransmitted", PGS_FLOW_FIN_WAIT, 1, PGS_TCP_FIN | PGS_TCP_ACK, PGS_FLOW_F_FIN_CLIENT,
 		  PGS_FLOW_FIN_WAIT, 1, 0, PGS_FLOW_F_FIN_CLIENT },
 		{ "RST from client", PGS_FLOW_ESTABLISHED, 1, PGS_TCP_RST, 0, PGS_FLOW_CLOSED, 1, 0, 0 },
@@ -118,16 +120,19 @@ static void flow_state_machine(void)
 static void flow_expiry(void)
 {
 	const uint64_t s = 1000000000ull;
-	struct flow_timeouts t = { .syn = 30 * s, .est = 3 * 3600 * s, .fin = 60 * s, .closed = 10 * s };
+	struct flow_timeouts t = { .syn = 30 * s, .est = 3 * 3600 * s, .fin = 60 * s, .closed = 10 * s, .tw = 60 * s };
 	uint64_t now = 100000 * s;
 
-	CHECK_EQ(flow_expired(PGS_FLOW_SYN_SENT, now - 29 * s, now, &t), 0);
-	CHECK_EQ(flow_expired(PGS_FLOW_SYN_RECV, now - 31 * s, now, &t), 1);
-	CHECK_EQ(flow_expired(PGS_FLOW_ESTABLISHED, now - 2 * 3600 * s, now, &t), 0);
-	CHECK_EQ(flow_expired(PGS_FLOW_ESTABLISHED, now - 3 * 3600 * s - s, now, &t), 1);
-	CHECK_EQ(flow_expired(PGS_FLOW_FIN_WAIT, now - 59 * s, now, &t), 0);
-	CHECK_EQ(flow_expired(PGS_FLOW_CLOSED, now - 11 * s, now, &t), 1);
-	CHECK_EQ(flow_expired(PGS_FLOW_CLOSED, now + s, now, &t), 0); /* seen after the walk began */
+	CHECK_EQ(flow_expired(PGS_FLOW_SYN_SENT, 0, now - 29 * s, now, &t), 0);
+	CHECK_EQ(flow_expired(PGS_FLOW_SYN_RECV, 0, now - 31 * s, now, &t), 1);
+	CHECK_EQ(flow_expired(PGS_FLOW_ESTABLISHED, 0, now - 2 * 3600 * s, now, &t), 0);
+	CHECK_EQ(flow_expired(PGS_FLOW_ESTABLISHED, 0, now - 3 * 3600 * s - s, now, &t), 1);
+	CHECK_EQ(flow_expired(PGS_FLOW_FIN_WAIT, 0, now - 59 * s, now, &t), 0);
+	CHECK_EQ(flow_expired(PGS_FLOW_CLOSED, 0, now - 11 * s, now, &t), 1);
+	CHECK_EQ(flow_expired(PGS_FLOW_CLOSED, 0, now + s, now, &t), 0); /* seen after the walk began */
+	/* Closed by the backend first: its TIME_WAIT holds the SNAT port for 60 s. */
+	CHECK_EQ(flow_expired(PGS_FLOW_CLOSED, PGS_FLOW_F_SERVER_FIRST, now - 11 * s, now, &t), 0);
+	CHECK_EQ(flow_expired(PGS_FLOW_CLOSED, PGS_FLOW_F_SERVER_FIRST, now - 61 * s, now, &t), 1);
 }
 
 static void snat_ports(void)
