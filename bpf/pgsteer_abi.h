@@ -147,6 +147,7 @@ struct pgs_rflow_key {
 struct pgs_ctl {
 	__u32 active;    /* 1 = this node steers (VRRP master, or no VRRP) */
 	__u32 _pad;
+	__u64 off_ns;    /* when steering last went off (bpf_ktime_get_ns clock); 0 = never */
 };
 
 /* Load-time settings, set as .rodata before load. */

@@ -42,7 +42,7 @@ struct server_rt {
 	int checked;                 /* the service has a check */
 	struct check_result last;    /* last completed check */
 	int check_running;
-	uint64_t chkfail;            /* failed checks while UP */
+	uint64_t chkfail;            /* failed checks while health > 0 (HAProxy's failed_checks) */
 	uint64_t chkdown;            /* UP -> DOWN transitions */
 	uint64_t last_change_ms;     /* monotonic ms of the last status change (lastchg) */
 	uint64_t down_since_ms;      /* monotonic ms when it went DOWN; 0 while UP */
@@ -50,6 +50,7 @@ struct server_rt {
 	uint64_t up_since_ms;        /* monotonic ms when it came UP (slow start) */
 	uint64_t passive_ns;         /* the datapath saw it refuse a SYN (0 = no) */
 	enum srv_class reported;     /* class last announced (alerts) */
+	int adopt_next;              /* the next check's class was told by the other node: adopt it */
 	/* datapath counters, refreshed by backend_refresh() */
 	uint64_t scur, smax, stot, bin, bout, redispatched;
 	uint64_t last_new_ns;        /* bpf_ktime_get_ns of the last new flow; 0 = never */

@@ -25,7 +25,22 @@
 #define PGS_TC_HANDLE 0x7067
 #define PGS_TC_PRIO 1
 #define GC_BATCH 4096
+#define GC_BATCHES_PER_TICK 8 /* at most 32k flows a call: the event loop (and VRRP) stay responsive */
 #define PRESSURE_SYN_NS (2ull * 1000000000) /* half-open limit while the table is over 80% */
+
+/* A clean-up pass, done a bounded number of batches at a time. */
+struct gc_pass {
+	int running;
+	int first;
+	__u32 cursor;
+	uint64_t now;
+	struct flow_timeouts t;
+	int pressure;
+	uint64_t entries, expired;
+	uint64_t counted[PGS_MAX_SLOTS];         /* flows still counting toward each slot */
+	uint64_t expired_counted[PGS_MAX_SLOTS]; /* counting flows this pass removed */
+	struct pgs_conns before[PGS_MAX_SLOTS];  /* each slot's counters when the pass began */
+};
 
 struct datapath {
 	struct pgs_xdp *xdp;     /* XDP mode only */
@@ -36,7 +51,10 @@ struct datapath {
 	/* clean-up buffers */
 	struct pgs_flow_key *keys;
 	struct pgs_flow *vals;
+	struct pgs_flow_key *del_keys;
+	struct pgs_rflow_key *del_rkeys;
 	uint64_t last_entries;   /* occupancy at the last clean-up */
+	struct gc_pass *gc;      /* the clean-up pass under way */
 };
 
 static int is_bpffs(const char *path)
@@ -327,7 +345,10 @@ int datapath_open(struct datapath **out, const struct config *cfg, char *err, si
 
 	dp->keys = calloc(GC_BATCH, sizeof(*dp->keys));
 	dp->vals = calloc(GC_BATCH, sizeof(*dp->vals));
-	if (!dp->keys || !dp->vals) {
+	dp->del_keys = calloc(GC_BATCH, sizeof(*dp->del_keys));
+	dp->del_rkeys = calloc(GC_BATCH, sizeof(*dp->del_rkeys));
+	dp->gc = calloc(1, sizeof(*dp->gc));
+	if (!dp->keys || !dp->vals || !dp->del_keys || !dp->del_rkeys || !dp->gc) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -349,6 +370,9 @@ void datapath_close(struct datapath *dp)
 	pgs_tc__destroy(dp->tc);
 	free(dp->keys);
 	free(dp->vals);
+	free(dp->del_keys);
+	free(dp->del_rkeys);
+	free(dp->gc);
 	free(dp);
 }
 
@@ -443,70 +467,99 @@ int datapath_flows_each(struct datapath *dp, dp_flow_fn cb, void *arg)
 	return 0;
 }
 
-/* Expire, then recount. A slot's count is corrected only if the datapath did not touch it while
- * the table was walked, so a busy slot is never "fixed" with a stale picture: it is reconciled at
- * its next quiet moment, and nothing but expiry can make it drift in between. */
-/* One clean-up pass in the making: what it removed and what still counts, per slot. */
-struct gc_walk {
-	struct datapath *dp;
-	struct flow_timeouts t;
-	uint64_t now;
-	struct dp_gc *res;
-	uint64_t counted[PGS_MAX_SLOTS];
-	uint64_t expired_counted[PGS_MAX_SLOTS];
-};
 
-static void gc_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
+/* Delete n keys: in batches, stepping over keys another writer deleted first. */
+static void delete_keys(int fd, void *keys, size_t ksize, __u32 n)
 {
-	struct gc_walk *w = arg;
-	int counts = (f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS;
+	__u32 done = 0;
 
-	if (flow_expired(f->state, f->flags, f->seen_ns, w->now, &w->t)) {
-		forget_flow(w->dp, k, f);
-		w->res->expired++;
-		if (counts)
-			w->expired_counted[f->slot]++;
-		return;
+	while (done < n) {
+		__u32 count = n - done;
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		if (!bpf_map_delete_batch(fd, (char *)keys + (size_t)done * ksize, &count, &bo))
+			return;
+		done += count + 1; /* count stopped at the key that failed (already gone) */
 	}
-	w->res->entries++;
-	if (counts)
-		w->counted[f->slot]++;
 }
 
-int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res)
+static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_ns)
 {
-	static struct gc_walk w;
-	static struct pgs_conns before[PGS_MAX_SLOTS];
-	uint64_t *counted = w.counted, *expired_counted = w.expired_counted;
+	struct gc_pass *g = dp->gc;
 	uint32_t slot;
-	int r;
 
-	memset(res, 0, sizeof(*res));
-	memset(&w, 0, sizeof(w));
-	w.dp = dp;
-	w.res = res;
-	w.now = now_ns;
-	w.t.syn = (uint64_t)cfg->t_syn_ms * 1000000;
-	w.t.est = (uint64_t)cfg->t_est_ms * 1000000;
-	w.t.fin = (uint64_t)cfg->t_fin_ms * 1000000;
-	w.t.closed = (uint64_t)cfg->t_closed_ms * 1000000;
-	w.t.tw = 60ull * 1000000000; /* Linux's TIME_WAIT */
+	memset(g, 0, sizeof(*g));
 	for (slot = 0; slot < PGS_MAX_SLOTS; slot++)
-		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &before[slot]))
+		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &g->before[slot]))
 			return -errno;
-
+	g->running = g->first = 1;
+	g->now = now_ns;
+	g->t.syn = (uint64_t)cfg->t_syn_ms * 1000000;
+	g->t.est = (uint64_t)cfg->t_est_ms * 1000000;
+	g->t.fin = (uint64_t)cfg->t_fin_ms * 1000000;
+	g->t.closed = (uint64_t)cfg->t_closed_ms * 1000000;
+	g->t.tw = 60ull * 1000000000; /* Linux's TIME_WAIT */
 	/* A SYN flood fills the table with half-open flows: expire those early so real clients get in
 	 * (established flows are never evicted). */
 	if (dp->last_entries * 100 > (uint64_t)cfg->flow_table_size * 80) {
-		res->under_pressure = 1;
-		if (w.t.syn > PRESSURE_SYN_NS)
-			w.t.syn = PRESSURE_SYN_NS;
+		g->pressure = 1;
+		if (g->t.syn > PRESSURE_SYN_NS)
+			g->t.syn = PRESSURE_SYN_NS;
 	}
-	r = datapath_flows_each(dp, gc_flow, &w);
-	if (r)
-		return r;
+	return 0;
+}
 
-	dp->last_entries = res->entries;
+/* One batch: expire what is idle past its state's limit, count what still counts. A closing flow
+ * is looked up again before it goes: its client may have reopened it since the batch was read. */
+static void gc_batch(struct datapath *dp, __u32 count)
+{
+	struct gc_pass *g = dp->gc;
+	__u32 i, n = 0;
+
+	for (i = 0; i < count; i++) {
+		const struct pgs_flow_key *k = &dp->keys[i];
+		const struct pgs_flow *f = &dp->vals[i];
+		struct pgs_flow now;
+		int counts;
+
+		if (!flow_expired(f->state, f->flags, f->seen_ns, g->now, &g->t)) {
+			g->entries++;
+			if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
+				g->counted[f->slot]++;
+			continue;
+		}
+		if (f->state >= PGS_FLOW_FIN_WAIT) {
+			if (bpf_map_lookup_elem(dp->maps.flows, k, &now) || now.created_ns != f->created_ns ||
+			    now.sport != f->sport)
+				continue;
+			f = &now;
+		}
+		counts = (f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS;
+		if (counts)
+			g->expired_counted[f->slot]++;
+		dp->del_keys[n] = *k;
+		dp->del_rkeys[n] = (struct pgs_rflow_key){ .backend = f->backend, .vip = k->vip, .bport = f->bport, .sport = f->sport };
+		n++;
+	}
+	delete_keys(dp->maps.rflows, dp->del_rkeys, sizeof(*dp->del_rkeys), n);
+	delete_keys(dp->maps.flows, dp->del_keys, sizeof(*dp->del_keys), n);
+	g->expired += n;
+}
+
+/* The pass is over: recount. A slot's count is corrected only if the datapath did not touch it
+ * while the table was walked, so a busy slot is never "fixed" with a stale picture: it is
+ * reconciled at its next quiet moment, and nothing but expiry can make it drift in between. */
+static int gc_finish(struct datapath *dp, struct dp_gc *res)
+{
+	struct gc_pass *g = dp->gc;
+	uint32_t slot;
+
+	res->done = 1;
+	res->entries = g->entries;
+	res->expired = g->expired;
+	res->under_pressure = g->pressure;
+	dp->last_entries = g->entries;
+	g->running = 0;
 	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
 		struct pgs_conns after;
 		uint64_t adj, want;
@@ -515,19 +568,90 @@ int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, 
 			return -errno;
 		if (!after.opened)
 			continue;
-		if (after.opened != before[slot].opened || after.closed != before[slot].closed) {
+		if (after.opened != g->before[slot].opened || after.closed != g->before[slot].closed) {
 			/* Busy: only account for what this pass removed itself. */
-			if (expired_counted[slot]) {
-				adj += expired_counted[slot];
+			if (g->expired_counted[slot]) {
+				adj += g->expired_counted[slot];
 				bpf_map_update_elem(dp->maps.conn_adj, &slot, &adj, BPF_ANY);
 			}
 			continue;
 		}
-		want = after.opened - after.closed > counted[slot] ? after.opened - after.closed - counted[slot] : 0;
+		want = after.opened - after.closed > g->counted[slot] ? after.opened - after.closed - g->counted[slot] : 0;
 		if (want != adj) {
 			bpf_map_update_elem(dp->maps.conn_adj, &slot, &want, BPF_ANY);
 			res->corrected++;
 		}
 	}
 	return 0;
+}
+
+int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res)
+{
+	struct gc_pass *g = dp->gc;
+	int b, r;
+
+	memset(res, 0, sizeof(*res));
+	if (!g->running) {
+		r = gc_begin(dp, cfg, now_ns);
+		if (r)
+			return r;
+	}
+	for (b = 0; b < GC_BATCHES_PER_TICK; b++) {
+		__u32 count = GC_BATCH, next = 0;
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		r = bpf_map_lookup_batch(dp->maps.flows, g->first ? NULL : &g->cursor, &next, dp->keys, dp->vals, &count, &bo);
+		if (r && errno != ENOENT) {
+			r = -errno;
+			g->running = 0;
+			return r;
+		}
+		g->first = 0;
+		g->cursor = next;
+		gc_batch(dp, count);
+		if (r) /* ENOENT: the walk is over */
+			return gc_finish(dp, res);
+	}
+	return 0;
+}
+
+struct purge_walk {
+	struct datapath *dp;
+	uint64_t before_ns;
+	uint64_t released[PGS_MAX_SLOTS];
+	uint64_t n;
+};
+
+static void purge_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	struct purge_walk *w = arg;
+
+	if (f->seen_ns >= w->before_ns)
+		return;
+	if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
+		w->released[f->slot]++;
+	forget_flow(w->dp, k, f);
+	w->n++;
+}
+
+int datapath_purge_before(struct datapath *dp, uint64_t before_ns, uint64_t *purged)
+{
+	static struct purge_walk w;
+	uint32_t slot;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	w.dp = dp;
+	w.before_ns = before_ns;
+	r = datapath_flows_each(dp, purge_flow, &w);
+	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
+		uint64_t adj;
+
+		if (!w.released[slot] || bpf_map_lookup_elem(dp->maps.conn_adj, &slot, &adj))
+			continue;
+		adj += w.released[slot];
+		bpf_map_update_elem(dp->maps.conn_adj, &slot, &adj, BPF_ANY);
+	}
+	*purged = w.n;
+	return r;
 }

@@ -26,9 +26,11 @@ int datapath_set_service(struct datapath *dp, const struct pgs_svc_key *k, const
 int datapath_del_service(struct datapath *dp, const struct pgs_svc_key *k);
 int datapath_set_server(struct datapath *dp, uint32_t slot, const struct pgs_server *srv);
 
-/* One clean-up pass over the flow table: expire idle flows by state, and recount the connections
- * each slot really has so the datapath's counts stay exact. */
+/* The flow table's clean-up: expire idle flows by state, and recount the connections each slot
+ * really has so the datapath's counts stay exact. A pass walks the whole table a bounded number
+ * of batches per call; when a call finishes one, done is set and the figures are the pass's. */
 struct dp_gc {
+	int done;
 	uint64_t entries;            /* flows in the table after the pass */
 	uint64_t expired;            /* flows removed by this pass */
 	int under_pressure;          /* table over 80%: half-open flows expired early */
@@ -36,6 +38,10 @@ struct dp_gc {
 };
 
 int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res);
+
+/* Forget every flow not seen since before_ns, releasing their counts: after this node was not
+ * steering for a while, its flows are sessions the other node reset. 0 or -errno. */
+int datapath_purge_before(struct datapath *dp, uint64_t before_ns, uint64_t *purged);
 
 /* Call cb for every flow in the table (a snapshot, batch by batch). 0 or -errno. */
 typedef void (*dp_flow_fn)(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f);

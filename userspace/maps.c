@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -164,10 +165,28 @@ int maps_get_active(const struct pgs_maps *m, int *active)
 
 int maps_set_active(const struct pgs_maps *m, int active)
 {
-	struct pgs_ctl ctl = { .active = active ? 1 : 0 };
+	struct pgs_ctl ctl = {};
+	struct timespec ts;
 	uint32_t zero = 0;
 
+	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
+	if (ctl.active && !active) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ctl.off_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
+	ctl.active = active ? 1 : 0;
 	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY) ? -errno : 0;
+}
+
+int maps_get_off_ns(const struct pgs_maps *m, uint64_t *off_ns)
+{
+	struct pgs_ctl ctl;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(m->ctl, &zero, &ctl))
+		return -errno;
+	*off_ns = ctl.off_ns;
+	return 0;
 }
 
 int maps_clear_passive(const struct pgs_maps *m, uint32_t slot)

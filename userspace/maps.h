@@ -32,7 +32,9 @@ int *maps_fd(struct pgs_maps *m, int i);
 int maps_read_server(const struct pgs_maps *m, uint32_t slot, struct dp_server *out);
 int maps_read_verdicts(const struct pgs_maps *m, uint64_t out[PGS_R_MAX]);
 int maps_get_active(const struct pgs_maps *m, int *active);
+/* Steering on or off; turning it off records when (pgs_ctl.off_ns), kept across restarts. */
 int maps_set_active(const struct pgs_maps *m, int active);
+int maps_get_off_ns(const struct pgs_maps *m, uint64_t *off_ns);
 int maps_clear_passive(const struct pgs_maps *m, uint32_t slot);
 
 /* The name of a verdict, as the stats and the CLI print it. */

@@ -107,8 +107,10 @@ static void mon_fail(struct monitor *m, const char *why)
 			  (unsigned long long)(m->interval_ms / 1000));
 	else
 		log_debug("monitor: cannot read %s: %s", m->source, why);
-	m->failing = 1;
-	alert_stats(m->alerter, m->source, 0, why);
+	m->failing++;
+	/* One failed poll is a restart or a reload of the source, not an outage: tell from the second. */
+	if (m->failing >= 2 || m->once)
+		alert_stats(m->alerter, m->source, 0, why);
 }
 
 static void mon_fetched(void *arg, int ok, long status, const char *body, size_t len, const char *err)

@@ -1,6 +1,7 @@
 /* pgsteerd: the controller. Loads and steers the datapath, checks the servers, holds the VIP with
  * VRRP, serves stats and the runtime API, and alerts. One process, one event loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -8,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <arpa/inet.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
@@ -52,7 +55,7 @@ struct pgsteerd {
 	int handover;           /* SIGUSR2: restart in place */
 	char state_path[PATH_MAX];
 	char self[PATH_MAX];    /* our executable, for the restart in place */
-	char **argv;
+	int verbose;
 };
 
 /* The VRRP instance, for the exit path: a process that dies after resuming the MASTER role (a
@@ -127,6 +130,59 @@ static void push_service(struct pgsteerd *d, struct service_rt *svc)
 	snprintf(v.name, sizeof(v.name), "%s", svc->cfg.name);
 	if (datapath_set_service(d->dp, &k, &v))
 		log_warn("service %s: writing its datapath entry", svc->cfg.name);
+}
+
+/* What the pinned maps say of slots from an earlier run: service names and ids, server names and
+ * slots, so servers keep their slots (and counters, and flows) across a restart too. */
+static void seed_from_datapath(struct pgsteerd *d, struct model *prev)
+{
+	const struct pgs_maps *m = datapath_maps(d->dp);
+	struct pgs_svc_key k, next;
+	void *cur = NULL;
+
+	memset(prev, 0, sizeof(*prev));
+	while (prev->nservices < PGS_MAX_SERVICES && !bpf_map_get_next_key(m->services, cur, &next)) {
+		struct service_rt *svc = &prev->services[prev->nservices];
+		struct pgs_svc v;
+		uint32_t pos;
+
+		k = next;
+		cur = &k;
+		if (bpf_map_lookup_elem(m->services, &k, &v) || v.id >= PGS_MAX_SERVICES)
+			continue;
+		snprintf(svc->cfg.name, sizeof(svc->cfg.name), "%s", v.name);
+		svc->id = v.id;
+		for (pos = 0; pos < v.nservers && pos < PGS_MAX_SERVERS; pos++) {
+			uint32_t slot = v.id * PGS_MAX_SERVERS + pos;
+			struct pgs_server srv;
+
+			if (bpf_map_lookup_elem(m->servers, &slot, &srv) || !srv.name[0])
+				continue;
+			snprintf(svc->servers[svc->nservers].cfg.name, PGS_NAME_LEN, "%s", srv.name);
+			svc->servers[svc->nservers++].slot = slot;
+		}
+		prev->nservices++;
+	}
+}
+
+/* Services an earlier run pinned that the config no longer has stop being steered. */
+static void drop_unknown_services(struct pgsteerd *d)
+{
+	const struct pgs_maps *m = datapath_maps(d->dp);
+	struct pgs_svc_key k, next, gone[PGS_MAX_SERVICES];
+	void *cur = NULL;
+	int n = 0, i, known;
+
+	while (!bpf_map_get_next_key(m->services, cur, &next)) {
+		k = next;
+		cur = &k;
+		for (known = 0, i = 0; i < d->cfg.nservices; i++)
+			known |= d->cfg.services[i].vip == k.vip && d->cfg.services[i].port == k.port;
+		if (!known && n < PGS_MAX_SERVICES)
+			gone[n++] = k;
+	}
+	for (i = 0; i < n; i++)
+		datapath_del_service(d->dp, &gone[i]);
 }
 
 /* The kernel resolves and refreshes a managed neighbour entry per server address, so XDP's FIB
@@ -419,6 +475,16 @@ static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change wha
 
 /* --- health checks --------------------------------------------------------------------------- */
 
+/* Clear the datapath's refusal flag, unless a newer refusal came in since the one s->passive_ns saw. */
+static void clear_passive(struct pgsteerd *d, struct server_rt *s)
+{
+	uint64_t cur = 0;
+
+	if (!bpf_map_lookup_elem(datapath_maps(d->dp)->passive, &s->slot, &cur) && cur == s->passive_ns)
+		maps_clear_passive(datapath_maps(d->dp), s->slot);
+	s->passive_ns = 0;
+}
+
 static void on_check_changed(void *arg, struct server_rt *s, int dir)
 {
 	struct pgsteerd *d = arg;
@@ -427,10 +493,8 @@ static void on_check_changed(void *arg, struct server_rt *s, int dir)
 	check_result_str(&s->last, why, sizeof(why));
 	if (dir > 0) {
 		log_info("%s/%s is UP (%s), %s", s->svc->cfg.name, s->cfg.name, server_status(s, st, sizeof(st)), why);
-		if (s->passive_ns) {
-			maps_clear_passive(datapath_maps(d->dp), s->slot);
-			s->passive_ns = 0;
-		}
+		if (s->passive_ns)
+			clear_passive(d, s);
 	} else {
 		log_warnx("%s/%s is DOWN, %s", s->svc->cfg.name, s->cfg.name, why);
 		if (s->svc->cfg.shutdown_sessions)
@@ -444,15 +508,19 @@ static void on_checked(void *arg, struct server_rt *s)
 	struct pgsteerd *d = arg;
 
 	/* The alerter remembers what it last announced (across restarts too): this tells a change of
-	 * class once, including one that happened while pgsteerd was stopped. */
-	alert_server(d->alerter, s, s->reported, server_class(s));
+	 * class once, including one that happened while pgsteerd was stopped. After taking over from a
+	 * live peer, the first check's class is the peer's to have told. */
+	if (s->adopt_next)
+		alert_adopt(d->alerter, s);
+	else
+		alert_server(d->alerter, s, s->reported, server_class(s));
+	s->adopt_next = 0;
 	s->reported = server_class(s);
 
 	/* A refusal the check does not confirm was transient: back into selection. */
 	if (s->last.ok && s->passive_ns) {
 		log_info("%s/%s passed its check after refusing a connection: back in selection", s->svc->cfg.name, s->cfg.name);
-		maps_clear_passive(datapath_maps(d->dp), s->slot);
-		s->passive_ns = 0;
+		clear_passive(d, s);
 	}
 }
 
@@ -504,12 +572,22 @@ static void on_tick(void *arg)
 	r = datapath_gc(d->dp, &d->cfg, now_ns(), &gc);
 	if (r) {
 		log_warnx("flow table clean-up failed: %s", strerror(-r));
-	} else {
+	} else if (gc.done) {
 		d->model.flows = gc.entries;
 		d->model.flows_expired += gc.expired;
 		alert_flow_table(d->alerter, (unsigned)(gc.entries * 100 / d->cfg.flow_table_size));
 		if (gc.corrected)
 			log_debug("reconciled connection counts of %u server(s)", gc.corrected);
+	}
+	/* As master: steering on and the VIP in place, whatever happened behind our back. */
+	if (d->vrrp && vrrp_state_get(d->vrrp) == VRRP_MASTER) {
+		int active = 1;
+
+		if (!maps_get_active(datapath_maps(d->dp), &active) && !active) {
+			log_warnx("steering was off while this node is master: turning it on");
+			set_steering(d, 1);
+		}
+		vrrp_reassert(d->vrrp);
 	}
 	/* Slow start: the weight ramps while a server is young. */
 	for (i = 0; i < d->model.nservices; i++)
@@ -590,10 +668,28 @@ static void announce_all(struct pgsteerd *d)
 		}
 }
 
+/* Taking over after this node was not steering for a while: its flows are sessions the other node
+ * has reset since (no flow sync), which would otherwise count toward leastconn for hours. A short
+ * flap keeps them: an idle session that sent nothing meanwhile is still alive. */
+#define STALE_AFTER_NS (10ull * 1000000000)
+
+static void purge_stale_flows(struct pgsteerd *d)
+{
+	uint64_t off = 0, n = 0;
+
+	if (maps_get_off_ns(datapath_maps(d->dp), &off) || !off || now_ns() - off < STALE_AFTER_NS)
+		return;
+	if (!datapath_purge_before(d->dp, off, &n) && n)
+		log_info("forgot %llu flow(s) from before this node stopped steering %llus ago: the other node "
+			 "reset those sessions", (unsigned long long)n, (unsigned long long)((now_ns() - off) / 1000000000));
+}
+
 static void on_vrrp_steer(void *arg, int on)
 {
 	struct pgsteerd *d = arg;
 
+	if (on && d->dp && !d->steering)
+		purge_stale_flows(d);
 	d->want_steering = on;
 	alerter_quiet(d->alerter, !on);
 	if (on) /* the new master tells what changed since it last told or adopted */
@@ -630,6 +726,16 @@ static void on_vrrp_state(void *arg, enum vrrp_state from, enum vrrp_state to, u
 	case VRRP_MASTER:
 		if (!strcmp(why, "resumed after restart"))
 			break;
+		/* The peer was alive (we preempted it, or it stepped down): it told what it saw; what our
+		 * own first checks find is adopted, not told again. */
+		if (!strncmp(why, "preempted", 9) || !strncmp(why, "priority 0", 10)) {
+			int i, j;
+
+			for (i = 0; i < d->model.nservices; i++)
+				for (j = 0; j < d->model.services[i].nservers; j++)
+					if (!class_known(&d->model.services[i].servers[j]))
+						d->model.services[i].servers[j].adopt_next = 1;
+		}
 		alert_vrrp(d->alerter, !peer ? VRRP_ALERT_ELECTED : !strncmp(why, "preempted", 9) ? VRRP_ALERT_PREEMPT
 											 : VRRP_ALERT_TAKEOVER,
 			   d->cfg.node_name, peer, why);
@@ -674,10 +780,21 @@ static void start_vrrp(struct pgsteerd *d, int resume)
 		vrrp_start(d->vrrp);
 }
 
+static int server_addr_in(const struct config *c, uint32_t addr)
+{
+	int i, j;
+
+	for (i = 0; i < c->nservices; i++)
+		for (j = 0; j < c->services[i].nservers; j++)
+			if (c->services[i].servers[j].addr == addr)
+				return 1;
+	return 0;
+}
+
 static int reload(struct pgsteerd *d, char *err, size_t errlen)
 {
 	static struct config fresh;
-	int r = config_load(d->cfg.path, &fresh, err, errlen);
+	int r = config_load(d->cfg.path, &fresh, err, errlen), stats_changed, alerts_changed;
 
 	if (r) {
 		log_warnx("reload failed, keeping the running configuration: %s", err);
@@ -700,6 +817,24 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 		fresh.vrrp = d->cfg.vrrp;
 	}
 	log_info("reload: configuration %s is valid, applying it", d->cfg.path);
+	/* Listeners and the alert queue are only rebuilt when their own settings changed: rebuilding
+	 * would drop a stats poll or re-send an alert in flight. */
+	stats_changed = fresh.stats_enabled != d->cfg.stats_enabled || fresh.stats_addr != d->cfg.stats_addr ||
+			fresh.stats_port != d->cfg.stats_port;
+	alerts_changed = memcmp(&fresh.alert, &d->cfg.alert, sizeof(fresh.alert)) ||
+			 strcmp(fresh.node_name, d->cfg.node_name);
+	/* Managed neighbour entries of servers that leave. */
+	{
+		int i, j;
+
+		for (i = 0; i < d->cfg.nservices; i++)
+			for (j = 0; j < d->cfg.services[i].nservers; j++) {
+				uint32_t a = d->cfg.services[i].servers[j].addr;
+
+				if (!server_addr_in(&fresh, a))
+					nl_neigh_del(datapath_ifindex(d->dp), a);
+			}
+	}
 	/* Services whose address changed or went away leave the datapath. */
 	{
 		int i;
@@ -759,21 +894,23 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 	manage_neighbours(d);
 	runtime_set_model(d->rt, &d->model);
 	start_checks(d);
-	if (d->stats) {
+	if (stats_changed) {
 		stats_http_stop(d->stats);
 		d->stats = NULL;
+		if (d->cfg.stats_enabled) {
+			d->stats = stats_http_start(d->loop, d->cfg.stats_addr, d->cfg.stats_port, &d->model, refresh, d,
+						    err, errlen);
+			if (!d->stats)
+				log_warnx("reload: stats listener: %s", err);
+		}
 	}
-	if (d->cfg.stats_enabled) {
-		d->stats = stats_http_start(d->loop, d->cfg.stats_addr, d->cfg.stats_port, &d->model, refresh, d, err, errlen);
-		if (!d->stats)
-			log_warnx("reload: stats listener: %s", err);
+	if (alerts_changed) {
+		alerter_free(d->alerter);
+		d->alerter = alerter_new(d->loop, &d->cfg, err, errlen);
+		if (!d->alerter)
+			log_warnx("reload: alerts are off: %s", err);
+		alerter_quiet(d->alerter, d->vrrp && !d->steering);
 	}
-	alerter_free(d->alerter);
-	d->alerter = NULL;
-	d->alerter = alerter_new(d->loop, &d->cfg, err, errlen);
-	if (!d->alerter)
-		log_warnx("reload: alerts are off: %s", err);
-	alerter_quiet(d->alerter, d->vrrp && !d->steering);
 	log_info("reload: done");
 	return 0;
 }
@@ -796,6 +933,19 @@ static int restart_check(struct pgsteerd *d, char *err, size_t errlen)
 			 "restarts; stop pgsteerd, 'pgsteer detach' (drops live flows), then start it",
 			 d->cfg.flow_table_size, fresh.flow_table_size);
 		return -EINVAL;
+	}
+	/* The executable that will take over (an upgrade may have replaced it) must accept the config. */
+	{
+		char cmd[2 * PATH_MAX + 64];
+		int rc;
+
+		snprintf(cmd, sizeof(cmd), "'%s' -n -f '%s' > /dev/null 2>&1", d->self, d->cfg.path);
+		rc = system(cmd);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s -n -f %s fails (status %d): the new process would not start", d->self,
+				 d->cfg.path, rc);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -879,7 +1029,6 @@ int main(int argc, char **argv)
 	char err[1024];
 	ssize_t n;
 
-	d.argv = argv;
 	n = readlink("/proc/self/exe", d.self, sizeof(d.self) - 1);
 	if (n > 0)
 		d.self[n] = '\0';
@@ -913,6 +1062,7 @@ int main(int argc, char **argv)
 		usage();
 	log_init(verbose);
 	libbpf_set_print(log_libbpf);
+	d.verbose = verbose;
 
 	r = config_load(conf, &d.cfg, err, sizeof(err));
 	if (r) {
@@ -931,6 +1081,18 @@ int main(int argc, char **argv)
 		fatal("setting up signals");
 	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST)
 		fatal("state directory %s", d.cfg.state_dir);
+	/* One pgsteerd per state directory, before anything touches the datapath or the VIP. */
+	{
+		char lock[PATH_MAX];
+		int fd;
+
+		snprintf(lock, sizeof(lock), "%s/pgsteerd.lock", d.cfg.state_dir);
+		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			fatal("%s", lock);
+		if (flock(fd, LOCK_EX | LOCK_NB))
+			fatalx("another pgsteerd runs with state directory %s (%s is locked)", d.cfg.state_dir, lock);
+	}
 	snprintf(d.state_path, sizeof(d.state_path), "%s/servers.json", d.cfg.state_dir);
 	/* Without a webhook the alerter only logs (and still tracks what it told). */
 	d.alerter = alerter_new(d.loop, &d.cfg, err, sizeof(err));
@@ -945,8 +1107,10 @@ int main(int argc, char **argv)
 	if (r)
 		fatalx("%s", err);
 	log_info("datapath attached to %s (%s), pinned under %s", d.cfg.interface, attach_name(d.cfg.attach), d.cfg.pin_root);
-	if (d.vrrp)
+	if (d.vrrp) {
 		set_steering(&d, d.want_steering);
+		vrrp_advert_now(d.vrrp);
+	}
 
 	{
 		struct nl_iface ifc;
@@ -956,12 +1120,18 @@ int main(int argc, char **argv)
 			fatalx("interface %s: %s", d.cfg.interface, strerror(-r));
 		d.node_addr = ifc.addr;
 	}
-	model_init(&d.model, &d.cfg, now_ms(), NULL);
+	{
+		static struct model prev;
+
+		seed_from_datapath(&d, &prev);
+		model_init(&d.model, &d.cfg, now_ms(), &prev);
+	}
 	state_load(&d);
 	if (handover)
 		handover_load(&d);
 	for (i = 0; i < d.model.nservices; i++)
 		push_service(&d, &d.model.services[i]);
+	drop_unknown_services(&d);
 	manage_neighbours(&d);
 	/* Without VRRP the VIP is managed outside pgsteerd and this node always steers. */
 	if (!d.cfg.vrrp.enabled)
@@ -1000,6 +1170,8 @@ int main(int argc, char **argv)
 	timer_close(&d.tick);
 	timer_close(&d.passive_tick);
 	if (d.handover) {
+		if (d.vrrp)
+			vrrp_advert_now(d.vrrp); /* the peer's master-down timer starts afresh */
 		handover_save(&d);
 		setenv("PGSTEER_HANDOVER", d.vrrp && vrrp_state_get(d.vrrp) == VRRP_MASTER ? "master" : "backup", 1);
 	}
@@ -1013,9 +1185,29 @@ int main(int argc, char **argv)
 	loop_free(d.loop);
 	if (d.handover) {
 		/* Everything is closed (and close-on-exec besides): the datapath, the VIP and the flows
-		 * stay as they are while the new image takes them over. */
-		execv(d.self, d.argv);
-		fatal("restart in place: exec %s", d.self);
+		 * stay as they are while the new image takes them over. The config by its absolute path:
+		 * a daemon's working directory is /. */
+		char *args[8] = { d.self, "-d", "-f", d.cfg.path }, *v[] = { "-v", "-vv" };
+		int nargs = 4;
+
+		if (d.verbose)
+			args[nargs++] = v[d.verbose > 1];
+		args[nargs] = NULL;
+		execv(d.self, args);
+		log_warn("restart in place: exec %s", d.self);
+		/* Nobody takes over: stop holding what nobody will advertise for. */
+		if (d.cfg.vrrp.enabled) {
+			struct pgs_maps m;
+			int ifindex = (int)if_nametoindex(d.cfg.interface);
+
+			if (ifindex)
+				nl_ifaddr_del(ifindex, d.cfg.vrrp.vip, d.cfg.vrrp.vip_prefix);
+			if (!maps_open_pinned(&m, d.cfg.pin_root, NULL)) {
+				maps_set_active(&m, 0);
+				maps_close(&m);
+			}
+		}
+		return 1;
 	}
 	log_info("stopped");
 	return r ? 1 : 0;

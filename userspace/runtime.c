@@ -212,6 +212,18 @@ static void cmd_set_server(struct runtime *rt, int argc, char **argv, FILE *out)
 	fprintf(out, "'set server' knows 'state' and 'weight', not '%s'.\n", argv[3]);
 }
 
+/* HAProxy 2.6's numbering of check statuses (enum healthcheck_status), for show servers state. */
+static int haproxy_check_status(enum chk_status st)
+{
+	static const int n[CHK_MAX] = {
+		[CHK_UNK] = 0, [CHK_INI] = 1, [CHK_SOCKERR] = 5, [CHK_L4OK] = 6, [CHK_L4TOUT] = 7, [CHK_L4CON] = 8,
+		[CHK_L6OK] = 9, [CHK_L6TOUT] = 10, [CHK_L6RSP] = 11, [CHK_L7TOUT] = 12, [CHK_L7RSP] = 13,
+		[CHK_L7OK] = 15, [CHK_L7STS] = 17,
+	};
+
+	return st < CHK_MAX ? n[st] : 0;
+}
+
 /* HAProxy's "show servers state" format version 1 (the columns it prints, ours filled in). */
 static void cmd_show_servers_state(struct runtime *rt, int argc, char **argv, FILE *out)
 {
@@ -231,13 +243,15 @@ static void cmd_show_servers_state(struct runtime *rt, int argc, char **argv, FI
 		for (j = 0; j < svc->nservers; j++) {
 			struct server_rt *s = &svc->servers[j];
 			char addr[INET_ADDRSTRLEN];
-			/* HAProxy: op state 0 stopped, 2 running; admin bits 0x01 forced maint, 0x08 forced drain. */
+			/* HAProxy's numbers: op state 0 stopped, 2 running; admin bits 0x01 forced maint, 0x08
+			 * forced drain; check result 2 failed, 3 passed; check state 6 configured and enabled. */
 			int op = s->health.up ? 2 : 0, adm = s->admin == ADMIN_MAINT ? 0x01 : s->admin == ADMIN_DRAIN ? 0x08 : 0;
 
 			inet_ntop(AF_INET, &s->cfg.addr, addr, sizeof(addr));
 			fprintf(out, "%u %s %d %s %s %d %d %u %u %llu %d %d %u %d 0 0 0 - %u - 0 0 - - 0\n", svc->id + 1,
 				svc->cfg.name, j + 1, s->cfg.name, addr, op, adm, s->uweight, s->cfg.weight,
-				(unsigned long long)server_lastchg_s(s, now), (int)s->last.status, s->last.ok ? 3 : 0,
+				(unsigned long long)server_lastchg_s(s, now), haproxy_check_status(s->last.status),
+				s->last.status <= CHK_INI ? 0 : s->last.ok ? 3 : 2,
 				s->health.health, s->checked ? 6 : 0, ntohs(s->cfg.port));
 		}
 	}
@@ -301,8 +315,11 @@ static void exec_one(struct runtime *rt, char *cmd, FILE *out)
 	} else if ((!strcmp(argv[0], "enable") || !strcmp(argv[0], "disable")) && argc >= 2 && !strcmp(argv[1], "server")) {
 		struct server_rt *s = find_server(rt, argc > 2 ? argv[2] : NULL, out);
 
-		if (s)
-			set_admin(rt, s, argv[0][0] == 'e' ? ADMIN_READY : ADMIN_MAINT, out);
+		/* As HAProxy: enable leaves maintenance only (a drained server stays drained). */
+		if (s && argv[0][0] == 'd')
+			set_admin(rt, s, ADMIN_MAINT, out);
+		else if (s && s->admin == ADMIN_MAINT)
+			set_admin(rt, s, ADMIN_READY, out);
 	} else if (!strcmp(argv[0], "shutdown") && argc >= 3 && !strcmp(argv[1], "sessions") && !strcmp(argv[2], "server")) {
 		struct server_rt *s = find_server(rt, argc > 3 ? argv[3] : NULL, out);
 

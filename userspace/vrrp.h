@@ -167,6 +167,10 @@ int vrrp_start(struct vrrp *v);
 /* Startup of a process that takes over from this node's previous one, which was master (a hitless
  * restart): master at once, without waiting out the master-down timer, so the peer never notices. */
 int vrrp_resume(struct vrrp *v);
+/* As master: send an advert now (a restart in place sends one on each side of its slow steps). */
+void vrrp_advert_now(struct vrrp *v);
+/* As master: put the VIP back if something removed it behind our back (and tell the network). */
+void vrrp_reassert(struct vrrp *v);
 /* The daemon's own fault (e.g. the datapath cannot attach): FAULT while set, even as master. */
 void vrrp_set_fault(struct vrrp *v, int fault, const char *why);
 /* Graceful stop: as master, steering off, an advert with priority 0, VIP removed. Then INIT. */

@@ -465,6 +465,23 @@ void vrrp_free(struct vrrp *v)
 	free(v);
 }
 
+void vrrp_advert_now(struct vrrp *v)
+{
+	if (v && v->fsm.state == VRRP_MASTER)
+		send_advert(v, v->fsm.p.priority);
+}
+
+void vrrp_reassert(struct vrrp *v)
+{
+	char a[INET_ADDRSTRLEN];
+
+	if (!v || v->fsm.state != VRRP_MASTER || nl_ifaddr_has(v->ifc.ifindex, v->cfg.vip) != 0)
+		return;
+	log_warnx("vrrp: %s was removed from %s behind our back; adding it again", ip_str(v->cfg.vip, a), v->ifname);
+	vip_change(v, 1);
+	garp_burst(v);
+}
+
 void vrrp_fill(struct vrrp *v, struct model *m)
 {
 	m->vrrp.enabled = 1;

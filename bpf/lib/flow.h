@@ -57,12 +57,14 @@ static __always_inline struct flow_step flow_next(__u32 state, int from_client, 
 	return s;
 }
 
-/* A client SYN on an existing flow: forward it to the same server (a retransmission), or start a new
- * connection in its place (the client reused its port after close, or the server it waited for
- * left selection before answering). */
+/* A client SYN on an existing flow: forward it to the same server (a retransmission, before the
+ * handshake completed), or start a new connection in its place: the client reused its port after
+ * close, or after a connection it no longer has (a client never reuses the port of a live one: an
+ * ESTABLISHED flow meeting a SYN was lost, e.g. reset by the peer node during a failover), or the
+ * server it waited for left selection before answering. */
 static __always_inline int flow_syn_reopens(__u32 state, int server_selectable)
 {
-	if (state == PGS_FLOW_FIN_WAIT || state == PGS_FLOW_CLOSED)
+	if (state >= PGS_FLOW_ESTABLISHED)
 		return 1;
 	return state == PGS_FLOW_SYN_SENT && !server_selectable;
 }

@@ -40,8 +40,12 @@ net_add_node() {
     || die "cannot create veth $node <-> $ns/eth0"
   ip -n pgs-sw link set "$node" master br0
   # The stack finishes checksums before frames reach the node: native XDP then sees complete checksums,
-  # and receivers really verify them (platform facts 4 and 7).
-  in_ns sw ethtool -K "$node" tx off >/dev/null 2>&1 || die "ethtool -K $node tx off failed in pgs-sw"
+  # and receivers really verify them (platform facts 4 and 7). With TC the load balancers' ports keep
+  # checksum offload, so the TC program meets CHECKSUM_PARTIAL packets (what a host sees from its own
+  # containers or VMs); the hop after it finishes their checksums, and the receivers verify them.
+  if [ "${ATTACH:-xdp}" != tc ] || [[ $node != lb* ]]; then
+    in_ns sw ethtool -K "$node" tx off >/dev/null 2>&1 || die "ethtool -K $node tx off failed in pgs-sw"
+  fi
   ip -n pgs-sw link set "$node" up
   ip -n "$ns" addr add "${LAB_ADDR[$node]}/$LAB_PREFIX" dev eth0
   ip -n "$ns" link set eth0 up

@@ -112,7 +112,8 @@ static void flow_state_machine(void)
 	/* A client SYN on an existing flow. */
 	CHECK_EQ(flow_syn_reopens(PGS_FLOW_SYN_SENT, 1), 0);
 	CHECK_EQ(flow_syn_reopens(PGS_FLOW_SYN_SENT, 0), 1);
-	CHECK_EQ(flow_syn_reopens(PGS_FLOW_ESTABLISHED, 0), 0);
+	CHECK_EQ(flow_syn_reopens(PGS_FLOW_SYN_RECV, 1), 0);
+	CHECK_EQ(flow_syn_reopens(PGS_FLOW_ESTABLISHED, 1), 1); /* the client lost that connection */
 	CHECK_EQ(flow_syn_reopens(PGS_FLOW_FIN_WAIT, 1), 1);
 	CHECK_EQ(flow_syn_reopens(PGS_FLOW_CLOSED, 1), 1);
 }
