@@ -70,8 +70,38 @@ for svc in d["services"]:
 
 # Background processes this test started, stopped at exit (by PID).
 BG_PIDS=()
-bg_cleanup() { local p; for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+bg_cleanup() {
+  local p
+  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "${SESS_DIR:-/nonexistent}"
+}
 trap bg_cleanup EXIT
 
 # Receivers must not have dropped any segment for a bad TCP checksum (platform fact 7).
 csum_errors() { on "$1" nstat -asz TcpInCsumErrors | awk '/TcpInCsumErrors/ { print $2 }'; }
+
+# Idle psql sessions through the VIP, opened one at a time (each counted on the PgBouncer host before
+# the next): open_sessions N. Their stdin FIFOs stay open on the fds in FDS; session k's output is in
+# $SESS_DIR/out$k; close_sessions ends them all and waits until the PgBouncers hold none.
+SESS_DIR=$(mktemp -d)
+FDS=()
+NFIFO=0
+open_sessions() {
+  local n=$1 i base=${#FDS[@]} k f fd
+  for ((i = 0; i < n; i++)); do
+    k=$((base + i)) f=$((NFIFO++))
+    mkfifo "$SESS_DIR/in$f"
+    "$LAB" exec client psql -h "$VIP" -U app -d app -X -At < "$SESS_DIR/in$f" > "$SESS_DIR/out$k" 2>&1 &
+    BG_PIDS+=($!)
+    exec {fd}> "$SESS_DIR/in$f"
+    FDS+=($fd)
+    wait_eval 5 '[ "$(sum3 "$(pgb_counts)")" -ge '"$((k + 1))"' ]'
+  done
+}
+close_sessions() {
+  local fd
+  for fd in "${FDS[@]}"; do exec {fd}>&-; done
+  FDS=()
+  wait_eval 10 '[ "$(pgb_counts)" = 0/0/0 ]'
+}

@@ -61,21 +61,6 @@ echo "    pgb2 crash, medians of 3: out of selection $(median "${out_times[@]}")
 
 # --- 2. Drain, maint, weights -----------------------------------------------------------------------
 tmp=$(mktemp -d)
-NFIFO=0
-open_sessions() { # open N idle sessions; their stdin FIFOs stay open on fds recorded in FDS
-  local n=$1 i base=${#FDS[@]}
-  for ((i = 0; i < n; i++)); do
-    local k=$((base + i)) f=$((NFIFO++))
-    mkfifo "$tmp/in$f"
-    "$LAB" exec client "${PSQL[@]}" < "$tmp/in$f" > "$tmp/out$k" 2>&1 &
-    BG_PIDS+=($!)
-    exec {fd}> "$tmp/in$f"
-    FDS+=($fd)
-    wait_eval 5 '[ "$(sum3 "$(pgb_counts)")" -ge '"$((k + 1))"' ]'
-  done
-}
-close_sessions() { local fd; for fd in "${FDS[@]}"; do exec {fd}>&-; done; FDS=(); wait_eval 10 '[ "$(pgb_counts)" = 0/0/0 ]'; }
-FDS=()
 open_sessions 6
 held=$(pgb_counts)
 on lb1 pgsteer drain pgsql/pgb2
@@ -83,7 +68,7 @@ check drain_shows_DRAIN [ "$(field pgb2 status)" = DRAIN ]
 # Its sessions keep working...
 ok=yes
 for k in 0 1 2 3 4 5; do echo "select 'still-$k';" >&${FDS[$k]}; done
-for k in 0 1 2 3 4 5; do wait_until 5 grep -q "still-$k" "$tmp/out$k" || ok=no; done
+for k in 0 1 2 3 4 5; do wait_until 5 grep -q "still-$k" "$SESS_DIR/out$k" || ok=no; done
 check drained_sessions_keep_working [ $ok = yes ]
 # ...and no new connection lands on it.
 open_sessions 6
@@ -186,7 +171,6 @@ cp "$conf" "$tmp/conf.orig"
 echo "    on-marked-down shutdown-sessions" >> "$conf"
 out=$(on lb1 pgsteer reload 2>&1)
 check reload_takes_new_config grep -q "reloaded" <<< "$out"
-FDS=()
 open_sessions 6
 lab kill pgb2 STOP > /dev/null
 t0=$(now_ms)

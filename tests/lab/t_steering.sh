@@ -11,15 +11,7 @@ out=$(on client "${PSQL[@]}" -c "select count(*) from pgbench_branches" 2>&1)
 check psql_through_vip [ "$out" = 10 ]
 
 # 2. 30 idle sessions, opened one after the other, spread 10/10/10 (PgBouncer host's count).
-tmp=$(mktemp -d)
-for i in $(seq 1 30); do
-  mkfifo "$tmp/in$i"
-  "$LAB" exec client "${PSQL[@]}" < "$tmp/in$i" > "$tmp/out$i" 2>&1 &
-  BG_PIDS+=($!)
-  exec {fd}> "$tmp/in$i"
-  FDS+=($fd)
-  wait_eval 5 '[ "$(sum3 "$(pgb_counts)")" -ge '"$i"' ]'
-done
+open_sessions 30
 held=$(pgb_counts)
 check held_sessions_spread_10_10_10 [ "$held" = 10/10/10 ]
 [ "$held" = 10/10/10 ] || echo "    pgb1/pgb2/pgb3 hold $held"
@@ -30,11 +22,10 @@ check status_agrees_with_pgbouncer_host [ "$said" = "$held" ]
 [ "$said" = "$held" ] || echo "    status says $said"
 
 # The clients leave: every count returns to 0.
-for fd in "${FDS[@]}"; do exec {fd}>&-; done
+close_sessions
 wait_eval 10 '[ "$(status_counts)" = 0/0/0 ]'
 check status_back_to_zero test "$(status_counts)" = 0/0/0
 check pgbouncers_released_all test "$(pgb_counts)" = 0/0/0
-rm -rf "$tmp"
 
 # 3. pgbench with a new connection per transaction: nothing fails.
 out=$(on client pgbench -n -S -C -c 4 -j 2 -t 100 -h "$VIP" -U app app 2>&1)
