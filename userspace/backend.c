@@ -11,6 +11,11 @@ const char *srv_class_name(enum srv_class c)
 	return names[c];
 }
 
+const char *admin_name(enum admin_state a)
+{
+	return a == ADMIN_MAINT ? "maint" : a == ADMIN_DRAIN ? "drain" : "ready";
+}
+
 enum srv_class server_class(const struct server_rt *s)
 {
 	if (s->admin == ADMIN_MAINT)

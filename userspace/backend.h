@@ -29,6 +29,8 @@ struct check_result {
 enum srv_class { CLASS_UP, CLASS_DOWN, CLASS_DRAIN, CLASS_MAINT };
 
 const char *srv_class_name(enum srv_class c);
+/* "ready", "drain", "maint": the runtime API's words, also in the saved state and the JSON. */
+const char *admin_name(enum admin_state a);
 
 struct service_rt;
 

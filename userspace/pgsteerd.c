@@ -285,8 +285,7 @@ static void state_save(struct pgsteerd *d)
 			if (s->admin == (s->cfg.disabled ? ADMIN_MAINT : ADMIN_READY) && s->uweight == s->cfg.weight)
 				continue;
 			o = json_object_new_object();
-			json_object_object_add(o, "admin", json_object_new_string(
-				s->admin == ADMIN_MAINT ? "maint" : s->admin == ADMIN_DRAIN ? "drain" : "ready"));
+			json_object_object_add(o, "admin", json_object_new_string(admin_name(s->admin)));
 			json_object_object_add(o, "weight", json_object_new_int((int)s->uweight));
 			snprintf(key, sizeof(key), "%s/%s", s->svc->cfg.name, s->cfg.name);
 			json_object_object_add(root, key, o);
@@ -329,7 +328,7 @@ static void state_load(struct pgsteerd *d)
 				s->uweight = (uint32_t)v;
 		}
 		log_info("%s: runtime state restored (%s, weight %u)", key,
-			 s->admin == ADMIN_MAINT ? "maint" : s->admin == ADMIN_DRAIN ? "drain" : "ready", s->uweight);
+			 admin_name(s->admin), s->uweight);
 	}
 	json_object_put(root);
 }

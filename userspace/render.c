@@ -17,16 +17,6 @@
 
 #define WEIGHT_SCALE 16 /* datapath weights are user weights x 16 (struct pgs_server) */
 
-static const char *admin_name(enum admin_state a)
-{
-	return a == ADMIN_MAINT ? "maint" : a == ADMIN_DRAIN ? "drain" : "ready";
-}
-
-const char *vrrp_state_label(int state)
-{
-	return vrrp_state_name((enum vrrp_state)state);
-}
-
 static void addr_fmt(char *buf, size_t len, uint32_t addr, uint16_t port)
 {
 	char ip[INET_ADDRSTRLEN];
@@ -834,7 +824,7 @@ static json_object *json_vrrp(const struct model *m)
 	struct in_addr a = { .s_addr = m->vrrp.master };
 	unsigned i;
 
-	j_str(o, "state", vrrp_state_label(m->vrrp.state));
+	j_str(o, "state", vrrp_state_name((enum vrrp_state)m->vrrp.state));
 	if (m->cfg) {
 		j_u64(o, "vrid", m->cfg->vrrp.vrid);
 		j_u64(o, "priority", m->cfg->vrrp.priority);

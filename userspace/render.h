@@ -25,6 +25,5 @@ int render_prometheus(const struct model *m, uint64_t now_ms, FILE *out);
 int render_json(const struct model *m, uint64_t now_ms, FILE *out);
 
 /* The model's vrrp.state by name: "INIT", "BACKUP", "MASTER", "FAULT" (vrrp_state_name). */
-const char *vrrp_state_label(int state);
 
 #endif

@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "render.h"
 #include "runtime.h"
+#include "vrrp.h"
 
 #define REQ_MAX 4096
 #define CONN_TIMEOUT_MS 10000
@@ -130,11 +131,6 @@ static void on_accept(void *arg, uint32_t events)
 }
 
 /* --- commands ------------------------------------------------------------------------------- */
-
-static const char *admin_name(enum admin_state a)
-{
-	return a == ADMIN_MAINT ? "maint" : a == ADMIN_DRAIN ? "drain" : "ready";
-}
 
 static struct server_rt *find_server(struct runtime *rt, const char *spec, FILE *out)
 {
@@ -270,7 +266,7 @@ static void cmd_show_info(struct runtime *rt, FILE *out)
 		cfg->interface, attach_name(cfg->attach), (unsigned long long)rt->m->flows,
 		(unsigned long long)rt->m->flows_max);
 	if (rt->m->vrrp.enabled)
-		fprintf(out, "VRRP: %s\n", vrrp_state_label(rt->m->vrrp.state));
+		fprintf(out, "VRRP: %s\n", vrrp_state_name((enum vrrp_state)rt->m->vrrp.state));
 }
 
 static void cmd_help(FILE *out)
