@@ -14,7 +14,8 @@ BUILD=${BUILD:-$top/build}
 SECS=${BENCH_SECONDS:-8}
 ROUNDS=${BENCH_ROUNDS:-5}
 OUT=${BENCH_OUT:-$BUILD/bench.md}
-LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab}
+LAB_NS=${LAB_NS:-pgs}
+if [ "$LAB_NS" = pgs ]; then LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab}; else LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab-$LAB_NS}; fi
 VIP=10.100.1.100
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (network namespaces, BPF)" >&2; exit 1; }
 

@@ -3,7 +3,7 @@
 #
 # usage: scripts/lab.sh COMMAND [ARGS]
 #   up                        build the whole lab (env: ATTACH=xdp|tc, VRRP=1|0, LB_EXTRA, VRRP_EXTRA, LAB_NO_LB=1)
-#   down                      stop what up started (by PID), delete every pgs-* namespace, remove pin roots
+#   down                      stop what up started (by PID), delete every $LAB_NS-* namespace, remove pin roots
 #   status                    what runs where, with PIDs, links and the VIP holder
 #   exec NODE CMD...          run CMD in NODE (client lb1 lb2 pgb db; sw = the switch), network namespace
 #                             only, with $BUILD on PATH, PGPASSWORD, and on lb1/lb2 PGSTEER_SOCKET/PGSTEER_CONF
@@ -17,7 +17,7 @@
 #                             answer the next COUNT POSTs (default: all) with CODE (+ Retry-After), then 200
 #   sink reset                forget the recorded alerts and requests (keeps the response mode)
 #   haproxy start|stop        HAProxy 2.6 in lb2 on 10.100.1.11:5432, stats on :8405/stats
-# env: LAB_DIR=/tmp/pgsteer-lab  BUILD=<repo>/build  ATTACH=xdp  VRRP=1  LB_EXTRA  VRRP_EXTRA  LB_GLOBAL_EXTRA
+# env: LAB_NS=pgs (namespace prefix)  LAB_DIR=/tmp/pgsteer-lab  BUILD=<repo>/build  ATTACH=xdp  VRRP=1  LB_EXTRA  VRRP_EXTRA  LB_GLOBAL_EXTRA
 #      LB_ARGS (extra pgsteerd flags)  LAB_NO_LB=1 (no pgsteerd)  LAB_KEEP=1 (keep a failed up for debugging)
 #      PGBENCH_SCALE=10  DB_FSYNC=off  LAB_IPV6=0
 set -euo pipefail
@@ -56,7 +56,7 @@ up_fresh_state() {
   for d in db pgb sink lb1 lb2 haproxy; do rm -rf "${LAB_DIR:?}/$d"; done
   mkdir -p "$LAB_DIR/db" "$LAB_DIR/pgb" "$LAB_DIR/sink" "$LAB_DIR/lb1" "$LAB_DIR/lb2"
   chown "$PG_OS_USER:" "$LAB_DIR/db" "$LAB_DIR/pgb"
-  for node in lb1 lb2; do rm -rf "/sys/fs/bpf/pgsteer-$node"; done
+  for node in lb1 lb2; do rm -rf "$(lab_pin_root "$node")"; done
 }
 
 # The steps of up; any failure exits (the caller tears down).
@@ -110,11 +110,11 @@ cmd_down() {
   done
   net_down
   for node in lb1 lb2; do
-    [ -e "/sys/fs/bpf/pgsteer-$node" ] || continue
+    [ -e "$(lab_pin_root "$node")" ] || continue
     if [ $lb_left = 0 ] && ! svc_pid "$node" >/dev/null; then
-      rm -rf "/sys/fs/bpf/pgsteer-$node"
+      rm -rf "$(lab_pin_root "$node")"
     else
-      warn "pgsteerd on $node still runs: /sys/fs/bpf/pgsteer-$node kept"
+      warn "pgsteerd on $node still runs: $(lab_pin_root "$node") kept"
     fi
   done
   [ $failed = 0 ] || die "down incomplete: some services could not be stopped"

@@ -5,7 +5,11 @@ LAB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$LAB_REPO/scripts/provision/common.sh"
 LOG_TAG=lab
 
-LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab}
+# LAB_NS prefixes every namespace (and names the pin roots and the default LAB_DIR), so several labs
+# can run side by side on one machine: LAB_NS=pgx scripts/lab.sh up.
+LAB_NS=${LAB_NS:-pgs}
+[[ $LAB_NS =~ ^[a-z][a-z0-9]{0,5}$ ]] || { echo "LAB_NS must be 1-6 lower-case letters or digits (got '$LAB_NS')" >&2; exit 2; }
+if [ "$LAB_NS" = pgs ]; then LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab}; else LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab-$LAB_NS}; fi
 BUILD=${BUILD:-$LAB_REPO/build}
 PROVISION=$LAB_REPO/scripts/provision
 
@@ -38,10 +42,13 @@ lab_paths_check
 need_root() { [ "$(id -u)" -eq 0 ] || die "the lab needs root (run: sudo $0 $*)"; }
 
 # Print the namespace name of NODE (client lb1 lb2 pgb db, or sw for the switch).
-ns_name() { printf 'pgs-%s\n' "$1"; }
+ns_name() { printf '%s-%s\n' "$LAB_NS" "$1"; }
 
 # Print the netns file of NODE.
-ns_file() { printf '/run/netns/pgs-%s\n' "$1"; }
+ns_file() { printf '/run/netns/%s-%s\n' "$LAB_NS" "$1"; }
+
+# Print the BPF pin root of load-balancer NODE (lb1, lb2).
+lab_pin_root() { if [ "$LAB_NS" = pgs ]; then printf '/sys/fs/bpf/pgsteer-%s\n' "$1"; else printf '/sys/fs/bpf/pgsteer-%s-%s\n' "$LAB_NS" "$1"; fi; }
 
 # Succeed if NODE's namespace exists.
 ns_exists() { [ -e "$(ns_file "$1")" ]; }

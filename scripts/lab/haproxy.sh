@@ -1,4 +1,4 @@
-# HAProxy 2.6 in pgs-lb2 (the incumbent, for the bench and the monitor test): config, start, stop. Sourced.
+# HAProxy 2.6 in the lab's lb2 (the incumbent, for the bench and the monitor test): config, start, stop. Sourced.
 # shellcheck shell=bash
 
 HAPROXY_DIR=$LAB_DIR/haproxy
@@ -7,7 +7,7 @@ HAPROXY_DIR=$LAB_DIR/haproxy
 haproxy_conf() {
   local item
   cat <<EOF
-# HAProxy for the pgsteer lab (pgs-lb2), written by scripts/lab/haproxy.sh
+# HAProxy for the pgsteer lab (lb2), written by scripts/lab/haproxy.sh
 global
     maxconn 4000
     stats socket $HAPROXY_DIR/admin.sock mode 600 level admin
@@ -40,7 +40,7 @@ listen stats
 EOF
 }
 
-# Start HAProxy in pgs-lb2 as a daemon and wait until both listeners are up.
+# Start HAProxy in the lab's lb2 as a daemon and wait until both listeners are up.
 haproxy_start() {
   local cfg=$HAPROXY_DIR/haproxy.cfg pid
   need_cmds haproxy

@@ -24,7 +24,7 @@ lbconf() {
     servers+="$pgb=${LAB_ADDR[pgb]}:${item#*:} "
   done
   LB_NODE=$node LB_IFACE=eth0 LB_ATTACH=${ATTACH:-xdp} \
-    LB_PIN_ROOT=/sys/fs/bpf/pgsteer-$node \
+    LB_PIN_ROOT="$(lab_pin_root "$node")" \
     LB_SOCKET=$LAB_DIR/$node/pgsteerd.sock \
     LB_STATS=0.0.0.0:$LAB_STATS_PORT \
     LB_STATE_DIR=$LAB_DIR/$node/state \

@@ -1,4 +1,4 @@
-# The lab's network: pgs-* namespaces, a bridge in pgs-sw, one veth per node, link cut/restore. Sourced.
+# The lab's network: $LAB_NS-* namespaces (pgs-* by default), a bridge in the lab's sw, one veth per node, link cut/restore. Sourced.
 # shellcheck shell=bash
 
 XDP_PASS_OBJ=$BUILD/bpf/xdp_pass.bpf.o
@@ -11,8 +11,8 @@ net_xdp_pass_obj() {
     || die "cannot build $XDP_PASS_OBJ (try: make $XDP_PASS_OBJ)"
 }
 
-# Print the names of existing pgs-* namespaces, one a line.
-net_list_ns() { ip netns list 2>/dev/null | awk '$1 ~ /^pgs-/ { print $1 }'; }
+# Print the names of existing $LAB_NS-* namespaces (pgs-* by default), one a line.
+net_list_ns() { ip netns list 2>/dev/null | awk -v p="^$LAB_NS-" '$1 ~ p { print $1 }'; }
 
 # Create one namespace with loopback up and, unless LAB_IPV6=1, IPv6 off (keeps captures quiet).
 net_add_ns() {
@@ -27,8 +27,8 @@ net_add_ns() {
 # Create the switch namespace and its bridge.
 net_add_switch() {
   net_add_ns sw
-  ip -n pgs-sw link add br0 type bridge || die "cannot create bridge br0 in pgs-sw"
-  ip -n pgs-sw link set br0 up
+  ip -n "$(ns_name sw)" link add br0 type bridge || die "cannot create bridge br0 in $(ns_name sw)"
+  ip -n "$(ns_name sw)" link set br0 up
 }
 
 # Give NODE its eth0, peered with a switch port named NODE on br0 (never touching the root namespace).
@@ -36,17 +36,17 @@ net_add_node() {
   local node=$1 ns
   ns=$(ns_name "$node")
   net_add_ns "$node"
-  ip -n pgs-sw link add "$node" type veth peer name eth0 netns "$ns" \
+  ip -n "$(ns_name sw)" link add "$node" type veth peer name eth0 netns "$ns" \
     || die "cannot create veth $node <-> $ns/eth0"
-  ip -n pgs-sw link set "$node" master br0
+  ip -n "$(ns_name sw)" link set "$node" master br0
   # The stack finishes checksums before frames reach the node: native XDP then sees complete checksums,
   # and receivers really verify them (platform facts 4 and 7). With TC the load balancers' ports keep
   # checksum offload, so the TC program meets CHECKSUM_PARTIAL packets (what a host sees from its own
   # containers or VMs); the hop after it finishes their checksums, and the receivers verify them.
   if [ "${ATTACH:-xdp}" != tc ] || [[ $node != lb* ]]; then
-    in_ns sw ethtool -K "$node" tx off >/dev/null 2>&1 || die "ethtool -K $node tx off failed in pgs-sw"
+    in_ns sw ethtool -K "$node" tx off >/dev/null 2>&1 || die "ethtool -K $node tx off failed in $(ns_name sw)"
   fi
-  ip -n pgs-sw link set "$node" up
+  ip -n "$(ns_name sw)" link set "$node" up
   ip -n "$ns" addr add "${LAB_ADDR[$node]}/$LAB_PREFIX" dev eth0
   ip -n "$ns" link set eth0 up
 }
@@ -55,8 +55,8 @@ net_add_node() {
 # bpf_fib_lookup needs forwarding on (fact 9).
 net_prepare_lb() {
   local node=$1
-  ip -n pgs-sw link set dev "$node" xdp obj "$XDP_PASS_OBJ" sec xdp \
-    || die "cannot attach $XDP_PASS_OBJ to pgs-sw/$node"
+  ip -n "$(ns_name sw)" link set dev "$node" xdp obj "$XDP_PASS_OBJ" sec xdp \
+    || die "cannot attach $XDP_PASS_OBJ to $(ns_name sw)/$node"
   in_ns "$node" env LOG_TAG=lab LB_IFACE=eth0 "$PROVISION/lb.sh" sysctl >/dev/null
 }
 
@@ -71,13 +71,13 @@ net_up() {
   if [ "${VRRP:-1}" != 1 ]; then
     in_ns lb1 env LOG_TAG=lab LB_IFACE=eth0 LB_VIP="$LAB_VIP/$LAB_PREFIX" "$PROVISION/lb.sh" vip >/dev/null
   fi
-  log "network up: ${#LAB_NODES[@]} nodes on pgs-sw/br0 ($LAB_NET), VIP $LAB_VIP $([ "${VRRP:-1}" = 1 ] && echo "managed by VRRP" || echo "static on lb1")"
+  log "network up: ${#LAB_NODES[@]} nodes on $(ns_name sw)/br0 ($LAB_NET), VIP $LAB_VIP $([ "${VRRP:-1}" = 1 ] && echo "managed by VRRP" || echo "static on lb1")"
 }
 
-# Delete every pgs-* namespace (nodes first, the switch last); warn about processes still inside.
+# Delete every $LAB_NS-* namespace (nodes first, the switch last); warn about processes still inside.
 net_down() {
   local ns pids deleted=()
-  for ns in $(net_list_ns | grep -v '^pgs-sw$'; net_list_ns | grep '^pgs-sw$'); do
+  for ns in $(net_list_ns | grep -v "^$LAB_NS-sw\$"; net_list_ns | grep "^$LAB_NS-sw\$"); do
     pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
     [ -z "$pids" ] || warn "processes the lab did not start still run in $ns: $pids(not killed)"
     ip netns del "$ns" 2>/dev/null || warn "cannot delete namespace $ns"
@@ -92,11 +92,11 @@ net_link() {
   node_check "$node"
   case $state in
     down)
-      ip -n pgs-sw link set dev "$node" down
+      ip -n "$(ns_name sw)" link set dev "$node" down
       ip -n "$(ns_name "$node")" link set dev eth0 down ;;
     up)
       ip -n "$(ns_name "$node")" link set dev eth0 up
-      ip -n pgs-sw link set dev "$node" up ;;
+      ip -n "$(ns_name sw)" link set dev "$node" up ;;
     *) die "usage: lab.sh link NODE down|up" ;;
   esac
   log "link $node $state"
@@ -106,7 +106,7 @@ net_link() {
 net_link_state() {
   local node=$1 a b
   if ! ns_exists sw || ! ns_exists "$node"; then echo absent; return 0; fi
-  a=$(ip -n pgs-sw -o link show dev "$node" 2>/dev/null) || { echo absent; return 0; }
+  a=$(ip -n "$(ns_name sw)" -o link show dev "$node" 2>/dev/null) || { echo absent; return 0; }
   b=$(ip -n "$(ns_name "$node")" -o link show dev eth0 2>/dev/null) || { echo absent; return 0; }
   if net_flag_up "$a" && net_flag_up "$b"; then echo up; else echo down; fi
 }

@@ -160,7 +160,7 @@ svc_start() {
   esac
 }
 
-# Run scripts/provision/db.sh in pgs-db with the lab's settings.
+# Run scripts/provision/db.sh in the lab's db with the lab's settings.
 db_run() {
   mkdir -p "$LAB_DIR/db"
   in_ns db env LOG_TAG=db PG_BIN="$PG_BIN" DB_ADDR="${LAB_ADDR[db]}" DB_PORT=5432 DB_DIR="$LAB_DIR/db" \
@@ -168,14 +168,14 @@ db_run() {
     APP_DB="$APP_DB" APP_USER="$APP_USER" APP_PASSWORD="$APP_PASSWORD" "$PROVISION/db.sh" "$@"
 }
 
-# Run scripts/provision/pgbouncer.sh in pgs-pgb with the lab's settings.
+# Run scripts/provision/pgbouncer.sh in the lab's pgb with the lab's settings.
 pgb_run() {
   in_ns pgb env LOG_TAG=pgbouncer PGB_ADDR="${LAB_ADDR[pgb]}" PGB_DIR="$LAB_DIR/pgb" \
     PGB_INSTANCES="$LAB_PGB_INSTANCES" DB_HOST="${LAB_ADDR[db]}" DB_PORT=5432 \
     APP_DB="$APP_DB" APP_USER="$APP_USER" APP_PASSWORD="$APP_PASSWORD" "$PROVISION/pgbouncer.sh" "$@"
 }
 
-# Run scripts/provision/client.sh (the webhook sink) in pgs-client with the lab's settings.
+# Run scripts/provision/client.sh (the webhook sink) in the lab's client with the lab's settings.
 sink_run() {
   in_ns client env LOG_TAG=sink SINK_ADDR="${LAB_ADDR[client]}" SINK_PORT="$LAB_SINK_PORT" \
     SINK_DIR="$LAB_DIR/sink" "$PROVISION/client.sh" "$@"

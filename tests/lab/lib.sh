@@ -6,7 +6,11 @@ ATTACH=${ATTACH:-xdp}
 export ATTACH
 PFX="lab/$ATTACH"
 VIP=10.100.1.100
-LAB_DIR_TEST=${LAB_DIR:-/tmp/pgsteer-lab}
+LAB_NS=${LAB_NS:-pgs}
+if [ "$LAB_NS" = pgs ]; then LAB_DIR_TEST=${LAB_DIR:-/tmp/pgsteer-lab}; else LAB_DIR_TEST=${LAB_DIR:-/tmp/pgsteer-lab-$LAB_NS}; fi
+# The namespace of lab NODE, and the pin root of load balancer NODE (as scripts/lab/common.sh names them).
+nsof() { printf '%s-%s\n' "$LAB_NS" "$1"; }
+pinof() { if [ "$LAB_NS" = pgs ]; then printf '/sys/fs/bpf/pgsteer-%s\n' "$1"; else printf '/sys/fs/bpf/pgsteer-%s-%s\n' "$LAB_NS" "$1"; fi; }
 
 lab() { "$LAB" "$@"; }
 # Run in a node with the lab's environment.

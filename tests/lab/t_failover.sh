@@ -15,7 +15,7 @@ field() { srv_field "$1" "$2"; }
 # Out of selection: the datapath's own timestamp of the first refused SYN, against the kill, both
 # on CLOCK_MONOTONIC.
 mono_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
-passive_ns() { bpftool map lookup pinned /sys/fs/bpf/pgsteer-lb1/pgs_passive key 1 0 0 0 -j |
+passive_ns() { bpftool map lookup pinned "$(pinof lb1)"/pgs_passive key 1 0 0 0 -j |
   python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; print(int.from_bytes(bytes(int(x,16) for x in v),"little"))'; }
 out_times=() down_times=() up_times=() conn_errors=() sess_errors=()
 for round in 1 2 3; do

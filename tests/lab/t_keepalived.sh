@@ -10,7 +10,7 @@ mkdir -p "$KA"; chmod 755 "$KA"
 cp "$conf1" "$KA/lb1.conf.orig"
 
 vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["vrrp"][sys.argv[1]])' "$2"; }
-holds_vip() { ip -n "pgs-$1" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "pgs-$1" link show eth0 | grep -q LOWER_UP; }
+holds_vip() { ip -n "$(nsof "$1")" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "$(nsof "$1")" link show eth0 | grep -q LOWER_UP; }
 ka_state() { cat "$KA/state" 2>/dev/null; }
 now_ms() { date +%s%3N; }
 median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
@@ -119,7 +119,7 @@ for mode in multicast unicast; do
   t3=$(( $(now_ms) - t0 ))
   check "${mode}_pgsteerd_takes_over_crashed_keepalived" eval '[ "$(vrrp_of lb1 state)" = MASTER ] && holds_vip lb1'
   # keepalived left the VIP behind (SIGKILL): the node comes back as after a reboot.
-  ip -n pgs-lb2 addr del "$VIP/24" dev eth0 2>/dev/null
+  ip -n "$(nsof lb2)" addr del "$VIP/24" dev eth0 2>/dev/null
   lab link lb2 up > /dev/null
   sed -i '/^    nopreempt$/d' "$conf1"
   echo "    $mode: keepalived took over a crashed pgsteerd in $t1 ms, a stopped one in $t2 ms; pgsteerd took over a crashed keepalived in $t3 ms"

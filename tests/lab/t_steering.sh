@@ -61,7 +61,7 @@ exec {fd}>&-
 rm -rf "$tmp"
 
 # 5. bpftool prints the pinned maps as structs (BTF).
-out=$(bpftool map dump pinned /sys/fs/bpf/pgsteer-lb1/pgs_servers 2>&1 | head -40)
+out=$(bpftool map dump pinned "$(pinof lb1)"/pgs_servers 2>&1 | head -40)
 check bpftool_dump_readable grep -q '"name": "pgb1"' <<< "$out"
 
 # 6. No receiver dropped a segment for a bad TCP checksum.

@@ -8,9 +8,9 @@ PSQL=(psql -h "$VIP" -U app -d app -X -At)
 vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; v=json.load(sys.stdin)["vrrp"]; print(v[sys.argv[1]])' "$2"; }
 # A node holds the VIP when it has the address on a link that is up (a node whose link was cut may
 # keep the address, as keepalived does after SIGKILL, but nobody can reach it).
-holds_vip() { ip -n "pgs-$1" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "pgs-$1" link show eth0 | grep -q LOWER_UP; }
+holds_vip() { ip -n "$(nsof "$1")" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "$(nsof "$1")" link show eth0 | grep -q LOWER_UP; }
 new_conn_ok() { [ "$(on client "${PSQL[@]}" -c 'select 1' 2>/dev/null)" = 1 ]; }
-mac_of() { ip -n "pgs-$1" link show eth0 | awk '/link\/ether/ { print $2 }'; }
+mac_of() { ip -n "$(nsof "$1")" link show eth0 | awk '/link\/ether/ { print $2 }'; }
 # In the background: ms from now until the VIP answers through NODE. Result in the file $2.
 vip_wait_bg() { "$LAB" exec client python3 "$TOP/tests/lab/vipwait.py" "$VIP" 5432 "$(mac_of "$1")" 10 > "$2" 2>/dev/null & WAITER=$!; }
 median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
