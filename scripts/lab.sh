@@ -3,7 +3,7 @@
 #
 # usage: scripts/lab.sh COMMAND [ARGS]
 #   up                        build the whole lab (env: ATTACH=xdp|tc, VRRP=1|0, LB_EXTRA, VRRP_EXTRA, LAB_NO_LB=1)
-#   down                      stop what up started (by PID), delete every $LAB_NS-* namespace, remove pin roots
+#   down                      stop what up started (by PID), delete the lab's namespaces, remove pin roots
 #   status                    what runs where, with PIDs, links and the VIP holder
 #   exec NODE CMD...          run CMD in NODE (client lb1 lb2 pgb db; sw = the switch), network namespace
 #                             only, with $BUILD on PATH, PGPASSWORD, and on lb1/lb2 PGSTEER_SOCKET/PGSTEER_CONF
