@@ -16,6 +16,7 @@
 #include "alert.h"
 #include "log.h"
 #include "statefile.h"
+#include "url.h"
 
 #define KEY_LEN 160
 #define CLS_LEN 8
@@ -155,25 +156,6 @@ int alert_retry_after(const char *v, uint64_t now_wall_s, uint64_t *secs)
 		return -EINVAL;
 	*secs = (uint64_t)when > now_wall_s ? (uint64_t)when - now_wall_s : 0;
 	return 0;
-}
-
-void alert_redact(const char *url, char *buf, size_t len)
-{
-	const char *p = strstr(url, "://"), *host, *s1, *s2;
-
-	host = p ? p + 3 : url;
-	s1 = strchr(host, '/');
-	if (!s1 || !s1[1]) {
-		snprintf(buf, len, "%.*s/***", (int)(s1 ? s1 - host : (long)strlen(host)), host);
-		return;
-	}
-	s2 = strchr(s1 + 1, '/');
-	if (!s2 || !s2[1]) {
-		snprintf(buf, len, "%.*s/***", (int)(s1 - host), host);
-		return;
-	}
-	/* host, the first path segment, the first letter of the second (Slack: the team id), stars */
-	snprintf(buf, len, "%.*s/%c\u2026/***", (int)(s2 - host), host, s2[1]);
 }
 
 int alert_webhook_read(const char *file, const char *env, char **url, int *world_readable, char *err,
@@ -1099,7 +1081,7 @@ struct alerter *alerter_open(struct loop *l, const struct alert_params *p, char 
 		goto fail;
 	}
 	if (a->url) {
-		alert_redact(a->url, a->url_redacted, sizeof(a->url_redacted));
+		url_redact(a->url, URL_REDACT_PATH, a->url_redacted, sizeof(a->url_redacted));
 		if (loose)
 			log_warnx("alert: %s is readable by group or others; it holds a secret (chmod 600)",
 				  p->webhook_file);

@@ -96,8 +96,6 @@ int alerter_get(struct alerter *a, const char *url, uint32_t timeout_ms, size_t 
 uint64_t alert_backoff_ms(const struct alert_tuning *t, unsigned attempt, uint32_t rnd);
 /* A Retry-After value: delta-seconds or an HTTP-date. 0 and *secs, or -EINVAL. */
 int alert_retry_after(const char *value, uint64_t now_wall_s, uint64_t *secs);
-/* What the log may say about a webhook URL: "hooks.slack.com/services/T…" plus "/" and three stars. */
-void alert_redact(const char *url, char *buf, size_t len);
 /* The webhook URL from a file (trimmed; must exist; *world_readable set when group/other may read it)
  * or from an environment variable. 0 and a malloc'ed URL, -errno with err set. */
 int alert_webhook_read(const char *file, const char *env, char **url, int *world_readable, char *err,

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "loop.h"
 #include "monitor.h"
+#include "url.h"
 
 #define MON_MAX_ROWS 4096
 #define MON_BODY_MAX (8u << 20)
@@ -87,18 +88,6 @@ struct monitor {
 	uint64_t once_deadline;
 	int failing;              /* the last poll failed (log once per streak) */
 };
-
-/* Hide credentials in a URL: "user:pass@" becomes "***@". */
-static void source_redact(const char *url, char *buf, size_t len)
-{
-	const char *p = strstr(url, "://"), *host = p ? p + 3 : url, *at = strchr(host, '@'),
-		   *slash = strchr(host, '/');
-
-	if (at && (!slash || at < slash))
-		snprintf(buf, len, "%.*s***%s", (int)(host - url), url, at);
-	else
-		snprintf(buf, len, "%s", url);
-}
 
 static void mon_fail(struct monitor *m, const char *why)
 {
@@ -277,7 +266,7 @@ int monitor_main(int argc, char **argv)
 	if (!node[0] && gethostname(node, sizeof(node) - 1) < 0)
 		snprintf(node, sizeof(node), "monitor");
 	p.node = node;
-	source_redact(m.url, m.source, sizeof(m.source));
+	url_redact(m.url, 0, m.source, sizeof(m.source));
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

@@ -27,6 +27,7 @@
 #include "render.h"
 #include "slack.h"
 #include "statefile.h"
+#include "url.h"
 
 /* The HAProxy 2.6 stats vector (shared/reference/vectors/haproxy-2.6-stats.csv), verbatim. */
 static const char vector_csv[] =
@@ -431,17 +432,27 @@ static void test_retry_after(void)
 static void test_redact(void)
 {
 	static const struct {
-		const char *url, *want;
+		const char *url;
+		unsigned flags;
+		const char *want;
 	} rows[] = {
-		{ "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX", "hooks.slack.com/services/T\u2026/***" },
-		{ "http://127.0.0.1:8080/hook", "127.0.0.1:8080/***" },
-		{ "https://example.com", "example.com/***" },
+		{ "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX", URL_REDACT_PATH,
+		  "https://hooks.slack.com/services/T\u2026/***" },
+		{ "http://127.0.0.1:8080/hook", URL_REDACT_PATH, "http://127.0.0.1:8080/***" },
+		{ "https://example.com", URL_REDACT_PATH, "https://example.com/***" },
+		{ "https://user:XXXX@hooks.example.com/services/T1/B0000/XXXX?token=XXXX", URL_REDACT_PATH,
+		  "https://***@hooks.example.com/services/T\u2026/***?***" },
+		{ "http://admin:XXXX@10.0.0.2:8404/stats;csv", 0, "http://***@10.0.0.2:8404/stats;csv" },
+		{ "http://XXXX@10.0.0.2:8404/stats;csv?key=XXXX", 0, "http://***@10.0.0.2:8404/stats;csv?***" },
+		{ "http://10.0.0.2:8404/stats;csv", 0, "http://10.0.0.2:8404/stats;csv" },
+		{ "http://[::1]:8404/", 0, "http://[::1]:8404" },
+		{ "not a url XXXX", 0, "(an unparseable URL)" },
 	};
 	char buf[128];
 	size_t i;
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		alert_redact(rows[i].url, buf, sizeof(buf));
+		url_redact(rows[i].url, rows[i].flags, buf, sizeof(buf));
 		CHECK(!strcmp(buf, rows[i].want), "\"%s\" -> \"%s\"", rows[i].url, buf);
 		CHECK(!strstr(buf, "XXXX") && !strstr(buf, "B0000"), "secret part leaked: %s", buf);
 	}
