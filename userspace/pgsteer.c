@@ -553,7 +553,8 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: pgsteer [-s SOCKET] [-f CONFIG] [-j] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: pgsteer [-s SOCKET] [-f CONFIG] [-j] COMMAND [ARGS]\n"
+		   "       pgsteer -V|--version, -h|--help\n\ncommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-18s %-22s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
 	fprintf(f, "\nSERVER is SERVICE/SERVER (or just SERVER when only one service has it).\n"
@@ -569,12 +570,20 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
 	size_t i;
 	int opt, r;
 
 	log_init(0);
 	libbpf_set_print(log_libbpf); /* quiet unless asked: failures are reported in our own words */
-	while ((opt = getopt(argc, argv, "+s:f:jh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:f:jVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			opt_socket = optarg;
@@ -587,6 +596,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("pgsteer %s\n", PGSTEER_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -68,19 +68,21 @@ static void step_down_at_exit(void)
 		vrrp_shutdown(exit_vrrp);
 }
 
-static void usage(void)
+static void usage(FILE *f, int status)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: pgsteerd [-d] [-n] [-v...] [-f FILE]\n"
-		"  -f FILE  configuration (default /etc/pgsteer/pgsteer.conf)\n"
-		"  -d       stay in the foreground\n"
-		"  -n       check the configuration, print \"configuration OK\" and exit\n"
-		"  -v       more logging (-vv adds libbpf's own messages)\n"
+		"  -f, --config FILE  configuration (default /etc/pgsteer/pgsteer.conf)\n"
+		"  -d, --foreground   stay in the foreground (as under systemd)\n"
+		"  -n, --check        check the configuration, print \"configuration OK\" and exit\n"
+		"  -v, --verbose      more logging (-vv adds libbpf's own messages); the short form with -d or -n\n"
+		"  -V, --version      print the version and exit\n"
+		"  -h, --help         this text\n"
 		"Signals: SIGHUP reloads the configuration (a bad file keeps the running one); SIGUSR2 restarts\n"
 		"in place without dropping a connection or the VIP (pgsteer restart); SIGTERM stops: the\n"
 		"datapath stays attached with its flows, and with VRRP the VIP goes to the peer (priority 0).\n"
 		"'pgsteer detach' removes the datapath.\n");
-	exit(2);
+	exit(status);
 }
 
 /* --- the model and the datapath -------------------------------------------------------------- */
@@ -995,6 +997,9 @@ static void on_signal(void *arg, uint32_t events)
 	}
 }
 
+/* The signals pgsteerd acts on arrive through a signalfd in the loop. A signalfd wakes epoll only in
+ * the process that added it (its wait queue is that process's signal handlers'), so the daemonized
+ * child replaces the one its parent made: setup_signals runs again after daemon(). */
 static int setup_signals(struct pgsteerd *d)
 {
 	sigset_t set;
@@ -1006,6 +1011,10 @@ static int setup_signals(struct pgsteerd *d)
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (d->sigfd > 0) {
+		loop_del(d->loop, d->sigfd);
+		close(d->sigfd);
+	}
 	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (d->sigfd < 0)
 		return -errno;
@@ -1024,7 +1033,16 @@ int main(int argc, char **argv)
 	static struct pgsteerd d;
 	const char *conf = "/etc/pgsteer/pgsteer.conf";
 	char *handover = NULL;
-	int foreground = 0, check_only = 0, verbose = 0, resume = 0, opt, r, i;
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'f' },
+		{ "foreground", no_argument, NULL, 'd' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int foreground = 0, check_only = 0, verbose = 0, short_v = 0, resume = 0, opt, r, i;
 	char err[1024];
 	ssize_t n;
 
@@ -1039,7 +1057,7 @@ int main(int argc, char **argv)
 		foreground = 1; /* already a daemon: keep the PID the supervisor knows */
 	unsetenv("PGSTEER_HANDOVER");
 
-	while ((opt = getopt(argc, argv, "f:dnvh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "f:dnvVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			conf = optarg;
@@ -1051,14 +1069,29 @@ int main(int argc, char **argv)
 			check_only = 1;
 			break;
 		case 'v':
+			short_v = 1;
+			/* fall through */
+		case 'L':
 			verbose++;
 			break;
+		case 'V':
+			printf("pgsteerd %s\n", PGSTEER_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout, 0);
+			break;
 		default:
-			usage();
+			usage(stderr, 2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 2);
+	/* -v is the version flag of haproxy and keepalived: alone it must not start a daemon. */
+	if (short_v && !foreground && !check_only) {
+		fprintf(stderr, "pgsteerd: -v is more logging, with -d or -n only (--verbose daemonizes); "
+				"the version is -V\n");
+		return 2;
+	}
 	log_init(verbose);
 	libbpf_set_print(log_libbpf);
 	d.verbose = verbose;
@@ -1154,7 +1187,7 @@ int main(int argc, char **argv)
 	refresh(&d);
 
 	/* In the background the log still goes where stderr points (a file, the journal). */
-	if (!foreground && daemon(0, 1))
+	if (!foreground && (daemon(0, 1) || setup_signals(&d)))
 		fatal("daemon");
 	log_info("pgsteerd %s running: %d service(s), runtime socket %s", PGSTEER_VERSION, d.model.nservices,
 		 d.cfg.runtime_socket);
