@@ -159,6 +159,28 @@ struct pgs_cfg {
 	__u32 _pad;
 };
 
+/* What a flow event reports, for the controller's flow sync (ring buffer pgs_events). */
+enum pgs_event_type {
+	PGS_EV_ESTABLISHED = 1, /* the client acknowledged the backend's SYN-ACK: worth syncing */
+	PGS_EV_CLOSED = 2,      /* an established flow closed (both FINs, or an RST) */
+};
+
+/* One record of pgs_events, emitted exactly once per state move (by the CPU that made it). */
+struct pgs_flow_event {
+	struct pgs_flow_key fk;
+	__u32 backend;   /* network order */
+	__u16 bport;     /* network order */
+	__u16 sport;     /* SNAT port, network order */
+	__u32 slot;
+	__u32 gen;
+	__u32 type;      /* enum pgs_event_type */
+	__u32 flags;     /* PGS_FLOW_F_* when the event was emitted */
+	__u32 _pad;
+	__u64 ts_ns;     /* bpf_ktime_get_ns() */
+};
+
+#define PGS_EVENTS_BYTES (256 * 1024) /* ring buffer size: about 4600 events behind the reader */
+
 /* Map names (the pin file names under the pin root). */
 #define PGS_MAP_SERVICES "pgs_services"
 #define PGS_MAP_SERVERS "pgs_servers"
@@ -171,6 +193,8 @@ struct pgs_cfg {
 #define PGS_MAP_RFLOWS "pgs_rflows"
 #define PGS_MAP_CTL "pgs_ctl"
 #define PGS_MAP_RR "pgs_rr"
+#define PGS_MAP_EVENTS "pgs_events"
+#define PGS_MAP_EV_LOST "pgs_ev_lost"
 #define PGS_LINK_XDP "link_xdp"
 
 #endif

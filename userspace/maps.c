@@ -25,6 +25,8 @@ static const struct {
 	{ PGS_MAP_RFLOWS, offsetof(struct pgs_maps, rflows) },
 	{ PGS_MAP_CTL, offsetof(struct pgs_maps, ctl) },
 	{ PGS_MAP_RR, offsetof(struct pgs_maps, rr) },
+	{ PGS_MAP_EVENTS, offsetof(struct pgs_maps, events) },
+	{ PGS_MAP_EV_LOST, offsetof(struct pgs_maps, ev_lost) },
 };
 
 int maps_count(void)

@@ -8,6 +8,7 @@
 
 struct pgs_maps {
 	int services, servers, conns, conn_adj, passive, srv_stats, verdicts, flows, rflows, ctl, rr;
+	int events, ev_lost; /* flow events for the sync (ring buffer), and those it had no room for */
 };
 
 /* What the datapath knows of one server slot, per-CPU counters summed. */

@@ -10,6 +10,7 @@
 #include "select.h"
 #include "flow.h"
 #include "stats.h"
+#include "events.h"
 
 const volatile struct pgs_cfg pgs_cfg = { .snat_min = 10000, .snat_max = 32767 };
 
@@ -382,8 +383,8 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 		return PGS_R_DROP_REDISPATCH;
 	}
 	/* States only move forward; another CPU may have moved this one further already. */
-	if (s.state > f->state)
-		__sync_val_compare_and_swap(&f->state, plan_state, s.state);
+	if (s.state > f->state && __sync_val_compare_and_swap(&f->state, plan_state, s.state) == plan_state)
+		pgs_event_state(&plan->fk, f, plan_state, s.state, plan->now);
 	if (plan->hop_resolved)
 		f->hop[plan->kind == PGS_K_REV] = plan->hop;
 	if (plan->now - f->seen_ns > PGS_NSEC)

@@ -107,4 +107,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pgs_rr SEC(".maps");
 
+/* Flow events for the controller's flow sync (bpf/lib/events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PGS_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_events SEC(".maps");
+
+/* Flow events that found the ring buffer full (nobody reading, or a burst), per CPU (index 0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_ev_lost SEC(".maps");
+
 #endif

@@ -801,6 +801,134 @@ static void next_hop_cached_then_re_resolved(void)
 	sh("ip neigh replace 10.9.0.5 lladdr 02:00:00:00:00:05 dev t0 nud permanent");
 }
 
+/* --- flow events (ring buffer pgs_events, for the flow sync) --------------------------------------- */
+
+#define MAX_EVS 16
+static struct pgs_flow_event evs[MAX_EVS];
+static int nev;
+
+static int ev_collect(void *ctx, void *data, size_t len)
+{
+	if (len == sizeof(struct pgs_flow_event) && nev < MAX_EVS)
+		memcpy(&evs[nev], data, len);
+	nev++;
+	return 0;
+}
+
+/* The events emitted since the last call (read from the pinned ring buffer, as pgsteerd does). */
+static int events(void)
+{
+	static struct ring_buffer *rb;
+
+	if (!rb)
+		rb = ring_buffer__new(M.events, ev_collect, NULL, NULL);
+	nev = 0;
+	if (!rb)
+		return -1;
+	ring_buffer__consume(rb);
+	return nev;
+}
+
+static void check_event(const struct pgs_flow_event *e, uint32_t type, uint16_t cport, const struct pgs_flow *f)
+{
+	CHECK_EQ(e->type, type);
+	CHECK(e->fk.client == htonl(CLIENT) && e->fk.vip == htonl(VIP) && e->fk.cport == htons(cport) &&
+	      e->fk.vport == htons(VPORT), "event key %08x:%u -> %08x:%u", ntohl(e->fk.client), ntohs(e->fk.cport),
+	      ntohl(e->fk.vip), ntohs(e->fk.vport));
+	CHECK(e->backend == f->backend && e->bport == f->bport && e->sport == f->sport && e->slot == f->slot &&
+	      e->gen == f->gen, "event names backend %08x:%u sport %u slot %u, flow has %08x:%u sport %u slot %u",
+	      ntohl(e->backend), ntohs(e->bport), ntohs(e->sport), e->slot, ntohl(f->backend), ntohs(f->bport),
+	      ntohs(f->sport), f->slot);
+	CHECK(e->ts_ns != 0, "event without a time");
+}
+
+static void events_established_then_closed(void)
+{
+	struct pgs_flow f;
+
+	reset();
+	events();
+	f = fwd(40101, F_SYN, 0, "SYN");
+	rev(40101, F_SYN | F_ACK, 0, "SYN-ACK");
+	CHECK_EQ(events(), 0);
+	fwd(40101, F_ACK, 0, "ACK");
+	CHECK_EQ(events(), 1);
+	check_event(&evs[0], PGS_EV_ESTABLISHED, 40101, &f);
+	fwd(40101, F_ACK, 0, "duplicate ACK");
+	fwd(40101, F_ACK | F_PSH, 100, "client data");
+	rev(40101, F_ACK | F_PSH, 200, "server data");
+	fwd(40101, F_FIN | F_ACK, 0, "client FIN");
+	CHECK_EQ(events(), 0);
+	rev(40101, F_FIN | F_ACK, 0, "server FIN");
+	CHECK_EQ(events(), 1);
+	check_event(&evs[0], PGS_EV_CLOSED, 40101, &f);
+	fwd(40101, F_ACK, 0, "last ACK");
+	fwd(40101, F_RST, 0, "RST after close");
+	CHECK_EQ(events(), 0);
+}
+
+static void events_rst_closes_established(void)
+{
+	struct pgs_flow f;
+
+	reset();
+	events();
+	f = fwd(40102, F_SYN, 0, "SYN");
+	rev(40102, F_SYN | F_ACK, 0, "SYN-ACK");
+	fwd(40102, F_ACK, 0, "ACK");
+	rev(40102, F_RST | F_ACK, 0, "server RST");
+	CHECK_EQ(events(), 2);
+	check_event(&evs[0], PGS_EV_ESTABLISHED, 40102, &f);
+	check_event(&evs[1], PGS_EV_CLOSED, 40102, &f);
+}
+
+/* Packets that must not establish (or close) a synced flow: nothing reaches the peers. */
+static void events_forged_none(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+	struct tspec s = { .saddr = BACKEND, .daddr = VIP, .sport = 6499, .flags = F_SYN | F_ACK, .seq = 5000, .ack = 1001 };
+
+	reset();
+	events();
+	/* An ACK before any SYN-ACK: the handshake has not happened. */
+	f = fwd(40103, F_SYN, 0, "SYN");
+	fwd(40103, F_ACK, 0, "ACK without SYN-ACK");
+	CHECK_EQ(state_of(40103), PGS_FLOW_SYN_SENT);
+	/* A SYN-ACK from another port of the backend host: not the flow's reply. */
+	s.dport = ntohs(f.sport);
+	memcpy(s.smac, MAC_BACKEND, 6);
+	memcpy(s.dmac, MAC_LB, 6);
+	EXPECT_OUTCOME(run(in, pkt_build(in, &s)), O_PASS, "SYN-ACK from another port");
+	fwd(40103, F_ACK, 0, "ACK after the forged SYN-ACK");
+	CHECK_EQ(state_of(40103), PGS_FLOW_SYN_SENT);
+	/* A SYN-ACK from the client side is not a handshake step. */
+	EXPECT_OUTCOME(run(in, client_pkt(in, 40103, F_SYN | F_ACK, 0)), O_DROP, "client SYN-ACK");
+	/* An ACK for a connection that never was. */
+	EXPECT_OUTCOME(run(in, client_pkt(in, 40104, F_ACK, 0)), O_PASS, "ACK without a flow");
+	/* An RST closing a half-open flow: it was never synced, so nothing to close on the peers. */
+	fwd(40103, F_RST, 0, "RST on the half-open flow");
+	CHECK_EQ(state_of(40103), PGS_FLOW_CLOSED);
+	CHECK_EQ(events(), 0);
+	CHECK_EQ(count_entries(M.flows, sizeof(struct pgs_flow_key)), 1);
+}
+
+/* A backup node leaves VIP traffic to the stack: its packets emit nothing. */
+static void events_inactive_node_none(void)
+{
+	uint8_t in[PKT_MAX];
+
+	reset();
+	events();
+	fwd(40105, F_SYN, 0, "SYN");
+	rev(40105, F_SYN | F_ACK, 0, "SYN-ACK");
+	set_active(0);
+	EXPECT_OUTCOME(run(in, client_pkt(in, 40105, F_ACK, 0)), O_PASS, "ACK on a backup");
+	CHECK_EQ(state_of(40105), PGS_FLOW_SYN_RECV);
+	CHECK_EQ(events(), 0);
+	set_active(1);
+}
+
 #define CASE(fn) { #fn, fn }
 
 static const struct {
@@ -833,6 +961,10 @@ static const struct {
 	CASE(unresolved_neighbour),
 	CASE(shutdown_sessions_reset),
 	CASE(next_hop_cached_then_re_resolved),
+	CASE(events_established_then_closed),
+	CASE(events_rst_closes_established),
+	CASE(events_forged_none),
+	CASE(events_inactive_node_none),
 };
 
 int main(void)
