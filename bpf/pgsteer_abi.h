@@ -15,6 +15,19 @@
 #define PGS_SNAT_TRIES 16 /* probes for a free SNAT port before giving up */
 #define PGS_NAME_LEN 16
 
+/* The slot layout: a service owns PGS_MAX_SERVERS consecutive slots of pgs_servers and of every
+ * per-slot map, from id * PGS_MAX_SERVERS; a server keeps its position within them. */
+static inline __u32 pgs_slot(__u32 svc_id, __u32 pos)
+{
+	return svc_id * PGS_MAX_SERVERS + pos;
+}
+
+/* A slot's position within its service's block. */
+static inline __u32 pgs_slot_pos(__u32 slot)
+{
+	return slot % PGS_MAX_SERVERS;
+}
+
 /* Server states as the controller publishes them; only UP servers are selected. */
 enum pgs_srv_state {
 	PGS_SRV_DOWN = 0,
@@ -67,7 +80,7 @@ struct pgs_svc_key {
 
 /* Value of pgs_services: where the service's servers start in pgs_servers. */
 struct pgs_svc {
-	__u32 id;        /* slot base = id * PGS_MAX_SERVERS */
+	__u32 id;        /* its slots start at pgs_slot(id, 0) */
 	__u32 nservers;  /* slots in use */
 	char name[PGS_NAME_LEN];
 };

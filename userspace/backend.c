@@ -115,17 +115,17 @@ static void assign_slots(struct model *m, const struct model *prev)
 		svc->id = (uint32_t)pick(was ? (int)was->id : -1, ids_now, ids_before, PGS_MAX_SERVICES);
 		ids_now[svc->id] = 1;
 		for (j = 0; was && j < was->nservers; j++)
-			pos_before[was->servers[j].slot % PGS_MAX_SERVERS] = 1;
+			pos_before[pgs_slot_pos(was->servers[j].slot)] = 1;
 		for (j = 0; j < svc->nservers; j++) {
 			struct server_rt *s = &svc->servers[j];
 			int k, old = -1, pos;
 
 			for (k = 0; was && k < was->nservers; k++)
 				if (!strcmp(was->servers[k].cfg.name, s->cfg.name))
-					old = (int)(was->servers[k].slot % PGS_MAX_SERVERS);
+					old = (int)pgs_slot_pos(was->servers[k].slot);
 			pos = pick(old, pos_now, pos_before, PGS_MAX_SERVERS);
 			pos_now[pos] = 1;
-			s->slot = svc->id * PGS_MAX_SERVERS + (uint32_t)pos;
+			s->slot = pgs_slot(svc->id, (uint32_t)pos);
 		}
 	}
 }
@@ -136,8 +136,8 @@ uint32_t service_positions(const struct service_rt *svc)
 	int j;
 
 	for (j = 0; j < svc->nservers; j++)
-		if (svc->servers[j].slot % PGS_MAX_SERVERS + 1 > n)
-			n = svc->servers[j].slot % PGS_MAX_SERVERS + 1;
+		if (pgs_slot_pos(svc->servers[j].slot) + 1 > n)
+			n = pgs_slot_pos(svc->servers[j].slot) + 1;
 	return n;
 }
 

@@ -413,11 +413,6 @@ int datapath_detach(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-const struct pgs_maps *datapath_maps(const struct datapath *dp)
-{
-	return &dp->maps;
-}
-
 int datapath_ifindex(const struct datapath *dp)
 {
 	return dp->ifindex;
@@ -433,9 +428,81 @@ int datapath_del_service(struct datapath *dp, const struct pgs_svc_key *k)
 	return bpf_map_delete_elem(dp->maps.services, k) && errno != ENOENT ? -errno : 0;
 }
 
+int datapath_services_each(struct datapath *dp, maps_svc_fn cb, void *arg)
+{
+	return maps_services_each(&dp->maps, cb, arg);
+}
+
+int datapath_get_server(struct datapath *dp, uint32_t slot, struct pgs_server *out)
+{
+	return maps_get_server(&dp->maps, slot, out);
+}
+
 int datapath_set_server(struct datapath *dp, uint32_t slot, const struct pgs_server *srv)
 {
 	return bpf_map_update_elem(dp->maps.servers, &slot, srv, BPF_ANY) ? -errno : 0;
+}
+
+int datapath_read_server(struct datapath *dp, uint32_t slot, struct dp_server *out)
+{
+	return maps_read_server(&dp->maps, slot, out);
+}
+
+int datapath_read_verdicts(struct datapath *dp, uint64_t out[PGS_R_MAX])
+{
+	return maps_read_verdicts(&dp->maps, out);
+}
+
+int datapath_get_passive(struct datapath *dp, uint32_t slot, uint64_t *ns)
+{
+	return maps_get_passive(&dp->maps, slot, ns);
+}
+
+int datapath_clear_passive(struct datapath *dp, uint32_t slot)
+{
+	return maps_clear_passive(&dp->maps, slot);
+}
+
+int datapath_get_active(struct datapath *dp, int *active)
+{
+	return maps_get_active(&dp->maps, active);
+}
+
+int datapath_set_active(struct datapath *dp, int active)
+{
+	return maps_set_active(&dp->maps, active);
+}
+
+int datapath_get_off_ns(struct datapath *dp, uint64_t *off_ns)
+{
+	return maps_get_off_ns(&dp->maps, off_ns);
+}
+
+int datapath_pinned_set_inactive(const char *pin_root)
+{
+	struct pgs_maps m;
+	int r = maps_open_pinned(&m, pin_root, NULL);
+
+	if (r)
+		return r;
+	r = maps_set_active(&m, 0);
+	maps_close(&m);
+	return r;
+}
+
+int datapath_flow_insert(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	struct pgs_rflow_key rk = { .backend = f->backend, .vip = k->vip, .bport = f->bport, .sport = f->sport };
+	int r;
+
+	if (bpf_map_update_elem(dp->maps.rflows, &rk, k, BPF_NOEXIST))
+		return -errno;
+	if (bpf_map_update_elem(dp->maps.flows, k, f, BPF_NOEXIST)) {
+		r = -errno;
+		bpf_map_delete_elem(dp->maps.rflows, &rk);
+		return r;
+	}
+	return 0;
 }
 
 static void forget_flow(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f)

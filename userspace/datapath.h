@@ -19,12 +19,31 @@ void datapath_close(struct datapath *dp);
 /* Detach from the interface and remove every pin: the explicit clean-up. */
 int datapath_detach(const struct config *cfg, char *err, size_t errlen);
 
-const struct pgs_maps *datapath_maps(const struct datapath *dp);
 int datapath_ifindex(const struct datapath *dp);
 
+/* The maps one entry at a time, 0 or -errno. The model's side of them is dpsync.c's. */
 int datapath_set_service(struct datapath *dp, const struct pgs_svc_key *k, const struct pgs_svc *v);
 int datapath_del_service(struct datapath *dp, const struct pgs_svc_key *k);
+int datapath_services_each(struct datapath *dp, maps_svc_fn cb, void *arg);
+int datapath_get_server(struct datapath *dp, uint32_t slot, struct pgs_server *out);
 int datapath_set_server(struct datapath *dp, uint32_t slot, const struct pgs_server *srv);
+int datapath_read_server(struct datapath *dp, uint32_t slot, struct dp_server *out);
+int datapath_read_verdicts(struct datapath *dp, uint64_t out[PGS_R_MAX]);
+int datapath_get_passive(struct datapath *dp, uint32_t slot, uint64_t *ns);
+int datapath_clear_passive(struct datapath *dp, uint32_t slot);
+/* The steering switch (see maps_set_active) and when it last went off. */
+int datapath_get_active(struct datapath *dp, int *active);
+int datapath_set_active(struct datapath *dp, int active);
+int datapath_get_off_ns(struct datapath *dp, uint64_t *off_ns);
+/* Steering off on the datapath pinned under pin_root, without opening it: a process that cannot
+ * hand over (failed restart in place) stops steering what nobody will advertise for. */
+int datapath_pinned_set_inactive(const char *pin_root);
+
+/* Install a flow learnt elsewhere (flow sync): the reverse entry first, which claims the SNAT
+ * port (-EEXIST when another flow holds it), then the flow itself (-EEXIST when the client side
+ * is already known; the reverse entry is taken back). Connection counts follow at the next
+ * clean-up pass, which recounts the flows marked PGS_FLOW_F_COUNTED. */
+int datapath_flow_insert(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f);
 
 /* The flow table's clean-up: expire idle flows by state, and recount the connections each slot
  * really has so the datapath's counts stay exact. A pass walks the whole table a bounded number

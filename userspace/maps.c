@@ -198,6 +198,50 @@ int maps_clear_passive(const struct pgs_maps *m, uint32_t slot)
 	return bpf_map_update_elem(m->passive, &slot, &zero, BPF_ANY) ? -errno : 0;
 }
 
+int maps_get_server(const struct pgs_maps *m, uint32_t slot, struct pgs_server *out)
+{
+	return bpf_map_lookup_elem(m->servers, &slot, out) ? -errno : 0;
+}
+
+int maps_get_passive(const struct pgs_maps *m, uint32_t slot, uint64_t *ns)
+{
+	return bpf_map_lookup_elem(m->passive, &slot, ns) ? -errno : 0;
+}
+
+int maps_services_each(const struct pgs_maps *m, maps_svc_fn cb, void *arg)
+{
+	/* Keys first, then the callbacks: a callback may delete the service it is given. */
+	struct pgs_svc_key keys[PGS_MAX_SERVICES], k;
+	void *cur = NULL;
+	int n = 0, i;
+
+	while (n < PGS_MAX_SERVICES && !bpf_map_get_next_key(m->services, cur, &keys[n])) {
+		k = keys[n++];
+		cur = &k;
+	}
+	for (i = 0; i < n; i++) {
+		struct pgs_svc v;
+
+		if (!bpf_map_lookup_elem(m->services, &keys[i], &v))
+			cb(arg, &keys[i], &v);
+	}
+	return 0;
+}
+
+int maps_flow_count(const struct pgs_maps *m, uint64_t *n)
+{
+	struct pgs_flow_key k, next;
+	void *cur = NULL;
+
+	*n = 0;
+	while (!bpf_map_get_next_key(m->flows, cur, &next)) {
+		k = next;
+		cur = &k;
+		(*n)++;
+	}
+	return 0;
+}
+
 static const char *const verdict_names[PGS_R_MAX] = {
 	[PGS_R_PASS] = "pass",
 	[PGS_R_FWD_NEW] = "fwd_new",

@@ -37,6 +37,14 @@ int maps_get_active(const struct pgs_maps *m, int *active);
 int maps_set_active(const struct pgs_maps *m, int active);
 int maps_get_off_ns(const struct pgs_maps *m, uint64_t *off_ns);
 int maps_clear_passive(const struct pgs_maps *m, uint32_t slot);
+int maps_get_server(const struct pgs_maps *m, uint32_t slot, struct pgs_server *out);
+/* When the datapath last saw the slot's server refuse a SYN (0 = not since cleared). */
+int maps_get_passive(const struct pgs_maps *m, uint32_t slot, uint64_t *ns);
+/* Call cb for every service in the services map (ids and names as the controller wrote them). */
+typedef void (*maps_svc_fn)(void *arg, const struct pgs_svc_key *k, const struct pgs_svc *v);
+int maps_services_each(const struct pgs_maps *m, maps_svc_fn cb, void *arg);
+/* Entries in the flow table, counted key by key. */
+int maps_flow_count(const struct pgs_maps *m, uint64_t *n);
 
 /* The name of a verdict, as the stats and the CLI print it. */
 const char *verdict_name(enum pgs_reason r);

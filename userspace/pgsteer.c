@@ -221,16 +221,36 @@ static void print_status(json_object *root)
 	}
 }
 
+/* The services the pinned maps hold, by id: their names and slots are the maps' own, whatever the
+ * config says now (a service removed or reordered since keeps its servers under its name). */
+struct pinned_services {
+	int n;
+	struct pgs_svc v[PGS_MAX_SERVICES];
+};
+
+static void pinned_service(void *arg, const struct pgs_svc_key *k, const struct pgs_svc *v)
+{
+	struct pinned_services *p = arg;
+	int i = p->n++;
+
+	while (i > 0 && p->v[i - 1].id > v->id) {
+		p->v[i] = p->v[i - 1];
+		i--;
+	}
+	p->v[i] = *v;
+}
+
 /* pgsteerd is not running: what the pinned maps alone can tell. */
 static int status_from_maps(void)
 {
 	static struct config cfg;
+	static const char *const st[] = { "DOWN", "UP", "DRAIN", "MAINT" };
+	struct pinned_services svcs = {};
 	struct pgs_maps m;
 	const char *missing = NULL;
 	uint64_t v[PGS_R_MAX], flows = 0;
-	struct pgs_flow_key k, next;
-	void *prev = NULL;
-	int r, active = 0, i, j;
+	uint32_t pos;
+	int r, active = 0, i;
 
 	load_conf(&cfg);
 	r = maps_open_pinned(&m, cfg.pin_root, &missing);
@@ -239,30 +259,26 @@ static int status_from_maps(void)
 			cfg.pin_root, missing ? missing : "?", strerror(-r));
 		return 1;
 	}
-	while (bpf_map_get_next_key(m.flows, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		flows++;
-	}
+	maps_flow_count(&m, &flows);
 	maps_get_active(&m, &active);
+	maps_services_each(&m, pinned_service, &svcs);
 	printf("pgsteerd is not running: the datapath pinned under %s, as it stands (steering %s)\n", cfg.pin_root,
 	       active ? "on" : "off");
-	for (i = 0; i < cfg.nservices; i++) {
-		printf("\nservice %s\n  %-10s %-21s %-6s %6s %8s %10s %10s\n", cfg.services[i].name, "SERVER", "ADDRESS",
-		       "STATE", "ACTIVE", "TOTAL", "BYTES IN", "BYTES OUT");
-		for (j = 0; j < PGS_MAX_SERVERS; j++) {
-			static const char *const st[] = { "DOWN", "UP", "DRAIN", "MAINT" };
-			uint32_t slot = (uint32_t)(i * PGS_MAX_SERVERS + j);
+	for (i = 0; i < svcs.n; i++) {
+		printf("\nservice %.*s\n  %-10s %-21s %-6s %6s %8s %10s %10s\n", PGS_NAME_LEN, svcs.v[i].name, "SERVER",
+		       "ADDRESS", "STATE", "ACTIVE", "TOTAL", "BYTES IN", "BYTES OUT");
+		for (pos = 0; pos < svcs.v[i].nservers && pos < PGS_MAX_SERVERS; pos++) {
+			uint32_t slot = pgs_slot(svcs.v[i].id, pos);
 			struct pgs_server s;
 			struct dp_server d;
 			char addr[32], bi[32], bo[32];
 
-			if (bpf_map_lookup_elem(m.servers, &slot, &s) || !s.addr || maps_read_server(&m, slot, &d))
+			if (maps_get_server(&m, slot, &s) || !s.addr || maps_read_server(&m, slot, &d))
 				continue;
 			inet_ntop(AF_INET, &s.addr, addr, sizeof(addr));
 			snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr), ":%u", ntohs(s.port));
-			printf("  %-10s %-21s %-6s %6llu %8llu %10s %10s\n", s.name, addr, s.state < 4 ? st[s.state] : "?",
-			       (unsigned long long)d.active, (unsigned long long)d.conns.opened,
+			printf("  %-10.*s %-21s %-6s %6llu %8llu %10s %10s\n", PGS_NAME_LEN, s.name, addr,
+			       s.state < 4 ? st[s.state] : "?", (unsigned long long)d.active, (unsigned long long)d.conns.opened,
 			       human_bytes(d.st.bytes_in, bi, sizeof(bi)), human_bytes(d.st.bytes_out, bo, sizeof(bo)));
 		}
 	}

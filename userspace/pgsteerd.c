@@ -14,7 +14,6 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 #include "alert.h"
@@ -23,11 +22,10 @@
 #include "checker.h"
 #include "config.h"
 #include "datapath.h"
+#include "dpsync.h"
 #include "log.h"
 #include "loop.h"
-#include "maps.h"
 #include "netlink.h"
-#include "probe.h"
 #include "runtime.h"
 #include "statefile.h"
 #include "stats.h"
@@ -87,129 +85,9 @@ static void usage(FILE *f, int status)
 
 /* --- the model and the datapath -------------------------------------------------------------- */
 
-static void push_server(struct pgsteerd *d, struct server_rt *s, uint64_t now)
-{
-	struct pgs_server v = {
-		.addr = s->cfg.addr,
-		.port = s->cfg.port,
-		.state = server_dp_state(s),
-		.weight = server_dp_weight(s, now),
-	};
-	struct pgs_server old;
-
-	/* Keep what only the controller's earlier runs set: the generation and the kill time. */
-	if (!bpf_map_lookup_elem(datapath_maps(d->dp)->servers, &s->slot, &old) && old.addr == v.addr && old.port == v.port) {
-		v.gen = old.gen;
-		v.kill_ns = old.kill_ns;
-	} else {
-		v.gen = old.gen + 1;
-	}
-	snprintf(v.name, sizeof(v.name), "%s", s->cfg.name);
-	if (datapath_set_server(d->dp, s->slot, &v))
-		log_warn("%s/%s: writing its datapath entry", s->svc->cfg.name, s->cfg.name);
-}
-
-static void push_service(struct pgsteerd *d, struct service_rt *svc)
-{
-	struct pgs_svc_key k = { .vip = svc->cfg.vip, .port = svc->cfg.port };
-	struct pgs_svc v = { .id = svc->id, .nservers = service_positions(svc) };
-	int used[PGS_MAX_SERVERS] = {};
-	uint64_t now = now_ms();
-	uint32_t pos;
-	int j;
-
-	for (j = 0; j < svc->nservers; j++) {
-		push_server(d, &svc->servers[j], now);
-		used[svc->servers[j].slot % PGS_MAX_SERVERS] = 1;
-	}
-	/* A position a removed server left: never selected (weight 0, DOWN). */
-	for (pos = 0; pos < v.nservers; pos++)
-		if (!used[pos]) {
-			struct pgs_server empty = { .state = PGS_SRV_DOWN };
-
-			datapath_set_server(d->dp, svc->id * PGS_MAX_SERVERS + pos, &empty);
-		}
-	snprintf(v.name, sizeof(v.name), "%s", svc->cfg.name);
-	if (datapath_set_service(d->dp, &k, &v))
-		log_warn("service %s: writing its datapath entry", svc->cfg.name);
-}
-
-/* What the pinned maps say of slots from an earlier run: service names and ids, server names and
- * slots, so servers keep their slots (and counters, and flows) across a restart too. */
-static void seed_from_datapath(struct pgsteerd *d, struct model *prev)
-{
-	const struct pgs_maps *m = datapath_maps(d->dp);
-	struct pgs_svc_key k, next;
-	void *cur = NULL;
-
-	memset(prev, 0, sizeof(*prev));
-	while (prev->nservices < PGS_MAX_SERVICES && !bpf_map_get_next_key(m->services, cur, &next)) {
-		struct service_rt *svc = &prev->services[prev->nservices];
-		struct pgs_svc v;
-		uint32_t pos;
-
-		k = next;
-		cur = &k;
-		if (bpf_map_lookup_elem(m->services, &k, &v) || v.id >= PGS_MAX_SERVICES)
-			continue;
-		snprintf(svc->cfg.name, sizeof(svc->cfg.name), "%s", v.name);
-		svc->id = v.id;
-		for (pos = 0; pos < v.nservers && pos < PGS_MAX_SERVERS; pos++) {
-			uint32_t slot = v.id * PGS_MAX_SERVERS + pos;
-			struct pgs_server srv;
-
-			if (bpf_map_lookup_elem(m->servers, &slot, &srv) || !srv.name[0])
-				continue;
-			snprintf(svc->servers[svc->nservers].cfg.name, PGS_NAME_LEN, "%s", srv.name);
-			svc->servers[svc->nservers++].slot = slot;
-		}
-		prev->nservices++;
-	}
-}
-
-/* Services an earlier run pinned that the config no longer has stop being steered. */
-static void drop_unknown_services(struct pgsteerd *d)
-{
-	const struct pgs_maps *m = datapath_maps(d->dp);
-	struct pgs_svc_key k, next, gone[PGS_MAX_SERVICES];
-	void *cur = NULL;
-	int n = 0, i, known;
-
-	while (!bpf_map_get_next_key(m->services, cur, &next)) {
-		k = next;
-		cur = &k;
-		for (known = 0, i = 0; i < d->cfg.nservices; i++)
-			known |= d->cfg.services[i].vip == k.vip && d->cfg.services[i].port == k.port;
-		if (!known && n < PGS_MAX_SERVICES)
-			gone[n++] = k;
-	}
-	for (i = 0; i < n; i++)
-		datapath_del_service(d->dp, &gone[i]);
-}
-
-/* The kernel resolves and refreshes a managed neighbour entry per server address, so XDP's FIB
- * lookup finds it (platform fact 10); TC behind XDP covers the moments it cannot. */
-static void manage_neighbours(struct pgsteerd *d)
-{
-	int i, j, r;
-
-	for (i = 0; i < d->model.nservices; i++)
-		for (j = 0; j < d->model.services[i].nservers; j++) {
-			struct server_rt *s = &d->model.services[i].servers[j];
-			char a[INET_ADDRSTRLEN];
-
-			r = nl_neigh_managed(datapath_ifindex(d->dp), s->cfg.addr);
-			if (r) {
-				inet_ntop(AF_INET, &s->cfg.addr, a, sizeof(a));
-				log_warnx("%s: cannot add a managed neighbour entry for %s on %s: %s", s->cfg.name, a,
-					  d->cfg.interface, strerror(-r));
-			}
-		}
-}
-
 static int set_steering(struct pgsteerd *d, int on)
 {
-	int r = maps_set_active(datapath_maps(d->dp), on);
+	int r = datapath_set_active(d->dp, on);
 
 	if (r) {
 		log_warnx("cannot turn steering %s: %s", on ? "on" : "off", strerror(-r));
@@ -221,46 +99,15 @@ static int set_steering(struct pgsteerd *d, int on)
 	return 0;
 }
 
-/* Pull the datapath's counters into the model. */
+/* Pull the datapath's counters and the VRRP and alert figures into the model. */
 static void refresh(void *arg)
 {
 	struct pgsteerd *d = arg;
-	const struct pgs_maps *maps = datapath_maps(d->dp);
-	int i, j;
 
-	maps_read_verdicts(maps, d->model.verdicts);
+	dpsync_refresh(d->dp, &d->model);
 	if (d->vrrp)
 		vrrp_fill(d->vrrp, &d->model);
 	alerter_fill(d->alerter, &d->model);
-	for (i = 0; i < d->model.nservices; i++) {
-		struct service_rt *svc = &d->model.services[i];
-
-		svc->scur = svc->stot = svc->bin = svc->bout = 0;
-		svc->last_new_ns = 0;
-		for (j = 0; j < svc->nservers; j++) {
-			struct server_rt *s = &svc->servers[j];
-			struct dp_server ds;
-
-			if (maps_read_server(maps, s->slot, &ds))
-				continue;
-			s->scur = ds.active;
-			if (s->scur > s->smax)
-				s->smax = s->scur;
-			s->stot = ds.conns.opened;
-			s->bin = ds.st.bytes_in;
-			s->bout = ds.st.bytes_out;
-			s->redispatched = ds.st.redispatched;
-			s->last_new_ns = ds.st.last_new_ns;
-			svc->scur += s->scur;
-			svc->stot += s->stot;
-			svc->bin += s->bin;
-			svc->bout += s->bout;
-			if (s->last_new_ns > svc->last_new_ns)
-				svc->last_new_ns = s->last_new_ns;
-		}
-		if (svc->scur > svc->smax)
-			svc->smax = svc->scur;
-	}
 }
 
 /* A server's class is known once a check has said it (servers start UP before their first check,
@@ -333,24 +180,6 @@ static void state_load(struct pgsteerd *d)
 			 admin_name(s->admin), s->uweight);
 	}
 	json_object_put(root);
-}
-
-struct shutdown_walk {
-	uint32_t slot;
-	uint64_t kill_ns;
-	int fd;
-	unsigned n;
-};
-
-static void probe_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
-{
-	struct shutdown_walk *w = arg;
-
-	if (f->slot != w->slot || f->created_ns >= w->kill_ns || f->state == PGS_FLOW_CLOSED)
-		return;
-	probe_send(w->fd, k->vip, k->vport, k->client, k->cport);
-	probe_send(w->fd, k->vip, f->sport, f->backend, f->bport);
-	w->n++;
 }
 
 /* What a restart in place hands over besides the datapath: each server's health and check history
@@ -434,57 +263,22 @@ static void handover_load(struct pgsteerd *d)
 	log_info("restart in place: servers' health taken over");
 }
 
-/* A session shutdown: every flow of the server created before now answers its next segment with
- * RST (both ends) and releases its count. Idle sessions are made to speak: each end gets an
- * out-of-window ACK from the VIP, answers it, and that answer is reset. */
-static void shutdown_sessions(struct pgsteerd *d, struct server_rt *s)
-{
-	struct shutdown_walk w = { .slot = s->slot };
-	struct pgs_server v;
-
-	if (bpf_map_lookup_elem(datapath_maps(d->dp)->servers, &s->slot, &v))
-		return;
-	v.kill_ns = w.kill_ns = now_ns();
-	datapath_set_server(d->dp, s->slot, &v);
-	if (!d->steering)
-		return;
-	w.fd = probe_open();
-	if (w.fd < 0) {
-		log_warnx("%s/%s: cannot open a raw socket to reset idle sessions: %s", s->svc->cfg.name, s->cfg.name,
-			  strerror(-w.fd));
-		return;
-	}
-	datapath_flows_each(d->dp, probe_flow, &w);
-	close(w.fd);
-	log_info("%s/%s: shutting down %u session(s)", s->svc->cfg.name, s->cfg.name, w.n);
-}
-
 static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change what, enum srv_class before)
 {
 	struct pgsteerd *d = arg;
 
 	if (what == RT_SHUTDOWN_SESSIONS) {
-		shutdown_sessions(d, s);
+		dpsync_shutdown_sessions(d->dp, s, d->steering);
 		return;
 	}
 	if (what == RT_ADMIN && d->checker)
 		checker_admin(d->checker, s);
-	push_server(d, s, now_ms());
+	dpsync_server(d->dp, s, now_ms());
 	state_save(d);
 	alert_server(d->alerter, s, before, server_class(s));
 }
 
 /* --- health checks --------------------------------------------------------------------------- */
-
-/* Clear the datapath's refusal flag, unless a newer refusal came in since the one s->passive_ns saw. */
-static void clear_passive(struct pgsteerd *d, struct server_rt *s)
-{
-	uint64_t cur = 0;
-
-	if (!bpf_map_lookup_elem(datapath_maps(d->dp)->passive, &s->slot, &cur) && cur == s->passive_ns)
-		maps_clear_passive(datapath_maps(d->dp), s->slot);
-	s->passive_ns = 0;
-}
 
 static void on_check_changed(void *arg, struct server_rt *s, int dir)
 {
@@ -495,13 +289,13 @@ static void on_check_changed(void *arg, struct server_rt *s, int dir)
 	if (dir > 0) {
 		log_info("%s/%s is UP (%s), %s", s->svc->cfg.name, s->cfg.name, server_status(s, st, sizeof(st)), why);
 		if (s->passive_ns)
-			clear_passive(d, s);
+			dpsync_clear_passive(d->dp, s);
 	} else {
 		log_warnx("%s/%s is DOWN, %s", s->svc->cfg.name, s->cfg.name, why);
 		if (s->svc->cfg.shutdown_sessions)
-			shutdown_sessions(d, s);
+			dpsync_shutdown_sessions(d->dp, s, d->steering);
 	}
-	push_server(d, s, now_ms());
+	dpsync_server(d->dp, s, now_ms());
 }
 
 static void on_checked(void *arg, struct server_rt *s)
@@ -521,7 +315,7 @@ static void on_checked(void *arg, struct server_rt *s)
 	/* A refusal the check does not confirm was transient: back into selection. */
 	if (s->last.ok && s->passive_ns) {
 		log_info("%s/%s passed its check after refusing a connection: back in selection", s->svc->cfg.name, s->cfg.name);
-		clear_passive(d, s);
+		dpsync_clear_passive(d->dp, s);
 	}
 }
 
@@ -566,45 +360,40 @@ static void enable_forwarding(const char *ifname)
 static void on_tick(void *arg)
 {
 	struct pgsteerd *d = arg;
-	struct dp_gc gc;
-	uint64_t now = now_ms();
-	int i, j, r;
+	unsigned pct;
+	int r;
 
-	r = datapath_gc(d->dp, &d->cfg, now_ns(), &gc);
-	if (r) {
+	r = dpsync_gc(d->dp, &d->cfg, &d->model, &pct);
+	if (r < 0)
 		log_warnx("flow table clean-up failed: %s", strerror(-r));
-	} else if (gc.done) {
-		d->model.flows = gc.entries;
-		d->model.flows_expired += gc.expired;
-		alert_flow_table(d->alerter, (unsigned)(gc.entries * 100 / d->cfg.flow_table_size));
-		if (gc.corrected)
-			log_debug("reconciled connection counts of %u server(s)", gc.corrected);
-	}
+	else if (r)
+		alert_flow_table(d->alerter, pct);
 	/* As master: steering on and the VIP in place, whatever happened behind our back. */
 	if (d->vrrp && vrrp_state_get(d->vrrp) == VRRP_MASTER) {
 		int active = 1;
 
-		if (!maps_get_active(datapath_maps(d->dp), &active) && !active) {
+		if (!datapath_get_active(d->dp, &active) && !active) {
 			log_warnx("steering was off while this node is master: turning it on");
 			set_steering(d, 1);
 		}
 		vrrp_reassert(d->vrrp);
 	}
-	/* Slow start: the weight ramps while a server is young. */
-	for (i = 0; i < d->model.nservices; i++)
-		for (j = 0; j < d->model.services[i].nservers; j++) {
-			struct server_rt *s = &d->model.services[i].servers[j];
-
-			if (s->svc->cfg.slowstart_ms && s->up_since_ms && now - s->up_since_ms <= s->svc->cfg.slowstart_ms + TICK_MS)
-				push_server(d, s, now);
-		}
+	dpsync_slowstart(d->dp, &d->model, now_ms(), TICK_MS);
 	refresh(d);
+}
+
+static void on_refused(void *arg, struct server_rt *s)
+{
+	struct pgsteerd *d = arg;
+
+	log_info("%s/%s refused a connection: out of selection, checking it now", s->svc->cfg.name, s->cfg.name);
+	if (d->checker && s->checked)
+		checker_kick(d->checker, s);
 }
 
 static void on_passive_tick(void *arg)
 {
 	struct pgsteerd *d = arg;
-	const struct pgs_maps *maps = datapath_maps(d->dp);
 	int i, j;
 
 	if (d->vrrp) {
@@ -618,28 +407,7 @@ static void on_passive_tick(void *arg)
 					if (class_known(&d->model.services[i].servers[j]))
 						alert_adopt(d->alerter, &d->model.services[i].servers[j]);
 	}
-
-	for (i = 0; i < d->model.nservices; i++)
-		for (j = 0; j < d->model.services[i].nservers; j++) {
-			struct server_rt *s = &d->model.services[i].servers[j];
-			uint64_t p = 0;
-
-			if (bpf_map_lookup_elem(maps->passive, &s->slot, &p))
-				continue;
-			if (p && !s->passive_ns) {
-				log_info("%s/%s refused a connection: out of selection, checking it now", s->svc->cfg.name,
-					 s->cfg.name);
-				s->passive_ns = p;
-				if (d->checker && s->checked)
-					checker_kick(d->checker, s);
-			}
-			s->passive_ns = p;
-			/* Without checks nothing would ever confirm it: let the next connection try again. */
-			if (p && !s->checked && now_ns() - p > 2000000000ull) {
-				maps_clear_passive(maps, s->slot);
-				s->passive_ns = 0;
-			}
-		}
+	dpsync_poll_passive(d->dp, &d->model, on_refused, d);
 }
 
 /* --- VRRP ------------------------------------------------------------------------------------------ */
@@ -669,28 +437,12 @@ static void announce_all(struct pgsteerd *d)
 		}
 }
 
-/* Taking over after this node was not steering for a while: its flows are sessions the other node
- * has reset since (no flow sync), which would otherwise count toward leastconn for hours. A short
- * flap keeps them: an idle session that sent nothing meanwhile is still alive. */
-#define STALE_AFTER_NS (10ull * 1000000000)
-
-static void purge_stale_flows(struct pgsteerd *d)
-{
-	uint64_t off = 0, n = 0;
-
-	if (maps_get_off_ns(datapath_maps(d->dp), &off) || !off || now_ns() - off < STALE_AFTER_NS)
-		return;
-	if (!datapath_purge_before(d->dp, off, &n) && n)
-		log_info("forgot %llu flow(s) from before this node stopped steering %llus ago: the other node "
-			 "reset those sessions", (unsigned long long)n, (unsigned long long)((now_ns() - off) / 1000000000));
-}
-
 static void on_vrrp_steer(void *arg, int on)
 {
 	struct pgsteerd *d = arg;
 
 	if (on && d->dp && !d->steering)
-		purge_stale_flows(d);
+		dpsync_purge_stale(d->dp);
 	d->want_steering = on;
 	alerter_quiet(d->alerter, !on);
 	if (on) /* the new master tells what changed since it last told or adopted */
@@ -781,17 +533,6 @@ static void start_vrrp(struct pgsteerd *d, int resume)
 		vrrp_start(d->vrrp);
 }
 
-static int server_addr_in(const struct config *c, uint32_t addr)
-{
-	int i, j;
-
-	for (i = 0; i < c->nservices; i++)
-		for (j = 0; j < c->services[i].nservers; j++)
-			if (c->services[i].servers[j].addr == addr)
-				return 1;
-	return 0;
-}
-
 static int reload(struct pgsteerd *d, char *err, size_t errlen)
 {
 	static struct config fresh;
@@ -824,33 +565,8 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 			fresh.stats_port != d->cfg.stats_port;
 	alerts_changed = memcmp(&fresh.alert, &d->cfg.alert, sizeof(fresh.alert)) ||
 			 strcmp(fresh.node_name, d->cfg.node_name);
-	/* Managed neighbour entries of servers that leave. */
-	{
-		int i, j;
-
-		for (i = 0; i < d->cfg.nservices; i++)
-			for (j = 0; j < d->cfg.services[i].nservers; j++) {
-				uint32_t a = d->cfg.services[i].servers[j].addr;
-
-				if (!server_addr_in(&fresh, a))
-					nl_neigh_del(datapath_ifindex(d->dp), a);
-			}
-	}
-	/* Services whose address changed or went away leave the datapath. */
-	{
-		int i;
-
-		for (i = 0; i < d->cfg.nservices; i++) {
-			struct cfg_service *old = &d->cfg.services[i];
-			struct cfg_service *now = config_service(&fresh, old->name);
-
-			if (!now || now->vip != old->vip || now->port != old->port) {
-				struct pgs_svc_key k = { .vip = old->vip, .port = old->port };
-
-				datapath_del_service(d->dp, &k);
-			}
-		}
-	}
+	/* Services whose address changed or went away leave the datapath, with their neighbours. */
+	dpsync_drop_changed(d->dp, &d->cfg, &fresh);
 	d->cfg = fresh;
 	{
 		static struct model old;
@@ -886,13 +602,8 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 		d->model.flows = old.flows;
 		d->model.flows_expired = old.flows_expired;
 	}
-	{
-		int i;
-
-		for (i = 0; i < d->model.nservices; i++)
-			push_service(d, &d->model.services[i]);
-	}
-	manage_neighbours(d);
+	dpsync_model(d->dp, &d->model);
+	dpsync_neighbours(d->dp, &d->model, d->cfg.interface);
 	runtime_set_model(d->rt, &d->model);
 	start_checks(d);
 	if (stats_changed) {
@@ -1042,7 +753,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int foreground = 0, check_only = 0, verbose = 0, short_v = 0, resume = 0, opt, r, i;
+	int foreground = 0, check_only = 0, verbose = 0, short_v = 0, resume = 0, opt, r;
 	char err[1024];
 	ssize_t n;
 
@@ -1155,16 +866,15 @@ int main(int argc, char **argv)
 	{
 		static struct model prev;
 
-		seed_from_datapath(&d, &prev);
+		dpsync_seed(d.dp, &prev);
 		model_init(&d.model, &d.cfg, now_ms(), &prev);
 	}
 	state_load(&d);
 	if (handover)
 		handover_load(&d);
-	for (i = 0; i < d.model.nservices; i++)
-		push_service(&d, &d.model.services[i]);
-	drop_unknown_services(&d);
-	manage_neighbours(&d);
+	dpsync_model(d.dp, &d.model);
+	dpsync_drop_unknown(d.dp, &d.cfg);
+	dpsync_neighbours(d.dp, &d.model, d.cfg.interface);
 	/* Without VRRP the VIP is managed outside pgsteerd and this node always steers. */
 	if (!d.cfg.vrrp.enabled)
 		set_steering(&d, 1);
@@ -1229,15 +939,11 @@ int main(int argc, char **argv)
 		log_warn("restart in place: exec %s", d.self);
 		/* Nobody takes over: stop holding what nobody will advertise for. */
 		if (d.cfg.vrrp.enabled) {
-			struct pgs_maps m;
 			int ifindex = (int)if_nametoindex(d.cfg.interface);
 
 			if (ifindex)
 				nl_ifaddr_del(ifindex, d.cfg.vrrp.vip, d.cfg.vrrp.vip_prefix);
-			if (!maps_open_pinned(&m, d.cfg.pin_root, NULL)) {
-				maps_set_active(&m, 0);
-				maps_close(&m);
-			}
+			datapath_pinned_set_inactive(d.cfg.pin_root);
 		}
 		return 1;
 	}

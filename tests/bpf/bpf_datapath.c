@@ -929,6 +929,67 @@ static void events_inactive_node_none(void)
 	set_active(1);
 }
 
+/* `pgsteer status` with pgsteerd stopped names services and servers as the maps do, whatever the
+ * config says now: here the config lists the services in another order than their ids, lacks one
+ * the maps still steer and has one they do not. */
+static void cli_status_follows_the_maps(void)
+{
+	static const struct {
+		const char *svc, *srv;
+		uint32_t id;
+		uint16_t port;
+	} pinned[] = { { "rw", "pgbrw", 0, 5432 }, { "ro", "pgbro", 1, 5433 }, { "gone", "pgbgone", 2, 5434 } };
+	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+	char conf[] = "/tmp/pgsteer-cli-XXXXXX", cmd[512], line[256], svc[32] = "";
+	int fd, found = 0;
+	FILE *f;
+	size_t i;
+
+	reset();
+	clear_hash(M.services, sizeof(struct pgs_svc_key));
+	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		struct pgs_svc_key k = { .vip = htonl(VIP), .port = htons(pinned[i].port) };
+		struct pgs_svc v = { .id = pinned[i].id, .nservers = 1 };
+		struct pgs_server s = { .addr = htonl(BACKEND), .port = htons(6432), .state = PGS_SRV_UP };
+		uint32_t slot = pgs_slot(pinned[i].id, 0);
+
+		snprintf(v.name, sizeof(v.name), "%s", pinned[i].svc);
+		snprintf(s.name, sizeof(s.name), "%s", pinned[i].srv);
+		bpf_map_update_elem(M.services, &k, &v, BPF_ANY);
+		bpf_map_update_elem(M.servers, &slot, &s, BPF_ANY);
+	}
+	fd = mkstemp(conf);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	CHECK(f, "cannot write a config in /tmp");
+	if (!f)
+		return;
+	fprintf(f, "global\n  interface lo\n  pin-root %s\n  runtime-socket /nonexistent/pgsteerd.sock\n"
+		   "service new\n  bind 10.9.0.100:5435\n  server pgbnew 10.9.0.5:6432\n"
+		   "service ro\n  bind 10.9.0.100:5433\n  server pgbro 10.9.0.5:6432\n"
+		   "service rw\n  bind 10.9.0.100:5432\n  server pgbrw 10.9.0.5:6432\n", pin_root);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s/pgsteer -f %s status 2>&1", build, conf);
+	f = popen(cmd, "r");
+	CHECK(f, "cannot run %s", cmd);
+	while (f && fgets(line, sizeof(line), f)) {
+		char name[32];
+
+		if (sscanf(line, "service %31s", name) == 1) {
+			snprintf(svc, sizeof(svc), "%s", name);
+			continue;
+		}
+		if (sscanf(line, " pgb%31s", name) != 1 || !svc[0])
+			continue;
+		found++;
+		CHECK(!strcmp(name, svc), "server pgb%s listed under service %s", name, svc);
+	}
+	if (f)
+		CHECK(pclose(f) == 0, "%s failed", cmd);
+	CHECK_EQ(found, 3);
+	unlink(conf);
+	reset();
+}
+
 #define CASE(fn) { #fn, fn }
 
 static const struct {
@@ -990,6 +1051,9 @@ int main(void)
 			cases[i].fn();
 			h_end();
 		}
+	h_begin("bpf/cli/status_follows_the_maps");
+	cli_status_follows_the_maps();
+	h_end();
 	pgs_xdp__destroy(xdp_skel);
 	pgs_tc__destroy(tc_skel);
 	maps_close(&M);

@@ -1,0 +1,340 @@
+/* The model <-> maps translator: the only place that knows which model field goes in which map
+ * entry and back. It talks to the maps through datapath.c only. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include "dpsync.h"
+#include "log.h"
+#include "loop.h"
+#include "netlink.h"
+#include "probe.h"
+
+void dpsync_server(struct datapath *dp, struct server_rt *s, uint64_t now)
+{
+	struct pgs_server v = {
+		.addr = s->cfg.addr,
+		.port = s->cfg.port,
+		.state = server_dp_state(s),
+		.weight = server_dp_weight(s, now),
+	};
+	struct pgs_server old = {};
+
+	/* Keep what only the controller's earlier runs set: the generation and the kill time. */
+	if (!datapath_get_server(dp, s->slot, &old) && old.addr == v.addr && old.port == v.port) {
+		v.gen = old.gen;
+		v.kill_ns = old.kill_ns;
+	} else {
+		v.gen = old.gen + 1;
+	}
+	snprintf(v.name, sizeof(v.name), "%s", s->cfg.name);
+	if (datapath_set_server(dp, s->slot, &v))
+		log_warn("%s/%s: writing its datapath entry", s->svc->cfg.name, s->cfg.name);
+}
+
+void dpsync_service(struct datapath *dp, struct service_rt *svc)
+{
+	struct pgs_svc_key k = { .vip = svc->cfg.vip, .port = svc->cfg.port };
+	struct pgs_svc v = { .id = svc->id, .nservers = service_positions(svc) };
+	int used[PGS_MAX_SERVERS] = {};
+	uint64_t now = now_ms();
+	uint32_t pos;
+	int j;
+
+	for (j = 0; j < svc->nservers; j++) {
+		dpsync_server(dp, &svc->servers[j], now);
+		used[pgs_slot_pos(svc->servers[j].slot)] = 1;
+	}
+	/* A position a removed server left: never selected (weight 0, DOWN). */
+	for (pos = 0; pos < v.nservers; pos++)
+		if (!used[pos]) {
+			struct pgs_server empty = { .state = PGS_SRV_DOWN };
+
+			datapath_set_server(dp, pgs_slot(svc->id, pos), &empty);
+		}
+	snprintf(v.name, sizeof(v.name), "%s", svc->cfg.name);
+	if (datapath_set_service(dp, &k, &v))
+		log_warn("service %s: writing its datapath entry", svc->cfg.name);
+}
+
+void dpsync_model(struct datapath *dp, struct model *m)
+{
+	int i;
+
+	for (i = 0; i < m->nservices; i++)
+		dpsync_service(dp, &m->services[i]);
+}
+
+struct seed_walk {
+	struct datapath *dp;
+	struct model *prev;
+};
+
+static void seed_service(void *arg, const struct pgs_svc_key *k, const struct pgs_svc *v)
+{
+	struct seed_walk *w = arg;
+	struct service_rt *svc;
+	uint32_t pos;
+
+	if (w->prev->nservices >= PGS_MAX_SERVICES || v->id >= PGS_MAX_SERVICES)
+		return;
+	svc = &w->prev->services[w->prev->nservices++];
+	snprintf(svc->cfg.name, sizeof(svc->cfg.name), "%s", v->name);
+	svc->id = v->id;
+	for (pos = 0; pos < v->nservers && pos < PGS_MAX_SERVERS; pos++) {
+		uint32_t slot = pgs_slot(v->id, pos);
+		struct pgs_server srv;
+
+		if (datapath_get_server(w->dp, slot, &srv) || !srv.name[0])
+			continue;
+		snprintf(svc->servers[svc->nservers].cfg.name, PGS_NAME_LEN, "%s", srv.name);
+		svc->servers[svc->nservers++].slot = slot;
+	}
+}
+
+void dpsync_seed(struct datapath *dp, struct model *prev)
+{
+	struct seed_walk w = { .dp = dp, .prev = prev };
+
+	memset(prev, 0, sizeof(*prev));
+	datapath_services_each(dp, seed_service, &w);
+}
+
+struct drop_walk {
+	struct datapath *dp;
+	const struct config *cfg;
+};
+
+static void drop_if_unknown(void *arg, const struct pgs_svc_key *k, const struct pgs_svc *v)
+{
+	struct drop_walk *w = arg;
+	int i;
+
+	for (i = 0; i < w->cfg->nservices; i++)
+		if (w->cfg->services[i].vip == k->vip && w->cfg->services[i].port == k->port)
+			return;
+	datapath_del_service(w->dp, k);
+}
+
+void dpsync_drop_unknown(struct datapath *dp, const struct config *cfg)
+{
+	struct drop_walk w = { .dp = dp, .cfg = cfg };
+
+	datapath_services_each(dp, drop_if_unknown, &w);
+}
+
+static int server_addr_in(const struct config *c, uint32_t addr)
+{
+	int i, j;
+
+	for (i = 0; i < c->nservices; i++)
+		for (j = 0; j < c->services[i].nservers; j++)
+			if (c->services[i].servers[j].addr == addr)
+				return 1;
+	return 0;
+}
+
+void dpsync_drop_changed(struct datapath *dp, const struct config *old, const struct config *fresh)
+{
+	int i, j;
+
+	for (i = 0; i < old->nservices; i++)
+		for (j = 0; j < old->services[i].nservers; j++) {
+			uint32_t a = old->services[i].servers[j].addr;
+
+			if (!server_addr_in(fresh, a))
+				nl_neigh_del(datapath_ifindex(dp), a);
+		}
+	for (i = 0; i < old->nservices; i++) {
+		const struct cfg_service *was = &old->services[i];
+		const struct cfg_service *now = config_service((struct config *)fresh, was->name);
+
+		if (!now || now->vip != was->vip || now->port != was->port) {
+			struct pgs_svc_key k = { .vip = was->vip, .port = was->port };
+
+			datapath_del_service(dp, &k);
+		}
+	}
+}
+
+/* The kernel resolves and refreshes a managed neighbour entry per server address, so XDP's FIB
+ * lookup finds it (platform fact 10); TC behind XDP covers the moments it cannot. */
+void dpsync_neighbours(struct datapath *dp, const struct model *m, const char *ifname)
+{
+	int i, j, r;
+
+	for (i = 0; i < m->nservices; i++)
+		for (j = 0; j < m->services[i].nservers; j++) {
+			const struct server_rt *s = &m->services[i].servers[j];
+			char a[INET_ADDRSTRLEN];
+
+			r = nl_neigh_managed(datapath_ifindex(dp), s->cfg.addr);
+			if (r) {
+				inet_ntop(AF_INET, &s->cfg.addr, a, sizeof(a));
+				log_warnx("%s: cannot add a managed neighbour entry for %s on %s: %s", s->cfg.name, a,
+					  ifname, strerror(-r));
+			}
+		}
+}
+
+void dpsync_refresh(struct datapath *dp, struct model *m)
+{
+	int i, j;
+
+	datapath_read_verdicts(dp, m->verdicts);
+	for (i = 0; i < m->nservices; i++) {
+		struct service_rt *svc = &m->services[i];
+
+		svc->scur = svc->stot = svc->bin = svc->bout = 0;
+		svc->last_new_ns = 0;
+		for (j = 0; j < svc->nservers; j++) {
+			struct server_rt *s = &svc->servers[j];
+			struct dp_server ds;
+
+			if (datapath_read_server(dp, s->slot, &ds))
+				continue;
+			s->scur = ds.active;
+			if (s->scur > s->smax)
+				s->smax = s->scur;
+			s->stot = ds.conns.opened;
+			s->bin = ds.st.bytes_in;
+			s->bout = ds.st.bytes_out;
+			s->redispatched = ds.st.redispatched;
+			s->last_new_ns = ds.st.last_new_ns;
+			svc->scur += s->scur;
+			svc->stot += s->stot;
+			svc->bin += s->bin;
+			svc->bout += s->bout;
+			if (s->last_new_ns > svc->last_new_ns)
+				svc->last_new_ns = s->last_new_ns;
+		}
+		if (svc->scur > svc->smax)
+			svc->smax = svc->scur;
+	}
+}
+
+int dpsync_gc(struct datapath *dp, const struct config *cfg, struct model *m, unsigned *pct)
+{
+	struct dp_gc gc;
+	int r = datapath_gc(dp, cfg, now_ns(), &gc);
+
+	if (r)
+		return r;
+	if (!gc.done)
+		return 0;
+	m->flows = gc.entries;
+	m->flows_expired += gc.expired;
+	*pct = (unsigned)(gc.entries * 100 / cfg->flow_table_size);
+	if (gc.corrected)
+		log_debug("reconciled connection counts of %u server(s)", gc.corrected);
+	return 1;
+}
+
+void dpsync_slowstart(struct datapath *dp, struct model *m, uint64_t now, uint64_t tick_ms)
+{
+	int i, j;
+
+	for (i = 0; i < m->nservices; i++)
+		for (j = 0; j < m->services[i].nservers; j++) {
+			struct server_rt *s = &m->services[i].servers[j];
+
+			if (s->svc->cfg.slowstart_ms && s->up_since_ms && now - s->up_since_ms <= s->svc->cfg.slowstart_ms + tick_ms)
+				dpsync_server(dp, s, now);
+		}
+}
+
+struct shutdown_walk {
+	uint32_t slot;
+	uint64_t kill_ns;
+	int fd;
+	unsigned n;
+};
+
+static void probe_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	struct shutdown_walk *w = arg;
+
+	if (f->slot != w->slot || f->created_ns >= w->kill_ns || f->state == PGS_FLOW_CLOSED)
+		return;
+	probe_send(w->fd, k->vip, k->vport, k->client, k->cport);
+	probe_send(w->fd, k->vip, f->sport, f->backend, f->bport);
+	w->n++;
+}
+
+/* Every flow of the server created before now answers its next segment with RST (both ends) and
+ * releases its count. Idle sessions are made to speak: each end gets an out-of-window ACK from the
+ * VIP, answers it, and that answer is reset. */
+void dpsync_shutdown_sessions(struct datapath *dp, struct server_rt *s, int steering)
+{
+	struct shutdown_walk w = { .slot = s->slot };
+	struct pgs_server v;
+
+	if (datapath_get_server(dp, s->slot, &v))
+		return;
+	v.kill_ns = w.kill_ns = now_ns();
+	datapath_set_server(dp, s->slot, &v);
+	if (!steering)
+		return;
+	w.fd = probe_open();
+	if (w.fd < 0) {
+		log_warnx("%s/%s: cannot open a raw socket to reset idle sessions: %s", s->svc->cfg.name, s->cfg.name,
+			  strerror(-w.fd));
+		return;
+	}
+	datapath_flows_each(dp, probe_flow, &w);
+	close(w.fd);
+	log_info("%s/%s: shutting down %u session(s)", s->svc->cfg.name, s->cfg.name, w.n);
+}
+
+void dpsync_clear_passive(struct datapath *dp, struct server_rt *s)
+{
+	uint64_t cur = 0;
+
+	if (!datapath_get_passive(dp, s->slot, &cur) && cur == s->passive_ns)
+		datapath_clear_passive(dp, s->slot);
+	s->passive_ns = 0;
+}
+
+#define PASSIVE_UNCHECKED_NS 2000000000ull /* how long a server without checks stays out */
+
+void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(void *arg, struct server_rt *s),
+			 void *arg)
+{
+	int i, j;
+
+	for (i = 0; i < m->nservices; i++)
+		for (j = 0; j < m->services[i].nservers; j++) {
+			struct server_rt *s = &m->services[i].servers[j];
+			uint64_t p = 0;
+
+			if (datapath_get_passive(dp, s->slot, &p))
+				continue;
+			if (p && !s->passive_ns) {
+				s->passive_ns = p;
+				refused(arg, s);
+			}
+			s->passive_ns = p;
+			/* Without checks nothing would ever confirm it: let the next connection try again. */
+			if (p && !s->checked && now_ns() - p > PASSIVE_UNCHECKED_NS) {
+				datapath_clear_passive(dp, s->slot);
+				s->passive_ns = 0;
+			}
+		}
+}
+
+/* Taking over after this node was not steering for a while: its flows are sessions the other node
+ * has reset since (no flow sync), which would otherwise count toward leastconn for hours. A short
+ * flap keeps them: an idle session that sent nothing meanwhile is still alive. */
+#define STALE_AFTER_NS (10ull * 1000000000)
+
+void dpsync_purge_stale(struct datapath *dp)
+{
+	uint64_t off = 0, n = 0;
+
+	if (datapath_get_off_ns(dp, &off) || !off || now_ns() - off < STALE_AFTER_NS)
+		return;
+	if (!datapath_purge_before(dp, off, &n) && n)
+		log_info("forgot %llu flow(s) from before this node stopped steering %llus ago: the other node "
+			 "reset those sessions", (unsigned long long)n, (unsigned long long)((now_ns() - off) / 1000000000));
+}

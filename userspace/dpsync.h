@@ -1,0 +1,53 @@
+/* The seam between the controller's model and the datapath: the one translator from services and
+ * servers to map entries (slots, states, weights) and from the maps back to the model (slots an
+ * earlier run left, counters, refusals). Every function takes the datapath and the model; none
+ * knows the daemon. */
+#ifndef PGS_DPSYNC_H
+#define PGS_DPSYNC_H
+
+#include <stdint.h>
+#include "backend.h"
+#include "config.h"
+#include "datapath.h"
+
+/* Write one server's entry (state, weight, name), keeping the generation and kill time earlier
+ * runs set while the slot holds the same address. */
+void dpsync_server(struct datapath *dp, struct server_rt *s, uint64_t now_ms);
+/* Write a service and its servers; positions a removed server left are written DOWN. */
+void dpsync_service(struct datapath *dp, struct service_rt *svc);
+void dpsync_model(struct datapath *dp, struct model *m);
+
+/* What the maps say of an earlier run (service names and ids, server names and slots), as a model
+ * to hand model_init, so servers keep their slots, counters and flows across a restart. */
+void dpsync_seed(struct datapath *dp, struct model *prev);
+/* Services in the maps that cfg no longer has stop being steered. */
+void dpsync_drop_unknown(struct datapath *dp, const struct config *cfg);
+/* Before a reload applies: services whose address changes or that go away leave the datapath,
+ * and the managed neighbour entries of server addresses that go away are removed. */
+void dpsync_drop_changed(struct datapath *dp, const struct config *old, const struct config *fresh);
+/* A managed neighbour entry per server address, so XDP's route lookups find it. */
+void dpsync_neighbours(struct datapath *dp, const struct model *m, const char *ifname);
+
+/* Pull the datapath's verdicts and per-server counters into the model. */
+void dpsync_refresh(struct datapath *dp, struct model *m);
+/* One clean-up step of the flow table; when a pass completes, its figures go into the model and
+ * 1 is returned with the table's occupancy in percent. 0 while a pass is under way, or -errno. */
+int dpsync_gc(struct datapath *dp, const struct config *cfg, struct model *m, unsigned *pct);
+/* Slow start: rewrite the weight of servers still ramping. */
+void dpsync_slowstart(struct datapath *dp, struct model *m, uint64_t now_ms, uint64_t tick_ms);
+
+/* A session shutdown: flows of s created before now are reset at their next segment; when this
+ * node steers, idle sessions are made to speak (probe.c). */
+void dpsync_shutdown_sessions(struct datapath *dp, struct server_rt *s, int steering);
+/* Refusals: the datapath takes a server that refused a SYN out of selection until cleared.
+ * dpsync_clear_passive clears it unless a newer refusal came in; dpsync_poll_passive reads every
+ * server's flag and calls refused(arg, s) for a new one (servers without checks are let back in
+ * after two seconds, as nothing would confirm them). */
+void dpsync_clear_passive(struct datapath *dp, struct server_rt *s);
+void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(void *arg, struct server_rt *s),
+			 void *arg);
+/* Forget flows from before steering last went off, if it was off for long: the other node reset
+ * those sessions. */
+void dpsync_purge_stale(struct datapath *dp);
+
+#endif
