@@ -979,7 +979,7 @@ static const char *log_body(struct json_object *log, int i)
 struct drive {
 	struct loop *l;
 	struct timer tick;
-	uint64_t last_ns, max_gap_ns, deadline_ms, ticks;
+	uint64_t last_ns, max_gap_ns, deadline_ms, ticks, ran_ms;
 	int (*done)(void *arg);
 	void *arg;
 	void (*at)(void *arg);     /* once, at at_ms */
@@ -1010,6 +1010,13 @@ static void drive_tick(void *arg)
 	}
 }
 
+/* Deliveries are waited for: the deadline only ends a hung test. The loop counts as blocked by the
+ * alerter when a 10 ms tick came this late: more than scheduling noise on a busy machine, less than
+ * anything the alerter could block on (a webhook timeout of 1.5 s and more, a backoff of 0.8 s and
+ * more). */
+#define DELIVERY_DEADLINE_MS 30000
+#define LOOP_BLOCKED_NS 700000000ull
+
 static void drive(struct drive *d, struct loop *l, uint64_t max_ms)
 {
 	d->l = l;
@@ -1020,6 +1027,7 @@ static void drive(struct drive *d, struct loop *l, uint64_t max_ms)
 	timer_arm_periodic(&d->tick, 10);
 	loop_run(l);
 	timer_close(&d->tick);
+	d->ran_ms = now_ms() + max_ms - d->deadline_ms;
 }
 
 struct live {
@@ -1087,9 +1095,9 @@ static void test_live_500_then_200(void)
 	v.want_sent = 1;
 	d.done = live_done;
 	d.arg = &v;
-	drive(&d, v.l, 10000);
+	drive(&d, v.l, DELIVERY_DEADLINE_MS);
 	alerter_counters(v.a, &c);
-	CHECK(!d.timed_out, "not delivered in 10 s");
+	CHECK(!d.timed_out, "not delivered in %d s", DELIVERY_DEADLINE_MS / 1000);
 	CHECK_EQ(c.sent, 1);
 	CHECK_EQ(c.failed, 1);
 	CHECK_EQ(c.dropped, 0);
@@ -1099,14 +1107,14 @@ static void test_live_500_then_200(void)
 	if (log && json_object_array_length(log) == 2) {
 		double gap = log_t(log, 1) - log_t(log, 0);
 
-		CHECK(gap >= 0.75 && gap < 3, "retry after %.2fs", gap);
+		CHECK(gap >= 0.75 && gap < 10, "retry after %.2fs (backoff 1 s, jitter 20%%)", gap);
 		CHECK(strstr(log_body(log, 1), "pgb2 is DOWN") != NULL, "body: %s", log_body(log, 1));
 		CHECK_STR(json_object_get_string(json_object_object_get(json_object_array_get_idx(log, 1), "type")),
 			  "application/json");
 		printf("     retry after %.2fs, max tick gap %.1f ms\n", gap, d.max_gap_ns / 1e6);
 	}
 	json_object_put(log);
-	CHECK(d.max_gap_ns < 250000000ull, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
+	CHECK(d.max_gap_ns < LOOP_BLOCKED_NS, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
 	live_close(&v);
 }
 
@@ -1124,9 +1132,9 @@ static void test_live_429(void)
 	v.want_sent = 1;
 	d.done = live_done;
 	d.arg = &v;
-	drive(&d, v.l, 10000);
+	drive(&d, v.l, DELIVERY_DEADLINE_MS);
 	alerter_counters(v.a, &c);
-	CHECK(!d.timed_out, "not delivered in 10 s");
+	CHECK(!d.timed_out, "not delivered in %d s", DELIVERY_DEADLINE_MS / 1000);
 	CHECK_EQ(c.sent, 1);
 	CHECK_EQ(c.failed, 1);
 	log = sink_log();
@@ -1135,11 +1143,11 @@ static void test_live_429(void)
 	if (log && json_object_array_length(log) == 2) {
 		double gap = log_t(log, 1) - log_t(log, 0);
 
-		CHECK(gap >= 2.0 && gap < 4, "retried after %.2fs, Retry-After said 2", gap);
+		CHECK(gap >= 2.0 && gap < 10, "retried after %.2fs, Retry-After said 2", gap);
 		printf("     retried after %.2fs\n", gap);
 	}
 	json_object_put(log);
-	CHECK(d.max_gap_ns < 250000000ull, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
+	CHECK(d.max_gap_ns < LOOP_BLOCKED_NS, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
 	live_close(&v);
 }
 
@@ -1184,11 +1192,11 @@ static void test_live_coalesce(void)
 	v.want_sent = 5;
 	d.done = live_done;
 	d.arg = &v;
-	drive(&d, v.l, 5000);
+	drive(&d, v.l, DELIVERY_DEADLINE_MS);
 	CHECK(!d.timed_out, "burst not delivered");
 	alert_class(v.a, "pgsql", "pgb1", CLASS_UP, "L4OK", NULL);
 	v.want_sent = 6;
-	drive(&d, v.l, 5000);
+	drive(&d, v.l, DELIVERY_DEADLINE_MS);
 	CHECK(!d.timed_out, "follow-up not delivered");
 	log = sink_log();
 	CHECK(log && json_object_array_length(log) == 2, "sink got %zu requests, expected 2",
@@ -1238,13 +1246,13 @@ static void test_live_sink_down(void)
 	d.arg = &v;
 	d.at = restart_sink;
 	d.at_ms = now_ms() + 3000;
-	drive(&d, v.l, 15000);
+	drive(&d, v.l, DELIVERY_DEADLINE_MS);
 	alerter_counters(v.a, &c);
 	CHECK(!d.timed_out, "not delivered after the sink came back");
 	CHECK_EQ(c.sent, 2);
 	CHECK(c.failed >= 2, "failed %llu, expected >= 2", (unsigned long long)c.failed);
-	CHECK(d.ticks > 300, "only %llu ticks in the run", (unsigned long long)d.ticks);
-	CHECK(d.max_gap_ns < 250000000ull, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
+	CHECK(d.ticks > d.ran_ms / 100, "only %llu ticks in %llu ms", (unsigned long long)d.ticks, (unsigned long long)d.ran_ms);
+	CHECK(d.max_gap_ns < LOOP_BLOCKED_NS, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
 	log = sink_log();
 	CHECK(log && json_object_array_length(log) == 1, "sink got %zu requests, expected 1 coalesced",
 	      log ? json_object_array_length(log) : 0);
@@ -1271,13 +1279,13 @@ static void test_live_hang(void)
 	v.want_sent = 1;
 	d.done = live_done;
 	d.arg = &v;
-	drive(&d, v.l, 10000);
+	drive(&d, v.l, DELIVERY_DEADLINE_MS);
 	alerter_counters(v.a, &c);
-	CHECK(!d.timed_out, "not delivered in 10 s");
+	CHECK(!d.timed_out, "not delivered in %d s", DELIVERY_DEADLINE_MS / 1000);
 	CHECK_EQ(c.sent, 1);
 	CHECK_EQ(c.failed, 1);
-	CHECK(d.ticks > 150, "only %llu ticks", (unsigned long long)d.ticks);
-	CHECK(d.max_gap_ns < 250000000ull, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
+	CHECK(d.ticks > d.ran_ms / 100, "only %llu ticks in %llu ms", (unsigned long long)d.ticks, (unsigned long long)d.ran_ms);
+	CHECK(d.max_gap_ns < LOOP_BLOCKED_NS, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
 	log = sink_log();
 	CHECK(log && json_object_array_length(log) == 2, "sink got %zu requests",
 	      log ? json_object_array_length(log) : 0);
@@ -1308,7 +1316,7 @@ static void test_live_restart_delivers(void)
 	v.want_sent = 1;
 	d.done = live_done;
 	d.arg = &v;
-	drive(&d, v.l, 5000);
+	drive(&d, v.l, DELIVERY_DEADLINE_MS);
 	alerter_counters(v.a, &c);
 	CHECK_EQ(c.sent, 1);
 	log = sink_log();

@@ -310,11 +310,40 @@ static void stop_cb(void *arg)
 	loop_stop(loop);
 }
 
-/* Run the loop for ms milliseconds. */
+/* Run the loop for ms milliseconds: only to watch that something does NOT happen (on a busy machine
+ * the loop runs less in that time, which can hide a fault but never invent one). */
 static void run_for(uint64_t ms)
 {
 	timer_arm(&stop_timer, ms);
 	loop_run(loop);
+}
+
+/* Run the loop until cond() holds, polled every 5 ms; the deadline only ends a hung test. Returns
+ * the milliseconds it took (printed, and used for upper bounds on counts), cond's verdict in *held. */
+static struct timer poll_timer;
+static int (*poll_cond)(void);
+#define RUN_UNTIL_DEADLINE_MS 30000
+
+static void poll_cb(void *arg)
+{
+	if (poll_cond())
+		loop_stop(loop);
+}
+
+static uint64_t run_until(int (*cond)(void), int *held)
+{
+	uint64_t t0 = now_ms();
+
+	poll_cond = cond;
+	if (!cond()) {
+		timer_arm_periodic(&poll_timer, 5);
+		timer_arm(&stop_timer, RUN_UNTIL_DEADLINE_MS);
+		loop_run(loop);
+		timer_stop(&poll_timer);
+		timer_stop(&stop_timer);
+	}
+	*held = cond();
+	return now_ms() - t0;
 }
 
 /* A TCP socket bound to 127.0.0.1 on a free port; listening if asked (backlog 16). */
@@ -390,6 +419,44 @@ static const char *status_of(struct server_rt *s)
 	return health_status(&s->health, s->admin, s->checked, buf, sizeof(buf));
 }
 
+/* Conditions test_checker waits for. */
+static struct server_rt *cur_a, *cur_b, *cur_e;
+static int want_a, want_b, rearm_a, rearm_b;
+
+static int first_round_done(void)
+{
+	return seen_of(cur_a)->checks >= 3 && !strcmp(status_of(cur_a), "UP") && seen_of(cur_b)->checks >= 2 &&
+	       !strcmp(status_of(cur_b), "DOWN") && seen_of(cur_e)->checks >= 1 && !strcmp(status_of(cur_e), "DOWN");
+}
+
+static int b_up(void)
+{
+	return !strcmp(status_of(cur_b), "UP");
+}
+
+static int a_reached(void)
+{
+	return seen_of(cur_a)->checks >= want_a;
+}
+
+static int b_reached(void)
+{
+	return seen_of(cur_b)->checks >= want_b;
+}
+
+static int a_b_rearmed(void)
+{
+	return seen_of(cur_a)->checks >= rearm_a && seen_of(cur_b)->checks >= rearm_b;
+}
+
+/* Intervals of a minute for a service; its servers' next check (armed with the old ones) still runs. */
+static void slow_intervals(struct service_rt *svc)
+{
+	svc->cfg.check.inter_ms = svc->cfg.check.fastinter_ms = svc->cfg.check.downinter_ms = 60000;
+	rearm_a = seen_of(cur_a)->checks + 1;
+	rearm_b = seen_of(cur_b)->checks + 1;
+}
+
 static void test_checker(void)
 {
 	static const struct checker_hooks hooks = { hook_changed, hook_checked };
@@ -398,8 +465,8 @@ static void test_checker(void)
 	uint16_t pa, pb, pe;
 	int fa = local_socket(1, &pa), fb = local_socket(0, &pb), fe = local_socket(1, &pe);
 	struct checker *ck;
-	uint64_t t0;
-	int n;
+	uint64_t took;
+	int n, held;
 
 	CHECK(fa >= 0 && fb >= 0 && fe >= 0, "loopback sockets: %s", strerror(errno));
 	if (fa < 0 || fb < 0 || fe < 0)
@@ -433,10 +500,18 @@ static void test_checker(void)
 	CHECK_EQ(c->checked, 1);
 	CHECK_EQ(f->checked, 0);
 
-	/* First round: a confirmed UP, b DOWN at its first failure, c never checked. */
-	run_for(450);
-	CHECK(seen_of(a)->checks >= 3 && seen_of(a)->checks <= 6, "a checked %d times in 450 ms",
-	      seen_of(a)->checks);
+	/* First round: a confirmed UP, b DOWN at its first failure, c never checked. What must hold is
+	 * waited for; the counts are bounded by the time it took (never checked more often than the
+	 * shortest interval allows), so a busy machine cannot fail it. */
+	cur_a = a, cur_b = b, cur_e = e;
+	took = run_until(first_round_done, &held);
+	CHECK(held, "after %llu ms: a %s (%d checks), b %s (%d), e %s (%d)", (unsigned long long)took, status_of(a),
+	      seen_of(a)->checks, status_of(b), seen_of(b)->checks, status_of(e), seen_of(e)->checks);
+	printf("     first round settled in %llu ms: a %d checks, b %d, e %d\n", (unsigned long long)took,
+	       seen_of(a)->checks, seen_of(b)->checks, seen_of(e)->checks);
+	/* a: inter 100, fastinter 40 while rising; b: down, downinter 200 */
+	CHECK(seen_of(a)->checks <= (int)(took / 40) + 2, "a checked %d times in %llu ms", seen_of(a)->checks,
+	      (unsigned long long)took);
 	CHECK_STR(status_of(a), "UP");
 	CHECK_EQ(a->last.status, CHK_L4OK);
 	CHECK_STR(status_of(b), "DOWN");
@@ -446,52 +521,66 @@ static void test_checker(void)
 	CHECK_EQ(b->last.status, CHK_L4CON);
 	CHECK_STR(b->last.desc, "Connection refused");
 	CHECK(b->down_since_ms != 0, "b has a down_since");
-	CHECK(seen_of(b)->checks >= 2 && seen_of(b)->checks <= 4, "b (downinter 200) checked %d times",
-	      seen_of(b)->checks);
+	CHECK(seen_of(b)->checks <= (int)(took / 200) + 2, "b (downinter 200) checked %d times in %llu ms",
+	      seen_of(b)->checks, (unsigned long long)took);
 	CHECK_EQ(seen_of(c)->checks, 0);
 	CHECK_STR(status_of(c), "MAINT");
 	CHECK_EQ(seen_of(f)->checks, 0);
 	CHECK_STR(status_of(f), "no check");
 	/* pgsql to a listener that never answers: each check lasts its 200 ms timeout, never two at once */
-	CHECK(seen_of(e)->checks >= 1 && seen_of(e)->checks <= 2, "e checked %d times in 450 ms",
-	      seen_of(e)->checks);
+	CHECK(seen_of(e)->checks <= (int)(took / 200) + 1, "e checked %d times in %llu ms", seen_of(e)->checks,
+	      (unsigned long long)took);
 	CHECK_EQ(e->last.status, CHK_L7TOUT);
 	CHECK_STR(status_of(e), "DOWN");
 
 	/* b starts listening: DOWN 1/2 at the next check, UP one fastinter later. */
 	CHECK(listen(fb, 16) == 0, "listen: %s", strerror(errno));
-	run_for(400);
+	took = run_until(b_up, &held);
+	CHECK(held, "b %s after %llu ms", status_of(b), (unsigned long long)took);
 	CHECK_STR(status_of(b), "UP");
 	CHECK_EQ(seen_of(b)->ups, 1);
 	CHECK(b->downtime_ms > 0 && b->down_since_ms == 0, "b downtime %llu", (unsigned long long)b->downtime_ms);
 	CHECK(b->up_since_ms != 0, "b has an up_since");
+
+	/* From here on the counts must be exact: the regular checks of a and b move out of the way
+	 * (intervals of a minute, once the timers armed with the old ones have run). */
+	slow_intervals(tcp);
+	took = run_until(a_b_rearmed, &held);
+	CHECK(held, "a and b not checked again in %llu ms", (unsigned long long)took);
 
 	/* Passive detection: a stops listening, the datapath saw a refusal, one kicked check runs at
 	 * once and counts like any other: UP 2/3 (the reported status follows fall), the flag stays. */
 	close(fa);
 	fa = -1;
 	a->passive_ns = now_ns();
-	t0 = now_ms();
 	n = seen_of(a)->checks;
 	CHECK_EQ(checker_kick(ck, a), 0);
 	CHECK_EQ(checker_kick(ck, a), 0); /* coalesced */
-	run_for(30);
+	want_a = n + 1;
+	run_until(a_reached, &held);
+	run_for(30); /* room for a second check, which must not come */
 	CHECK_EQ(seen_of(a)->checks, n + 1);
 	CHECK_STR(status_of(a), "UP 2/3");
 	CHECK(a->passive_ns != 0, "a failed: the passive flag stays for the daemon");
 	CHECK_EQ(a->chkdown, 0);
-	(void)t0;
 
 	/* A kick whose check passes: the daemon's hook clears the flag, b stays UP. */
 	b->passive_ns = now_ns();
 	n = seen_of(b)->checks;
 	CHECK_EQ(checker_kick(ck, b), 0);
-	run_for(30);
+	want_b = n + 1;
+	run_until(b_reached, &held);
 	CHECK_EQ(seen_of(b)->checks, n + 1);
 	CHECK_EQ(b->passive_ns, 0);
 	CHECK_STR(status_of(b), "UP");
 
-	/* MAINT stops checks; leaving it restarts at health = rise, checked at once. */
+	/* MAINT stops checks: b's timer armed at a short interval again, then MAINT; leaving it restarts
+	 * at health = rise, checked at once. */
+	tcp->cfg.check.inter_ms = tcp->cfg.check.fastinter_ms = tcp->cfg.check.downinter_ms = 40;
+	n = seen_of(b)->checks;
+	CHECK_EQ(checker_kick(ck, b), 0);
+	want_b = n + 1;
+	run_until(b_reached, &held);
 	b->admin = ADMIN_MAINT;
 	checker_admin(ck, b);
 	n = seen_of(b)->checks;
@@ -499,10 +588,12 @@ static void test_checker(void)
 	CHECK_EQ(seen_of(b)->checks, n);
 	CHECK_STR(status_of(b), "MAINT");
 	CHECK_EQ(checker_kick(ck, b), -EAGAIN);
+	slow_intervals(tcp);
 	b->admin = ADMIN_READY;
 	checker_admin(ck, b);
 	CHECK_STR(status_of(b), "UP 1/3");
-	run_for(20);
+	want_b = n + 1;
+	run_until(b_reached, &held);
 	CHECK_EQ(seen_of(b)->checks, n + 1);
 	CHECK_STR(status_of(b), "UP");
 
@@ -532,11 +623,12 @@ int main(void)
 	RUN(test_status_names);
 
 	loop = loop_new();
-	if (!loop || timer_init(&stop_timer, loop, stop_cb, NULL) < 0) {
+	if (!loop || timer_init(&stop_timer, loop, stop_cb, NULL) < 0 || timer_init(&poll_timer, loop, poll_cb, NULL) < 0) {
 		printf("FAIL test_checker: no event loop\n");
 		return 1;
 	}
 	RUN(test_checker);
+	timer_close(&poll_timer);
 	timer_close(&stop_timer);
 	loop_free(loop);
 	return h_exit();

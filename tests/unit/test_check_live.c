@@ -41,7 +41,8 @@ struct live_case {
 	enum chk_status status;
 	const char *code;
 	const char *desc;
-	uint32_t min_ms, max_ms;     /* duration bounds; max 0 = unchecked */
+	uint32_t min_ms;             /* never done before this (a timeout must not strike early) */
+	uint32_t max_ms;             /* what it should take: printed, not judged (0 = not printed) */
 	/* filled by the run */
 	int done;
 	struct check_result r;
@@ -183,7 +184,7 @@ static void run_cases(struct live_case *cases, size_t n)
 		if (check_start(loop, &t, case_done, lc, &c) == 0)
 			pending++;
 	}
-	timer_arm(&guard, 10000);
+	timer_arm(&guard, 60000);
 	if (pending)
 		loop_run(loop);
 	timer_stop(&guard);
@@ -192,21 +193,22 @@ static void run_cases(struct live_case *cases, size_t n)
 		struct live_case *lc = &cases[i];
 
 		h_begin(lc->name);
-		CHECK(lc->done, "no result (check_start failed or the 10 s guard struck)");
+		CHECK(lc->done, "no result (check_start failed or the 60 s guard struck)");
 		if (lc->done) {
 			CHECK(lc->r.status == lc->status, "status %s, expected %s (%s)", chk_status_name(lc->r.status),
 			      chk_status_name(lc->status), lc->r.desc);
 			CHECK(lc->r.ok == (lc->status == CHK_L4OK || lc->status == CHK_L7OK), "ok %d", lc->r.ok);
 			CHECK(!strcmp(lc->r.code, lc->code), "code \"%s\", expected \"%s\"", lc->r.code, lc->code);
 			CHECK(desc_matches(lc->desc, lc->r.desc), "desc \"%s\", expected \"%s\"", lc->r.desc, lc->desc);
-			if (lc->max_ms)
-				CHECK(lc->took_ms >= lc->min_ms && lc->took_ms <= lc->max_ms,
-				      "took %.1f ms, expected %u..%u", lc->took_ms, lc->min_ms, lc->max_ms);
+			/* A timeout that strikes early is a bug; one that strikes late is a busy machine (the
+			 * guard ends a hung check): the upper figure is printed, never judged. */
+			CHECK(lc->took_ms >= lc->min_ms, "took %.1f ms, not before %u", lc->took_ms, lc->min_ms);
 		}
 		h_end();
 		if (lc->done)
-			printf("     %-7s %-5s %7.2f ms (duration_ms %u)  %s\n", chk_status_name(lc->r.status),
-			       lc->r.code, lc->took_ms, lc->r.duration_ms, lc->r.desc);
+			printf("     %-7s %-5s %7.2f ms (duration_ms %u%s%.0u)  %s\n", chk_status_name(lc->r.status),
+			       lc->r.code, lc->took_ms, lc->r.duration_ms, lc->max_ms ? "; usually under " : "",
+			       lc->max_ms, lc->r.desc);
 	}
 }
 
@@ -496,7 +498,7 @@ static int real_setup(int dead_port)
 			   pgdata, NULL };
 	char *postgres[] = { PG_BIN "/postgres", "-D", pgdata, "-p", sport, "-k", dir, "-c", "listen_addresses=127.0.0.1",
 			     "-c", "fsync=off", "-c", "log_connections=on", NULL };
-	char *psql[] = { PG_BIN "/psql", "-h", dir, "-p", sport, "-d", "postgres", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+	char *psql[] = { PG_BIN "/psql", "-h", dir, "-p", sport, "-U", "postgres", "-d", "postgres", "-X", "-q", "-v", "ON_ERROR_STOP=1",
 			 "-c", "CREATE ROLE app LOGIN PASSWORD 'app-secret'", "-c", "CREATE DATABASE app OWNER app", NULL };
 	char *pgb1[] = { PGBOUNCER, ini1, NULL }, *pgb2[] = { PGBOUNCER, ini2, NULL };
 	const char *common = "listen_addr = 127.0.0.1\nunix_socket_dir =\nauth_file = %s/users.txt\n"
@@ -620,10 +622,33 @@ out:
 		printf("     (logs kept in %s)\n", dir);
 }
 
+/* The test owns its environment: a caller's PGUSER, PGDATABASE, PGHOST, PGPORT, PGDATA... would steer
+ * initdb, postgres and psql elsewhere, and a locale would translate the messages compared here. */
+static void own_environment(void)
+{
+	extern char **environ;
+	size_t i = 0;
+
+	while (environ[i]) {
+		char name[128];
+		size_t n = strcspn(environ[i], "=");
+
+		if (!strncmp(environ[i], "PG", 2) && n < sizeof(name)) {
+			memcpy(name, environ[i], n);
+			name[n] = '\0';
+			unsetenv(name); /* environ shifts down: look at index i again */
+			continue;
+		}
+		i++;
+	}
+	setenv("LC_ALL", "C", 1);
+}
+
 int main(void)
 {
 	int err;
 
+	own_environment();
 	signal(SIGPIPE, SIG_IGN);
 	loop = loop_new();
 	if (!loop || timer_init(&guard, loop, guard_cb, NULL) < 0) {

@@ -358,7 +358,9 @@ static void http_answers_every_request(void)
 
 		CHECK(r->curl_err == 0, "%s: client error %d", q->name, r->curl_err);
 		CHECK(r->code == q->expect, "%s: status %ld, expected %ld", q->name, r->code, q->expect);
-		CHECK(r->ms < 2000, "%s: answered in %llu ms", q->name, (unsigned long long)r->ms);
+		/* Not held up by the idle half-request: that would last until its 10 s connection timeout;
+		 * anything under half of it is a busy machine, not a stuck listener. */
+		CHECK(r->ms < 5000, "%s: answered in %llu ms", q->name, (unsigned long long)r->ms);
 		if (q->ctype)
 			CHECK(!strcmp(r->ctype, q->ctype), "%s: Content-Type \"%s\", expected \"%s\"", q->name,
 			      r->ctype, q->ctype);
