@@ -21,6 +21,10 @@
 #      LB_ARGS (extra pgsteerd flags)  LAB_NO_LB=1 (no pgsteerd)  LAB_KEEP=1 (keep a failed up for debugging)
 #      PGBENCH_SCALE=10  DB_FSYNC=off  LAB_IPV6=0
 set -euo pipefail
+# The lab owns its environment: none of the caller's libpq variables (PGUSER, PGPORT, PGDATA...) nor
+# its locale reaches the lab's PostgreSQL, PgBouncer, psql or pgbench.
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^PG' | grep -vE '^(PGSTEER_|PGBENCH_SCALE$)')
+export LC_ALL=C
 LAB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/lab" && pwd)
 # shellcheck source=lab/common.sh
 . "$LAB_LIB/common.sh"

@@ -3,9 +3,14 @@
 # attach modes). Every case prints "PASS name", "FAIL name: why" or "SKIP name: why"; the run ends
 # with one line "N passed, N failed, N skipped".
 set -uo pipefail
+# The tests own their environment: no PG* variable, locale or current directory of the caller counts.
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^PG' | grep -v '^PGBENCH_SCALE$')
+export LC_ALL=C
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+cd /
 export BUILD
 what=${1:-all}
 log=$(mktemp -d /tmp/pgsteer-test.XXXXXX)
@@ -57,15 +62,16 @@ run_lab() {
 	for mode in ${LAB_MODES:-xdp tc}; do
 		export ATTACH=$mode
 		echo "== lab ($mode)"
-		if ! timeout 120 "$lab" up > "$log/lab-up-$mode.log" 2>&1; then
+		if ! timeout 300 "$lab" up > "$log/lab-up-$mode.log" 2>&1; then
 			echo "FAIL lab/$mode/up: the lab did not come up (log: $log/lab-up-$mode.log)" | tee -a "$results"
 			tail -n 15 "$log/lab-up-$mode.log" | sed 's/^/    /'
 			"$lab" down > /dev/null 2>&1
 			continue
 		fi
 		echo "PASS lab/$mode/up" | tee -a "$results"
-		# The tests start from a settled pair: lb1 elected master (a few advert intervals after up).
-		for ((i = 0; i < 50; i++)); do
+		# The tests start from a settled pair: lb1 elected master (a few advert intervals after up;
+		# the deadline only ends a hung lab).
+		for ((i = SECONDS + 60; SECONDS < i; )); do
 			"$lab" exec lb1 pgsteer status -j 2>/dev/null | grep -q '"state": "MASTER"' && break
 			sleep 0.2
 		done

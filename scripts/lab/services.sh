@@ -126,7 +126,7 @@ svc_kill() {
       log "$svc: sent SIG$sig (pid $pid)"
       return 0 ;;
   esac
-  svc_signal_wait "$svc" "$sig" 10 || die "$svc (pid $pid) still running 10 s after SIG$sig"
+  svc_signal_wait "$svc" "$sig" 30 || die "$svc (pid $pid) still running 30 s after SIG$sig"
   log "$svc stopped (pid $pid, SIG$sig)"
 }
 
@@ -218,7 +218,7 @@ lb_start() {
     "$BUILD/pgsteerd" -f "$dir/pgsteerd.conf" -d ${LB_ARGS:-} >>"$dir/pgsteerd.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$dir/pgsteerd.pid"
-  deadline=$(($(now_ms) + 10000))
+  deadline=$(($(now_ms) + 30000)) # only ends a hung start: a loaded machine may be slow
   while [ "$(now_ms)" -lt "$deadline" ]; do
     proc_alive "$pid" || die "pgsteerd on $node exited; $dir/pgsteerd.log ends with:$(lab_tail "$dir/pgsteerd.log")"
     if [ -S "$dir/pgsteerd.sock" ] && lb_answers "$node"; then
@@ -228,7 +228,7 @@ lb_start() {
     sleep 0.1
   done
   svc_signal_wait "$node" TERM 3 || svc_signal_wait "$node" KILL 3 || true
-  die "pgsteerd on $node not ready after 10 s (stopped it); $dir/pgsteerd.log ends with:$(lab_tail "$dir/pgsteerd.log")"
+  die "pgsteerd on $node not ready after 30 s (stopped it); $dir/pgsteerd.log ends with:$(lab_tail "$dir/pgsteerd.log")"
 }
 
 # Succeed if `pgsteer status` answers on NODE's runtime socket.

@@ -1,5 +1,8 @@
-# Helpers for lab test scripts: the lab's entry point, PASS/FAIL lines, bounded waits.
+# Helpers for lab test scripts: the lab's entry point, PASS/FAIL lines, bounded waits, a stopwatch.
 # shellcheck shell=bash
+# A test owns its environment: none of the caller's libpq variables or locale, no dependence on cwd.
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^PG' | grep -vE '^(PGSTEER_|PGBENCH_SCALE$)')
+export LC_ALL=C
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB=$TOP/scripts/lab.sh
 ATTACH=${ATTACH:-xdp}
@@ -13,6 +16,12 @@ nsof() { printf '%s-%s\n' "$LAB_NS" "$1"; }
 pinof() { if [ "$LAB_NS" = pgs ]; then printf '/sys/fs/bpf/pgsteer-%s\n' "$1"; else printf '/sys/fs/bpf/pgsteer-%s-%s\n' "$LAB_NS" "$1"; fi; }
 
 lab() { "$LAB" "$@"; }
+# The stopwatch: milliseconds on CLOCK_MONOTONIC, the clock every node shares (namespaces share it;
+# the wall clock can step, and a clock started by another process later than ours reads short).
+# Read once before the event and once after the outcome was seen, the difference is never negative.
+mono_ms() { python3 -c 'import time; print(time.monotonic_ns() // 1000000)'; }
+# The median of a list of numbers.
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # Run in a node with the lab's environment.
 on() { local node=$1; shift; "$LAB" exec "$node" "$@"; }
 # In the background, write: "$LAB" exec NODE CMD... < in > out & BG_PIDS+=($!)
@@ -28,13 +37,19 @@ check_eval() { if eval "$2"; then pass "$1"; else fail "$1" "$2"; fi; }
 
 # wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 on timeout. CMD runs anew each
 # time: pass a function or a command, never a $(...) that would be expanded once (use wait_eval).
+# Every wait is for an outcome that must come: its deadline (at least WAIT_MIN seconds, 30 by
+# default) only ends a hung test, on a busy machine it costs nothing. What must hold is asserted
+# after the wait; how long it took is printed, never judged.
+WAIT_MIN=${WAIT_MIN:-30}
 wait_until() {
-  local limit=$1 i; shift
-  for ((i = 0; i < limit * 10; i++)); do
+  local limit=$1 end; shift
+  [ "$limit" -ge "$WAIT_MIN" ] || limit=$WAIT_MIN
+  end=$((SECONDS + limit))
+  while :; do
     if "$@" >/dev/null 2>&1; then return 0; fi
+    [ "$SECONDS" -lt "$end" ] || return 1
     sleep 0.1
   done
-  return 1
 }
 # wait_eval SECONDS 'shell condition': the condition is evaluated anew on each poll.
 wait_eval() { local limit=$1; shift; wait_until "$limit" eval "$1"; }

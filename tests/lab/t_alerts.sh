@@ -10,7 +10,7 @@ PSQL=(psql -h "$VIP" -U app -d app -X -At)
 field() { srv_field "$1" "$2"; }
 # How many delivered alerts contain TEXT (a fixed string).
 alerts_with() { lab alerts | grep -cF -- "$1"; }
-wait_alert() { wait_eval "${2:-10}" '[ "$(alerts_with "'"$1"'")" -ge 1 ]'; }
+wait_alert() { wait_eval "${2:-30}" '[ "$(alerts_with "'"$1"'")" -ge 1 ]'; }
 vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["vrrp"][sys.argv[1]])' "$2"; }
 
 lab sink reset > /dev/null
@@ -28,7 +28,7 @@ check no_duplicate_after_restart_in_place [ "$(alerts_with "pgb2 is DOWN")" = 1 
 lab kill lb1 TERM > /dev/null
 wait_alert "VIP migrated to lb2"
 lab start lb1 > /dev/null
-wait_eval 10 '[ "$(vrrp_of lb1 state)" = MASTER ]'
+wait_eval 30 '[ "$(vrrp_of lb1 state)" = MASTER ]'
 sleep 3
 check no_duplicate_after_stop_start [ "$(alerts_with "pgb2 is DOWN")" = 1 ]
 check takeover_by_lb2_announced_by_lb2 eval 'lab alerts | grep -F "VIP migrated to lb2" | grep -q "\"value\":\"lb2\""'
@@ -46,7 +46,7 @@ wait_alert "VIP migrated to lb2, lb1 is DOWN"
 check vip_migration_alert eval 'lab alerts | grep -F "VIP migrated to lb2, lb1 is DOWN" | grep -q "\"value\":\"lb2\""'
 lab start lb1 > /dev/null
 lab link lb1 up > /dev/null
-wait_eval 10 '[ "$(vrrp_of lb1 state)" = MASTER ]'
+wait_eval 30 '[ "$(vrrp_of lb1 state)" = MASTER ]'
 wait_alert "lb1 rejoined"
 check one_rejoin_alert [ "$(alerts_with "lb1 rejoined")" = 1 ]
 
@@ -60,10 +60,10 @@ check the_500_was_seen grep -q " 500" "$LAB_DIR_TEST/sink/requests.log"
 
 # --- 5. 429 with Retry-After: 2 s later, delivered ----------------------------------------------
 lab sink respond 429 1 2 > /dev/null
-t0=$(date +%s%3N)
+t0=$(mono_ms)
 on lb1 pgsteer ready pgsql/pgb3
 wait_alert "Recovery: pgb3 is back UP" 15
-t=$(( $(date +%s%3N) - t0 ))
+t=$(( $(mono_ms) - t0 ))
 check_eval retry_after_honoured '[ "$(alerts_with "Recovery: pgb3 is back UP")" = 1 ] && [ $t -ge 2000 ]'
 echo "    429 with Retry-After: 2 -> delivered after $t ms"
 
@@ -74,7 +74,7 @@ lab kill pgb3 KILL > /dev/null
 out=$(on client pgbench -n -S -C -c 4 -j 2 -T 4 -h "$VIP" -U app app 2>&1); rc=$?
 failed=$(awk -F': ' '/number of failed transactions/ { split($2, a, " "); print a[1] }' <<< "$out")
 check_eval steering_unaffected_by_dead_webhook '[ $rc -eq 0 ] && [ "${failed:-x}" = 0 ]'
-wait_eval 10 '[ "$(field pgb3 status)" = DOWN ]'
+wait_eval 30 '[ "$(field pgb3 status)" = DOWN ]'
 check checks_unaffected_by_dead_webhook [ "$(field pgb3 status)" = DOWN ]
 queued=$(on lb1 pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["alerts"]["queued"])')
 check alerts_queued_while_webhook_down [ "$queued" -ge 1 ]
@@ -84,7 +84,7 @@ on lb1 pgsteer ready pgsql/pgb1
 wait_alert "pgb3 is DOWN" 40
 wait_alert "pgb1 is in MAINT" 5
 check alerts_delivered_when_webhook_returns eval '[ "$(alerts_with "pgb3 is DOWN")" = 1 ] && [ "$(alerts_with "pgb1 is in MAINT")" = 1 ]'
-wait_eval 10 '[ "$(field pgb3 status)" = UP ]'
+wait_eval 30 '[ "$(field pgb3 status)" = UP ]'
 
 # --- 7. A user's consumer of /stats;csv, by column name (shell + awk, and python) ---------------
 csv=$(on client curl -s "http://$VIP:8404/stats;csv")
@@ -116,9 +116,10 @@ mkdir -p "$mon"
 echo "http://10.100.1.2:8080/services/T0MON/B0MON/monitor-secret" > "$mon/webhook"
 chmod 600 "$mon/webhook"
 "$LAB" exec client pgsteer monitor --stats-url "http://10.100.1.11:8405/stats;csv" --interval 1s \
-  --state-file "$mon/state.json" --webhook-file "$mon/webhook" --node monitor > "$mon/log" 2>&1 &
+  --state-file "$mon/state.json" --webhook-file "$mon/webhook" --node monitor --verbose > "$mon/log" 2>&1 &
 BG_PIDS+=($!)
-sleep 2
+# The monitor has seen pgb2 UP (its first poll) before pgb2 goes down.
+wait_eval 30 'grep -q "/pgb2 UP" "$mon/log"'
 lab sink reset > /dev/null
 lab kill pgb2 KILL > /dev/null
 wait_alert "pgb2 is DOWN (node monitor" 15
@@ -129,4 +130,4 @@ check monitor_sees_haproxy_recovery [ "$(alerts_with "Recovery: pgb2 is back UP 
 check monitor_never_logs_the_secret eval '! grep -q monitor-secret "$mon/log"'
 kill "${BG_PIDS[-1]}" 2>/dev/null
 lab haproxy stop > /dev/null
-wait_eval 10 '[ "$(field pgb2 status)" = UP ]'
+wait_eval 30 '[ "$(field pgb2 status)" = UP ]'

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Milliseconds until HOST:PORT answers through the node whose MAC is MAC: the client's neighbour
-entry for HOST must name MAC (the GARPs moved it) and a fresh TCP connection must succeed. Tries
-every 10 ms with a 100 ms connect timeout, so a lost SYN costs 100 ms, not TCP's 1 s retransmission.
-Run in the client node; the clock starts when it starts. usage: vipwait.py HOST PORT MAC MAX_SECONDS
-Prints the ms, or exits 1 after MAX_SECONDS."""
+"""Waits until HOST:PORT answers through the node whose MAC is MAC: the client's neighbour entry for
+HOST must name MAC (the GARPs moved it) and a fresh TCP connection must succeed. Tries every 10 ms
+with a 100 ms connect timeout, so a lost SYN costs 100 ms, not TCP's 1 s retransmission. Run in the
+client node. usage: vipwait.py HOST PORT MAC MAX_SECONDS
+Prints the CLOCK_MONOTONIC time in ms at which it answered (the caller subtracts its own reading of
+the same clock taken before the event: this process may start late on a busy machine, and the
+difference stays right), or exits 1 after MAX_SECONDS."""
 import socket, subprocess, sys, time
 
 host, port, mac, limit = sys.argv[1], int(sys.argv[2]), sys.argv[3].lower(), float(sys.argv[4])
@@ -16,7 +18,7 @@ while time.monotonic() - start < limit:
         try:
             s.connect((host, port))
             s.close()
-            print(int((time.monotonic() - start) * 1000))
+            print(time.monotonic_ns() // 1000000)
             sys.exit(0)
         except OSError:
             s.close()
