@@ -618,7 +618,7 @@ static void non_vip_traffic_passes(void)
 	struct tspec snatlike = { .saddr = IP(10, 9, 0, 9), .daddr = VIP, .sport = 6432, .dport = SNAT_MIN, .flags = F_ACK };
 	uint8_t in[PKT_MAX];
 	size_t len;
-	struct iphdr *ip = (struct iphdr *)(in + sizeof(struct ethhdr));
+	pkt_iphdr *ip = (pkt_iphdr *)(in + sizeof(struct ethhdr));
 
 	reset();
 	EXPECT_OUTCOME(run(arp, sizeof(arp)), O_PASS, "ARP");
@@ -647,8 +647,8 @@ static void malformed_frames_dropped(void)
 {
 	uint8_t in[PKT_MAX];
 	size_t len;
-	struct iphdr *ip = (struct iphdr *)(in + sizeof(struct ethhdr));
-	struct tcphdr *tcp;
+	pkt_iphdr *ip = (pkt_iphdr *)(in + sizeof(struct ethhdr));
+	pkt_tcphdr *tcp;
 
 	reset();
 	len = client_pkt(in, 49000, F_SYN, 0);
@@ -664,7 +664,7 @@ static void malformed_frames_dropped(void)
 	EXPECT_OUTCOME(run(in, 14 + 40), O_DROP, "options longer than the frame");
 	len = client_pkt(in, 49000, F_SYN, 0);
 	EXPECT_OUTCOME(run(in, 14 + 20 + 8), O_DROP, "TCP header cut short");
-	tcp = (struct tcphdr *)(ip + 1);
+	tcp = (pkt_tcphdr *)(ip + 1);
 	tcp->doff = 3;
 	EXPECT_OUTCOME(run(in, len), O_DROP, "TCP data offset below 5");
 	CHECK_EQ(verdict(PGS_R_DROP_MALFORMED), cur == P_XDP ? 6 : 4);

@@ -12,6 +12,13 @@
 
 #define PKT_MAX 256
 
+/* Headers inside a frame sit at any offset (IP at 14, TCP after options): they are accessed through
+ * types of alignment 1, as the datapath reads them, so that UBSan (make check-sanitize) sees no
+ * misaligned access and the compiler assumes none. */
+typedef struct ethhdr pkt_ethhdr __attribute__((aligned(1)));
+typedef struct iphdr pkt_iphdr __attribute__((aligned(1)));
+typedef struct tcphdr pkt_tcphdr __attribute__((aligned(1)));
+
 /* A TCP segment as the test describes it; addresses and ports in host order. */
 struct tspec {
 	uint8_t smac[6], dmac[6];
@@ -51,13 +58,13 @@ static inline uint16_t csum_finish(uint32_t sum)
 }
 
 /* Full checksum of an IPv4 header (with the check field as it is). */
-static inline uint16_t ip_csum(const struct iphdr *ip)
+static inline uint16_t ip_csum(const pkt_iphdr *ip)
 {
 	return csum_finish(csum_add_bytes(0, ip, ip->ihl * 4u));
 }
 
 /* Full TCP checksum over pseudo-header and segment (with the check field as it is). */
-static inline uint16_t tcp_csum(const struct iphdr *ip, const void *tcp, size_t len)
+static inline uint16_t tcp_csum(const pkt_iphdr *ip, const void *tcp, size_t len)
 {
 	uint32_t sum = 0;
 	uint8_t pseudo[12];
@@ -76,10 +83,10 @@ static inline uint16_t tcp_csum(const struct iphdr *ip, const void *tcp, size_t 
 /* Build the frame; returns its length. Both checksums are computed from scratch. */
 static inline size_t pkt_build(uint8_t *buf, const struct tspec *s)
 {
-	struct ethhdr *eth = (struct ethhdr *)buf;
-	struct iphdr *ip = (struct iphdr *)(eth + 1);
+	pkt_ethhdr *eth = (pkt_ethhdr *)buf;
+	pkt_iphdr *ip = (pkt_iphdr *)(eth + 1);
 	uint8_t *opt = (uint8_t *)(ip + 1);
-	struct tcphdr *tcp;
+	pkt_tcphdr *tcp;
 	uint8_t *topt, *pl;
 	size_t tcplen = sizeof(*tcp) + s->tcp_opts + s->payload, i;
 
@@ -98,7 +105,7 @@ static inline size_t pkt_build(uint8_t *buf, const struct tspec *s)
 	ip->daddr = htonl(s->daddr);
 	for (i = 0; i < s->ip_opts; i++)
 		opt[i] = i + 1 == s->ip_opts ? 0 /* EOL */ : 1 /* NOP */;
-	tcp = (struct tcphdr *)((uint8_t *)ip + ip->ihl * 4);
+	tcp = (pkt_tcphdr *)((uint8_t *)ip + ip->ihl * 4);
 	tcp->source = htons(s->sport);
 	tcp->dest = htons(s->dport);
 	tcp->seq = htonl(s->seq);
@@ -128,7 +135,7 @@ static inline size_t pkt_build(uint8_t *buf, const struct tspec *s)
 /* 1 when both checksums of a frame verify by full recompute. */
 static inline int pkt_csums_ok(const uint8_t *buf, size_t len)
 {
-	const struct iphdr *ip = (const struct iphdr *)(buf + sizeof(struct ethhdr));
+	const pkt_iphdr *ip = (const pkt_iphdr *)(buf + sizeof(struct ethhdr));
 	size_t off = sizeof(struct ethhdr) + ip->ihl * 4u;
 
 	if (len < off + sizeof(struct tcphdr))
@@ -147,9 +154,9 @@ struct tview {
 
 static inline struct tview pkt_view(const uint8_t *buf)
 {
-	const struct ethhdr *eth = (const struct ethhdr *)buf;
-	const struct iphdr *ip = (const struct iphdr *)(eth + 1);
-	const struct tcphdr *tcp = (const struct tcphdr *)((const uint8_t *)ip + ip->ihl * 4);
+	const pkt_ethhdr *eth = (const pkt_ethhdr *)buf;
+	const pkt_iphdr *ip = (const pkt_iphdr *)(eth + 1);
+	const pkt_tcphdr *tcp = (const pkt_tcphdr *)((const uint8_t *)ip + ip->ihl * 4);
 	struct tview v = {
 		.saddr = ntohl(ip->saddr),
 		.daddr = ntohl(ip->daddr),
