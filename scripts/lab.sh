@@ -5,10 +5,10 @@
 #   up                        build the whole lab (env: ATTACH=xdp|tc, VRRP=1|0, LB_EXTRA, VRRP_EXTRA, LAB_NO_LB=1)
 #   down                      stop what up started (by PID), delete the lab's namespaces, remove pin roots
 #   status                    what runs where, with PIDs, links and the VIP holder
-#   exec NODE CMD...          run CMD in NODE (client lb1 lb2 pgb db; sw = the switch), network namespace
+#   exec NODE CMD...          run CMD in NODE (client app lb1 lb2 pgb db; sw = the switch), network namespace
 #                             only, with $BUILD on PATH, PGPASSWORD, and on lb1/lb2 PGSTEER_SOCKET/PGSTEER_CONF
 #   kill SERVICE [SIGNAL]     signal a service and wait until it is gone (default TERM; postgres: INT,
-#                             its fast shutdown); SERVICE: postgres pgb1 pgb2 pgb3 lb1 lb2 sink haproxy;
+#                             its fast shutdown); SERVICE: postgres pgb1 pgb2 pgb3 lb1 lb2 sink haproxy api web;
 #                             HUP, STOP, CONT, USR1/2 are only sent (reload, freeze, thaw), not waited on
 #   start SERVICE             start a service again (keeps lb1/lb2's existing config and pinned state)
 #   link NODE down|up         cut or restore a node's link (switch port and the node's eth0)
@@ -17,6 +17,9 @@
 #                             answer the next COUNT POSTs (default: all) with CODE (+ Retry-After), then 200
 #   sink reset                forget the recorded alerts and requests (keeps the response mode)
 #   haproxy start|stop        HAProxy 2.6 in lb2 on 10.100.1.11:5432, stats on :8405/stats
+#   app start|stop|status|build
+#                             the example app (examples/app) in node app: npm ci + build once (cached
+#                             under $BUILD/app), then its API on 10.100.1.3:3000 and web page on :3001
 # env: LAB_NS=pgs (namespace prefix)  LAB_DIR=/tmp/pgsteer-lab  BUILD=<repo>/build  ATTACH=xdp  VRRP=1  LB_EXTRA  VRRP_EXTRA  LB_GLOBAL_EXTRA
 #      LB_ARGS (extra pgsteerd flags)  LAB_NO_LB=1 (no pgsteerd)  LAB_KEEP=1 (keep a failed up for debugging)
 #      PGBENCH_SCALE=10  DB_FSYNC=off  LAB_IPV6=0
@@ -34,6 +37,8 @@ LAB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/lab" && pwd)
 . "$LAB_LIB/services.sh"
 # shellcheck source=lab/haproxy.sh
 . "$LAB_LIB/haproxy.sh"
+# shellcheck source=lab/app.sh
+. "$LAB_LIB/app.sh"
 
 # Print the usage block at the top of this file.
 usage() { sed -n '4,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -57,7 +62,7 @@ up_fresh_state() {
   local d node
   mkdir -p "$LAB_DIR"
   chmod 755 "$LAB_DIR"
-  for d in db pgb sink lb1 lb2 haproxy; do rm -rf "${LAB_DIR:?}/$d"; done
+  for d in db pgb sink lb1 lb2 haproxy app; do rm -rf "${LAB_DIR:?}/$d"; done
   mkdir -p "$LAB_DIR/db" "$LAB_DIR/pgb" "$LAB_DIR/sink" "$LAB_DIR/lb1" "$LAB_DIR/lb2"
   chown "$PG_OS_USER:" "$LAB_DIR/db" "$LAB_DIR/pgb"
   for node in lb1 lb2; do rm -rf "$(lab_pin_root "$node")"; done
@@ -213,6 +218,7 @@ main() {
     alerts) cmd_alerts ;;
     sink) cmd_sink "$@" ;;
     haproxy) cmd_haproxy "$@" ;;
+    app) cmd_app "$@" ;;
     ""|-h|--help|help) usage ;;
     *) usage >&2; die "unknown command '$cmd'" ;;
   esac

@@ -13,8 +13,8 @@ if [ "$LAB_NS" = pgs ]; then LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab}; else LAB_DIR=
 BUILD=${BUILD:-$LAB_REPO/build}
 PROVISION=$LAB_REPO/scripts/provision
 
-LAB_NODES=(client lb1 lb2 pgb db)
-declare -A LAB_ADDR=([client]=10.100.1.2 [lb1]=10.100.1.10 [lb2]=10.100.1.11 [pgb]=10.100.1.5 [db]=10.100.1.20)
+LAB_NODES=(client app lb1 lb2 pgb db)
+declare -A LAB_ADDR=([client]=10.100.1.2 [app]=10.100.1.3 [lb1]=10.100.1.10 [lb2]=10.100.1.11 [pgb]=10.100.1.5 [db]=10.100.1.20)
 LAB_PREFIX=24
 LAB_NET=10.100.1.0/24
 LAB_VIP=10.100.1.100
@@ -41,7 +41,7 @@ lab_paths_check
 # Fail unless running as root (namespaces, bpffs and daemons need it).
 need_root() { [ "$(id -u)" -eq 0 ] || die "the lab needs root (run: sudo $0 $*)"; }
 
-# Print the namespace name of NODE (client lb1 lb2 pgb db, or sw for the switch).
+# Print the namespace name of NODE (client app lb1 lb2 pgb db, or sw for the switch).
 ns_name() { printf '%s-%s\n' "$LAB_NS" "$1"; }
 
 # Print the netns file of NODE.

@@ -1,9 +1,9 @@
 # The lab's services: where each runs, its pid file, how to start it, and how to stop it safely. Sourced.
 # shellcheck shell=bash disable=SC2034
 
-LAB_SERVICES=(postgres pgb1 pgb2 pgb3 sink lb1 lb2 haproxy)
-# Stop order for down: the load balancers first, the database last.
-LAB_STOP_ORDER=(lb1 lb2 haproxy sink pgb1 pgb2 pgb3 postgres)
+LAB_SERVICES=(postgres pgb1 pgb2 pgb3 sink lb1 lb2 haproxy api web)
+# Stop order for down: the example app first, then the load balancers, the database last.
+LAB_STOP_ORDER=(web api lb1 lb2 haproxy sink pgb1 pgb2 pgb3 postgres)
 
 # Fail unless SVC is a lab service.
 svc_check() {
@@ -20,6 +20,7 @@ svc_node() {
     sink) echo client ;;
     lb1|lb2) echo "$1" ;;
     haproxy) echo lb2 ;;
+    api|web) echo app ;;
   esac
 }
 
@@ -31,6 +32,7 @@ svc_pidfile() {
     sink) echo "$LAB_DIR/sink/sink.pid" ;;
     lb1|lb2) echo "$LAB_DIR/$1/pgsteerd.pid" ;;
     haproxy) echo "$LAB_DIR/haproxy/haproxy.pid" ;;
+    api|web) echo "$LAB_DIR/app/$1.pid" ;;
   esac
 }
 
@@ -42,6 +44,8 @@ svc_match() {
     sink) echo "--dir $LAB_DIR/sink" ;;
     lb1|lb2) echo "$LAB_DIR/$1/pgsteerd.conf" ;;
     haproxy) echo "$LAB_DIR/haproxy/haproxy.cfg" ;;
+    api) echo "api/dist/server.js --lab-dir=$LAB_DIR/app" ;;
+    web) echo "web/server.js --lab-dir=$LAB_DIR/app" ;;
   esac
 }
 
@@ -53,6 +57,8 @@ svc_where() {
     sink) echo "${LAB_ADDR[client]}:$LAB_SINK_PORT" ;;
     lb1|lb2) echo "pgsteerd, stats :$LAB_STATS_PORT" ;;
     haproxy) echo "${LAB_ADDR[lb2]}:$LAB_HAPROXY_PORT, stats :$LAB_HAPROXY_STATS_PORT" ;;
+    api) echo "${LAB_ADDR[app]}:$APP_API_PORT (Hono)" ;;
+    web) echo "${LAB_ADDR[app]}:$APP_WEB_PORT (Next.js)" ;;
   esac
 }
 
@@ -157,6 +163,7 @@ svc_start() {
     sink) sink_run start ;;
     lb1|lb2) lb_start "$svc" ;;
     haproxy) haproxy_start ;;
+    api|web) app_start_one "$svc" "$(app_build)" ;;
   esac
 }
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Provision the database role: a PostgreSQL 15 cluster with the app database loaded by pgbench -i.
 #
-# usage: db.sh [init|start|app|secret|all]...      (default: all = init start app)
+# usage: db.sh [init|start|app|users|secret|all]...      (default: all = init start app users)
 #   init    create the cluster under $DB_DIR/data (skipped if it exists) and write its config
 #   start   start PostgreSQL with pg_ctl (waits until it accepts connections)
 #   app     create role and database (SCRAM password) and load them with pgbench -i (once)
+#   users   create the example app's users table (examples/app) with $APP_USERS rows (once)
 #   secret  print the app user's SCRAM secret from pg_authid (for PgBouncer's userlist)
 # env: DB_ADDR (listen address, required) DB_PORT=5432 DB_DIR=/var/lib/pgsteer/db DB_ALLOW=CIDR (required)
-#      APP_DB=app APP_USER=app APP_PASSWORD=app-secret PGBENCH_SCALE=10 DB_MAX_CONN=200
+#      APP_DB=app APP_USER=app APP_PASSWORD=app-secret PGBENCH_SCALE=10 DB_MAX_CONN=200 APP_USERS=300
 #      DB_FSYNC=on (the namespace lab turns it off) PG_BIN=/usr/lib/postgresql/15/bin
 # Layout: $DB_DIR/data (PGDATA, postmaster.pid), $DB_DIR/run (socket dir), $DB_DIR/postgres.log.
 set -euo pipefail
@@ -21,6 +22,7 @@ APP_DB=${APP_DB:-app}
 APP_USER=${APP_USER:-app}
 APP_PASSWORD=${APP_PASSWORD:-app-secret}
 PGBENCH_SCALE=${PGBENCH_SCALE:-10}
+APP_USERS=${APP_USERS:-300}
 DB_MAX_CONN=${DB_MAX_CONN:-200}
 DB_FSYNC=${DB_FSYNC:-on}
 PGDATA_DIR=$DB_DIR/data
@@ -121,6 +123,34 @@ EOF
     || die "pgbench -i failed, see $DB_DIR/pgbench-init.log"
 }
 
+# Create the example app's users table, owned by the app user, with APP_USERS rows of made-up names
+# and emails (deterministic: row N is the same on every machine). Rows already there are kept.
+db_users() {
+  [[ $APP_USERS =~ ^[0-9]+$ ]] || die "APP_USERS must be a number (got '$APP_USERS')"
+  db_psql_super -d "$APP_DB" -v user="$APP_USER" -v n="$APP_USERS" <<'EOF'
+SET ROLE :"user";
+CREATE TABLE IF NOT EXISTS users (
+  id         integer PRIMARY KEY,
+  name       text NOT NULL,
+  email      text NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO users (id, name, email, created_at)
+SELECT g,
+       f.first || ' ' || l.last,
+       lower(f.first || '.' || l.last) || g || '@example.com',
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '7 hours'
+  FROM generate_series(1, :n) AS g,
+       LATERAL (SELECT (ARRAY['Ada','Alan','Barbara','Dennis','Edsger','Frances','Grace','Ken','Leslie',
+                              'Linus','Margaret','Niklaus','Radia','Robin','Shafi','Tony','Vint','Whitfield',
+                              'Yukihiro','Zhou'])[1 + g % 20] AS first) AS f,
+       LATERAL (SELECT (ARRAY['Lovelace','Turing','Liskov','Ritchie','Dijkstra','Allen','Hopper','Thompson',
+                              'Lamport','Torvalds','Hamilton','Wirth','Perlman','Milner','Goldwasser'])[1 + (g / 20) % 15] AS last) AS l
+ON CONFLICT (id) DO NOTHING;
+EOF
+  log "users table in $APP_DB: $(db_psql_super -d "$APP_DB" -Atc 'select count(*) from users') rows"
+}
+
 # Let the app user read its own SCRAM secret from pg_authid over the network, so a PgBouncer on
 # another host can build its userlist for SCRAM pass-through (it needs the server's exact secret).
 db_secret_function() {
@@ -152,10 +182,11 @@ main() {
       init) db_init ;;
       start) db_start ;;
       app) db_app ;;
+      users) db_users ;;
       secret) db_secret ;;
-      all) db_init; db_start; db_app ;;
+      all) db_init; db_start; db_app; db_users ;;
       -h|--help|help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-      *) die "unknown subcommand '$cmd' (init|start|app|secret|all)" ;;
+      *) die "unknown subcommand '$cmd' (init|start|app|users|secret|all)" ;;
     esac
   done
 }

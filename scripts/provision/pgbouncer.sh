@@ -66,7 +66,10 @@ pgb_write_userlist() {
   chown "$PG_OS_USER:" "$PGB_DIR/userlist.txt"
 }
 
-# Write pgbouncer.ini for instance NAME listening on PORT.
+# Write pgbouncer.ini for instance NAME listening on PORT. Its connect_query marks every server
+# connection it opens with the custom setting pgsteer.pgbouncer = NAME, so a client can ask which
+# PgBouncer ran its transaction (current_setting('pgsteer.pgbouncer', true)); transaction pooling runs
+# no reset query, so the mark stays for the connection's life.
 pgb_write_ini() {
   local name=$1 port=$2 dir=$PGB_DIR/$1
   mkdir -p "$dir"
@@ -74,7 +77,7 @@ pgb_write_ini() {
   cat >"$dir/pgbouncer.ini" <<EOF
 ; $name, written by scripts/provision/pgbouncer.sh
 [databases]
-$APP_DB = host=$DB_HOST port=$DB_PORT dbname=$APP_DB
+$APP_DB = host=$DB_HOST port=$DB_PORT dbname=$APP_DB connect_query='SET pgsteer.pgbouncer TO $name'
 
 [pgbouncer]
 listen_addr = $PGB_ADDR
