@@ -888,3 +888,191 @@ out:
 	json_object_put(root);
 	return err;
 }
+
+/* ---- HTML ---- */
+
+/* Write text with the five characters HTML gives a meaning escaped (names come from the config,
+ * check descriptions from whatever answered the check). */
+static void html_text(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", out); break;
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '"': fputs("&quot;", out); break;
+		case '\'': fputs("&#39;", out); break;
+		default: fputc(*s, out);
+		}
+	}
+}
+
+/* A duration as HAProxy's stats page prints it: the two largest units of d, h, m, s ("5m12s"). */
+static void html_duration(FILE *out, uint64_t s)
+{
+	uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+
+	if (d)
+		fprintf(out, "%" PRIu64 "d%" PRIu64 "h", d, h);
+	else if (h)
+		fprintf(out, "%" PRIu64 "h%" PRIu64 "m", h, m);
+	else if (m)
+		fprintf(out, "%" PRIu64 "m%" PRIu64 "s", m, sec);
+	else
+		fprintf(out, "%" PRIu64 "s", sec);
+}
+
+/* The row colour of a server, HAProxy's legend: up, going down, going up, down, drain, maint. */
+static const char *html_status_class(const struct server_rt *s, const char *status)
+{
+	switch (server_class(s)) {
+	case CLASS_MAINT: return "maint";
+	case CLASS_DRAIN: return "drain";
+	default: break;
+	}
+	if (!strncmp(status, "UP ", 3))
+		return "goingdown";
+	if (!strncmp(status, "DOWN ", 5))
+		return "goingup";
+	if (!strcmp(status, "DOWN"))
+		return "down";
+	if (!strcmp(status, "no check"))
+		return "nocheck";
+	return "up";
+}
+
+static const char html_head[] =
+	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	"<meta http-equiv=\"refresh\" content=\"%u\">\n"
+	"<title>pgsteer statistics: ";
+static const char html_style[] =
+	"</title>\n<style>\n"
+	"body{font-family:Arial,Helvetica,sans-serif;font-size:13px;margin:12px;color:#000;background:#fff}\n"
+	"h1{font-size:18px;margin:0 0 6px}\n"
+	".info{margin:0 0 12px}\n"
+	"table{border-collapse:collapse;margin:0 0 16px;min-width:70%}\n"
+	"caption{text-align:left;font-weight:bold;padding:4px 6px;background:#20a0ff;color:#fff}\n"
+	"th{background:#b0b0ff;font-weight:normal;padding:2px 6px;border:1px solid #999}\n"
+	"td{padding:2px 6px;border:1px solid #999;text-align:right;white-space:nowrap}\n"
+	"td.name,td.check{text-align:left}\n"
+	"tr.up td{background:#c0ffc0}tr.goingdown td{background:#ffffa0}tr.goingup td{background:#ffd020}\n"
+	"tr.down td{background:#ff9090}tr.drain td{background:#20a0ff}tr.maint td{background:#c0c0ff}\n"
+	"tr.nocheck td{background:#e0e0e0}tr.backend td{background:#d0d0d0;font-weight:bold}\n"
+	".vrrp-MASTER{color:#080}.vrrp-BACKUP{color:#05a}.vrrp-FAULT,.vrrp-INIT{color:#c00}\n"
+	".legend span{padding:1px 6px;margin-right:4px;border:1px solid #999}\n"
+	"</style></head><body>\n";
+
+static void html_check(FILE *out, const struct server_rt *s)
+{
+	if (!s->checked) {
+		fputs("-", out);
+		return;
+	}
+	html_text(out, chk_status_name(s->last.status));
+	if (s->last.code[0]) {
+		fputc('/', out);
+		html_text(out, s->last.code);
+	}
+	fprintf(out, " in %" PRIu64 "ms", (uint64_t)s->last.duration_ms);
+	if (s->last.desc[0]) {
+		fputs(": ", out);
+		html_text(out, s->last.desc);
+	}
+}
+
+static void html_server(FILE *out, const struct server_rt *s, uint64_t now_ms)
+{
+	char status[64], addr[64];
+	const char *cls;
+
+	server_status(s, status, sizeof(status));
+	cls = html_status_class(s, status);
+	addr_fmt(addr, sizeof(addr), s->cfg.addr, s->cfg.port);
+	fprintf(out, "<tr class=\"srv %s\" data-server=\"", cls);
+	html_text(out, s->cfg.name);
+	fputs("\"><td class=\"name\">", out);
+	html_text(out, s->cfg.name);
+	fprintf(out, "</td><td class=\"name\">%s</td><td class=\"status\">", addr);
+	html_text(out, status);
+	fputs("</td><td>", out);
+	html_duration(out, server_lastchg_s(s, now_ms));
+	fprintf(out, "</td><td class=\"scur\">%" PRIu64 "</td><td>%" PRIu64 "</td><td class=\"stot\">%" PRIu64
+		"</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td class=\"check\">",
+		(uint64_t)s->scur, (uint64_t)s->smax, (uint64_t)s->stot, (uint64_t)s->bin, (uint64_t)s->bout);
+	html_check(out, s);
+	fprintf(out, "</td><td>%" PRIu64 "</td><td>", (uint64_t)s->chkfail);
+	html_duration(out, server_downtime_s(s, now_ms));
+	fprintf(out, "</td><td class=\"weight\">%" PRIu32 "/%" PRIu32 "</td></tr>\n", server_eweight(s, now_ms),
+		(uint32_t)s->uweight);
+}
+
+static void html_service(FILE *out, const struct service_rt *svc, uint64_t now_ms)
+{
+	struct svc_view v;
+	char bind[64];
+	int i;
+
+	service_view(svc, now_ms, &v);
+	addr_fmt(bind, sizeof(bind), svc->cfg.vip, svc->cfg.port);
+	fputs("<table class=\"service\" data-service=\"", out);
+	html_text(out, svc->cfg.name);
+	fputs("\"><caption>", out);
+	html_text(out, svc->cfg.name);
+	fprintf(out, " &mdash; %s, leastconn, check %s</caption>\n", bind, check_name(svc->cfg.check.type));
+	fputs("<thead><tr><th>Server</th><th>Address</th><th>Status</th><th>LastChg</th><th>Cur sessions</th>"
+	      "<th>Max</th><th>Total</th><th>Bytes in</th><th>Bytes out</th><th>Last check</th>"
+	      "<th>Chk fail</th><th>Downtime</th><th>Weight</th></tr></thead>\n<tbody>\n", out);
+	for (i = 0; i < svc->nservers; i++)
+		html_server(out, &svc->servers[i], now_ms);
+	fprintf(out, "<tr class=\"backend\"><td class=\"name\">Backend</td><td class=\"name\">%s</td>"
+		"<td class=\"status\">%s</td><td></td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
+		"</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td class=\"check\">%" PRIu32 " of %d servers "
+		"selectable</td><td></td><td></td><td>%" PRIu32 "</td></tr>\n</tbody></table>\n",
+		bind, v.up ? "UP" : "DOWN", (uint64_t)svc->scur, (uint64_t)svc->smax, (uint64_t)svc->stot,
+		(uint64_t)svc->bin, (uint64_t)svc->bout, v.act, svc->nservers, v.weight);
+}
+
+int render_html(const struct model *m, uint64_t now_ms, unsigned refresh_s, FILE *out)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a = { .s_addr = m->vrrp.master };
+	const char *state;
+	int i;
+
+	fprintf(out, html_head, refresh_s ? refresh_s : 5);
+	html_text(out, node_name(m));
+	fputs(html_style, out);
+	fprintf(out, "<h1>pgsteer %s statistics report</h1>\n<p class=\"info\">Node <b id=\"node\">",
+		PGSTEER_VERSION);
+	html_text(out, node_name(m));
+	fputs("</b>", out);
+	if (m->vrrp.enabled) {
+		state = vrrp_state_name((enum vrrp_state)m->vrrp.state);
+		fprintf(out, " &middot; VRRP <b id=\"vrrp-state\" class=\"vrrp-%s\">%s</b>", state, state);
+		if (m->cfg)
+			fprintf(out, " (vrid %u, priority %u", (unsigned)m->cfg->vrrp.vrid,
+				(unsigned)m->cfg->vrrp.priority);
+		else
+			fputs(" (", out);
+		if (m->vrrp.master && inet_ntop(AF_INET, &a, ip, sizeof(ip)))
+			fprintf(out, ", master %s", ip);
+		fputs(")", out);
+	} else {
+		fputs(" &middot; VRRP <b id=\"vrrp-state\">off</b>", out);
+	}
+	fputs(" &middot; uptime ", out);
+	html_duration(out, now_ms > m->start_ms ? (now_ms - m->start_ms) / 1000 : 0);
+	fprintf(out, " &middot; refreshes every %u s &middot; <a href=\"/stats;csv\">CSV</a> "
+		"<a href=\"/stats.json\">JSON</a> <a href=\"/metrics\">Prometheus</a></p>\n",
+		refresh_s ? refresh_s : 5);
+	fputs("<p class=\"legend\"><span class=\"up\" style=\"background:#c0ffc0\">UP</span>"
+	      "<span style=\"background:#ffffa0\">UP, going down</span>"
+	      "<span style=\"background:#ffd020\">DOWN, going up</span>"
+	      "<span style=\"background:#ff9090\">DOWN</span>"
+	      "<span style=\"background:#20a0ff\">DRAIN</span>"
+	      "<span style=\"background:#c0c0ff\">MAINT</span></p>\n", out);
+	for (i = 0; i < m->nservices; i++)
+		html_service(out, &m->services[i], now_ms);
+	fputs("</body></html>\n", out);
+	return out_status(out);
+}

@@ -1,5 +1,5 @@
-/* The model rendered for monitors and operators: HAProxy 2.6 stats CSV, Prometheus text 0.0.4 and
- * JSON. Pure: each is a function of the model and a monotonic clock, written to a FILE. */
+/* The model rendered for monitors and operators: HAProxy 2.6 stats CSV, Prometheus text 0.0.4,
+ * JSON and an HTML page. Pure: each is a function of the model and a monotonic clock, written to a FILE. */
 #ifndef PGS_RENDER_H
 #define PGS_RENDER_H
 
@@ -23,6 +23,11 @@ int render_prometheus(const struct model *m, uint64_t now_ms, FILE *out);
 
 /* /stats.json and "pgsteer status -j": the whole model, pretty-printed, keys in a fixed order. */
 int render_json(const struct model *m, uint64_t now_ms, FILE *out);
+
+/* /stats: HAProxy's stats page as HTML, one table per service (status coloured as HAProxy's legend,
+ * sessions, bytes, last check, downtime, weight), the node and its VRRP state; it reloads itself
+ * every REFRESH_S seconds (0: 5) and loads nothing else. */
+int render_html(const struct model *m, uint64_t now_ms, unsigned refresh_s, FILE *out);
 
 /* The model's vrrp.state by name: "INIT", "BACKUP", "MASTER", "FAULT" (vrrp_state_name). */
 

@@ -17,6 +17,7 @@
 #define STATS_MAX_CONNS 64
 #define STATS_CONN_TIMEOUT_S 10 /* idle keep-alive connections are closed after this */
 #define STATS_CONN_MEMORY 32768 /* per-connection buffer: request line and headers must fit */
+#define STATS_HTML_REFRESH_S 5  /* the HTML page reloads itself this often */
 
 struct stats_http {
 	struct loop *loop;
@@ -49,7 +50,7 @@ enum stats_route stats_route(const char *method, const char *uri, unsigned *csv_
 		r = STATS_JSON;
 	else if (!strncmp(uri, "/stats", strlen("/stats"))) {
 		opts = uri + strlen("/stats");
-		r = strstr(opts, ";json") ? STATS_JSON : STATS_CSV;
+		r = strstr(opts, ";json") ? STATS_JSON : strstr(opts, ";csv") ? STATS_CSV : STATS_HTML;
 		if (strstr(opts, ";up"))
 			*csv_flags |= RENDER_CSV_UP;
 		if (strstr(opts, ";no-maint"))
@@ -112,6 +113,10 @@ static enum MHD_Result respond_render(struct stats_http *s, struct MHD_Connectio
 		type = "application/json";
 		err = render_json(s->model, now_ms(), f);
 		break;
+	case STATS_HTML:
+		type = "text/html; charset=utf-8";
+		err = render_html(s->model, now_ms(), STATS_HTML_REFRESH_S, f);
+		break;
 	default:
 		err = render_csv_opts(s->model, now_ms(), csv_flags, f);
 		break;
@@ -151,7 +156,7 @@ static enum MHD_Result stats_request(void *cls, struct MHD_Connection *conn, con
 
 	switch (r) {
 	case STATS_NOT_FOUND:
-		return respond_error(conn, MHD_HTTP_NOT_FOUND, "not found: try /stats;csv, /metrics or /stats.json\n");
+		return respond_error(conn, MHD_HTTP_NOT_FOUND, "not found: try /stats, /stats;csv, /metrics or /stats.json\n");
 	case STATS_BAD_METHOD:
 		return respond_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	case STATS_URI_TOO_LONG:

@@ -26,7 +26,8 @@ uint16_t stats_http_port(const struct stats_http *s);
 /* Which document a request asks for, from its method and raw URI (path and query): a pure
  * function so the routing is testable without a socket. */
 enum stats_route {
-	STATS_CSV,          /* /stats;csv, /stats?stats;csv, /stats;csv;norefresh, /stats */
+	STATS_CSV,          /* /stats;csv, /stats?stats;csv, /stats;csv;norefresh */
+	STATS_HTML,         /* /stats, /stats/, /stats;norefresh: the HTML page, as HAProxy's */
 	STATS_METRICS,      /* /metrics */
 	STATS_JSON,         /* /stats.json, /stats;json */
 	STATS_NOT_FOUND,    /* 404 */

@@ -176,6 +176,110 @@ static char *render(int (*fn)(const struct model *, uint64_t, FILE *))
 	return buf;
 }
 
+static void run_consumer(const char *what, const char *cmd, const char *path, const char *expect);
+
+static int render_html_5s(const struct model *m, uint64_t now, FILE *out)
+{
+	return render_html(m, now, 5, out);
+}
+
+/* The text of the HTML row of server NAME (from its <tr to its </tr>), or NULL. */
+static char *html_row(const char *html, const char *name, char *buf, size_t len)
+{
+	char key[96];
+	const char *p, *start, *end;
+
+	snprintf(key, sizeof(key), "data-server=\"%s\"", name);
+	p = strstr(html, key);
+	if (!p)
+		return NULL;
+	for (start = p; start > html && strncmp(start, "<tr", 3); start--)
+		;
+	end = strstr(p, "</tr>");
+	if (!end || (size_t)(end - start) >= len)
+		return NULL;
+	memcpy(buf, start, end - start);
+	buf[end - start] = '\0';
+	return buf;
+}
+
+/* /stats as HTML: one table per service, each server's row coloured by its state with its
+ * sessions, bytes, last check, downtime and weight; check text escaped; it refreshes itself and
+ * loads nothing from elsewhere; html.parser reads it with every element closed. */
+static void html_page(void)
+{
+	static const struct { const char *name, *cls, *status; } want[] = {
+		{ "pgb1", "srv up", ">UP<" }, { "pgb2", "srv goingdown", ">UP 2/3<" },
+		{ "pgb3", "srv down", ">DOWN<" }, { "pgb4", "srv goingup", ">DOWN 1/2<" },
+		{ "pgb5", "srv drain", ">DRAIN<" }, { "pgb6", "srv maint", ">MAINT<" },
+		{ "n1", "srv nocheck", ">no check<" },
+	};
+	char *html = render(render_html_5s), row[4096];
+	const char *p;
+	unsigned i, tables = 0;
+
+	CHECK(html != NULL, "render_html failed");
+	if (!html)
+		return;
+	CHECK(strstr(html, "<meta http-equiv=\"refresh\" content=\"5\">") != NULL, "no refresh");
+	CHECK(strstr(html, "<title>pgsteer statistics: lb1</title>") != NULL, "title names the node");
+	CHECK(strstr(html, "id=\"vrrp-state\" class=\"vrrp-MASTER\">MASTER<") != NULL, "VRRP state");
+	CHECK(strstr(html, "(vrid 51, priority 101)") != NULL, "vrid and priority");
+	for (p = html; (p = strstr(p, "<table class=\"service\"")); p++)
+		tables++;
+	CHECK_EQ(tables, 2u);
+	CHECK(strstr(html, "data-service=\"be_pgb\"><caption>be_pgb &mdash; 10.100.1.100:5432") != NULL,
+	      "service caption");
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		CHECK(html_row(html, want[i].name, row, sizeof(row)) != NULL, "no row for %s", want[i].name);
+		if (!html_row(html, want[i].name, row, sizeof(row)))
+			continue;
+		CHECK(strstr(row, want[i].cls) != NULL, "%s: class %s not in %s", want[i].name, want[i].cls, row);
+		CHECK(strstr(row, want[i].status) != NULL, "%s: status %s not in %s", want[i].name, want[i].status, row);
+	}
+	/* pgb1: sessions, bytes, last check; pgb2's running check; pgb3 down 30 s after 5 s before. */
+	html_row(html, "pgb1", row, sizeof(row));
+	CHECK(strstr(row, "<td class=\"stot\">4800</td><td>107833705</td><td>114782799</td>") != NULL, "pgb1: %s", row);
+	CHECK(strstr(row, ">L4OK in 0ms<") != NULL, "pgb1 last check: %s", row);
+	CHECK(strstr(row, ">7m45s<") != NULL, "pgb1 lastchg 465 s: %s", row);
+	html_row(html, "pgb2", row, sizeof(row));
+	CHECK(strstr(row, "<td class=\"scur\">3</td>") != NULL, "pgb2 scur: %s", row);
+	CHECK(strstr(row, ">L4TOUT in 1001ms: timeout<") != NULL, "pgb2 last check: %s", row);
+	html_row(html, "pgb3", row, sizeof(row));
+	CHECK(strstr(row, "<td>35s</td>") != NULL, "pgb3 downtime: %s", row);
+	html_row(html, "pgb5", row, sizeof(row));
+	CHECK(strstr(row, "class=\"weight\">0/2<") != NULL || strstr(row, "class=\"weight\">2/2<") != NULL,
+	      "pgb5 weight: %s", row);
+	html_row(html, "pgb4", row, sizeof(row));
+	CHECK(strstr(row, "for user &quot;app&quot;, retry") != NULL, "check text escaped: %s", row);
+	CHECK(strstr(html, "\"app\"") == NULL, "an unescaped quote from the check text");
+	CHECK(strstr(html, "src=") == NULL && strstr(html, "href=\"http") == NULL && strstr(html, "@import") == NULL &&
+	      strstr(html, "url(") == NULL, "the page loads something from elsewhere");
+	if (access("/usr/bin/python3", X_OK) == 0) {
+		char path[] = "/tmp/pgsteer-html-XXXXXX";
+		int fd = mkstemp(path);
+
+		CHECK(fd >= 0, "mkstemp");
+		if (fd >= 0) {
+			CHECK((size_t)write(fd, html, strlen(html)) == strlen(html), "short write");
+			close(fd);
+			run_consumer("html.parser", "python3 -c \"import sys, html.parser\n"
+				     "void = {\\\"meta\\\", \\\"br\\\"}\n"
+				     "class P(html.parser.HTMLParser):\n"
+				     "    st = []; rows = 0\n"
+				     "    def handle_starttag(self, t, a):\n"
+				     "        if t not in void: self.st.append(t)\n"
+				     "        if t == \\\"tr\\\" and dict(a).get(\\\"data-server\\\"): P.rows += 1\n"
+				     "    def handle_endtag(self, t):\n"
+				     "        assert self.st.pop() == t, t\n"
+				     "p = P(); p.feed(open(sys.argv[1]).read()); p.close()\n"
+				     "print(len(p.st), P.rows)\n\" \"$1\"", path, "0 7\n");
+			unlink(path);
+		}
+	}
+	free(html);
+}
+
 /* ---- a strict CSV reader for the checks (quotes, doubled quotes, trailing comma) ---- */
 
 #define MAXF 160
@@ -910,5 +1014,6 @@ int main(void)
 	RUN(prometheus_series);
 	RUN(verdict_names_are_complete);
 	RUN(json_parses_back_with_the_model);
+	RUN(html_page);
 	return h_exit();
 }
