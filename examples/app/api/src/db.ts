@@ -60,10 +60,18 @@ export const pool = new pg.Pool({
   keepAlive: true,
 });
 
-// An idle pooled connection that breaks (PgBouncer killed, load balancer gone) emits 'error' on the
-// pool; node-postgres already drops it from the pool. Without a listener Node would crash.
+// A pooled connection that breaks (PgBouncer killed, load balancer gone) emits 'error': on the pool
+// while idle (node-postgres then drops it), on the client itself while checked out between two
+// queries (the next query on it fails, withRetry runs again on a fresh connection, and the pool does
+// not take a client back that is no longer queryable). Node crashes on an 'error' nobody listens to,
+// so both get a listener.
 pool.on("error", (err) => {
   console.error(`api: idle database connection to ${config.host}:${config.port} failed: ${err.message}`);
+});
+pool.on("connect", (client) => {
+  client.on("error", (err) => {
+    console.error(`api: database connection to ${config.host}:${config.port} failed: ${err.message}`);
+  });
 });
 
 export const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
