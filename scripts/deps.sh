@@ -11,16 +11,40 @@ PKGS=(
   # lab and tests
   iproute2 ethtool procps psmisc util-linux kmod curl python3 socat tcpdump
   postgresql-15 postgresql-client-15 pgbouncer haproxy keepalived prometheus
+  # the browser the example app's tests drive (tests/lab/t_app.sh)
+  chromium
 )
+NODE_MIN=20.9 # Next.js 16 (examples/app)
+
+# Succeed if node runs and is at least NODE_MIN, and npm runs.
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number),[x,y]=process.argv[1].split(".").map(Number);process.exit(a>x||(a===x&&b>=y)?0:1)' "$NODE_MIN"
+}
+
+# Node.js for the example app: the machine's own if new enough; else Debian's nodejs and npm, and
+# if Debian's Node is older than NODE_MIN (Debian 12 has 18), the npm registry's node package
+# (its binary comes inside the package) installed globally, ahead of Debian's on PATH.
+install_node() {
+  node_ok && return 0
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt-get -q install -y --no-install-recommends -o Acquire::Retries=3 nodejs npm
+  fi
+  node_ok && return 0
+  echo "deps: node $(node -v) is older than $NODE_MIN: installing node@20 from the npm registry"
+  npm install -g --no-audit --no-fund node@20
+  hash -r
+  node_ok || { echo "deps: node >= $NODE_MIN still not found on PATH (have $(node -v))" >&2; exit 1; }
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ] && node_ok; then exit 0; fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "deps: missing packages: ${missing[*]} (run as root: sudo $0)" >&2
+  echo "deps: missing packages: ${missing[*]}$(node_ok || echo " (and node >= $NODE_MIN with npm)") (run as root: sudo $0)" >&2
   exit 1
 fi
 
@@ -36,4 +60,5 @@ trap '[ $own_policy -eq 1 ] && rm -f "$policy"' EXIT
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get -q update -o Acquire::Retries=3
-apt-get -q install -y --no-install-recommends -o Acquire::Retries=3 "${missing[@]}"
+[ ${#missing[@]} -eq 0 ] || apt-get -q install -y --no-install-recommends -o Acquire::Retries=3 "${missing[@]}"
+install_node
