@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make demo: bring the namespace lab up, steer a short load through the VIP, show how pgsteer spread
-# it, fail a PgBouncer under load, and tear the lab down. Run as root on Debian 12.
+# it, fail a PgBouncer under load, then the seed's flow 1: the example app's page in headless Chromium
+# while the PgBouncer serving it is killed and restarted (prints the screenshots), and tear the lab
+# down. Run as root on Debian 12.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 LAB=$top/scripts/lab.sh
@@ -41,5 +43,33 @@ wait $load
 say "What the webhook (the stand-in for Slack) received"
 sleep 2
 "$LAB" alerts | python3 -c 'import json,sys; [print("  " + json.loads(l)["text"]) for l in sys.stdin]'
+
+say "The seed's flow 1: a browser loads the Next.js page (app node :3001), which calls the Hono API
+   (:3000), which reads PostgreSQL through the VIP, pgsteer and a PgBouncer (first run: npm ci + build)"
+"$LAB" start pgb2 > /dev/null
+"$LAB" app start
+shots=${DEMO_OUT:-/tmp/pgsteer-demo}
+mkdir -p "$shots"
+chmod 755 "$shots"
+chrome() {
+  local prof
+  prof=$(mktemp -d "$shots/profile.XXXXXX")
+  "$LAB" exec client timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --no-first-run --user-data-dir="$prof" "$@" 2>/dev/null
+  rm -rf "$prof"
+}
+page=http://10.100.1.3:3001/
+serving=$("$LAB" exec client curl -s -m 30 "$page" | sed 's/<!-- -->//g' | grep -o 'id="pgbouncer">pgb[123]<' | grep -o 'pgb[123]')
+echo "the page is served through ${serving:-an unknown PgBouncer}; killing it (SIGKILL) and rendering the page in Chromium"
+"$LAB" kill "${serving:-pgb1}" KILL
+chrome --window-size=1000,700 --screenshot="$shots/page-during-crash.png" "$page" > /dev/null
+"$LAB" exec client curl -s -m 30 "$page" | sed 's/<!-- -->//g' | grep -o '<p id="served">.*</p>' | sed 's/<[^>]*>//g'
+sleep 4
+chrome --window-size=1200,400 --screenshot="$shots/stats-during-crash.png" "http://$VIP:8404/stats" > /dev/null
+"$LAB" start "${serving:-pgb1}"
+chrome --window-size=1000,700 --screenshot="$shots/page.png" "$page" > /dev/null
+"$LAB" app stop > /dev/null
+say "Screenshots (headless Chromium): the page while ${serving:-pgb1} was down, the stats page then, the page after"
+ls -1 "$shots"/page-during-crash.png "$shots"/stats-during-crash.png "$shots"/page.png
 
 say "Tearing the lab down"
