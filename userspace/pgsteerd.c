@@ -15,7 +15,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <bpf/libbpf.h>
-#include <json-c/json.h>
 #include "alert.h"
 #include "backend.h"
 #include "check.h"
@@ -27,7 +26,7 @@
 #include "loop.h"
 #include "netlink.h"
 #include "runtime.h"
-#include "statefile.h"
+#include "persist.h"
 #include "stats.h"
 #include "vrrp.h"
 
@@ -51,7 +50,6 @@ struct pgsteerd {
 	int steering;           /* what the datapath's switch is set to */
 	int want_steering;      /* what VRRP asked for before the datapath was open */
 	int handover;           /* SIGUSR2: restart in place */
-	char state_path[PATH_MAX];
 	char self[PATH_MAX];    /* our executable, for the restart in place */
 	int verbose;
 };
@@ -117,152 +115,6 @@ static int class_known(const struct server_rt *s)
 	return !s->checked || s->last.status != CHK_INI || s->admin == ADMIN_MAINT;
 }
 
-/* --- runtime changes, kept across restarts ---------------------------------------------------- */
-
-static void state_save(struct pgsteerd *d)
-{
-	struct json_object *root = json_object_new_object();
-	int i, j, r;
-
-	for (i = 0; i < d->model.nservices; i++)
-		for (j = 0; j < d->model.services[i].nservers; j++) {
-			struct server_rt *s = &d->model.services[i].servers[j];
-			struct json_object *o;
-			char key[2 * PGS_NAME_LEN + 2];
-
-			/* Only what differs from the config: the config stays the reference at start. */
-			if (s->admin == (s->cfg.disabled ? ADMIN_MAINT : ADMIN_READY) && s->uweight == s->cfg.weight)
-				continue;
-			o = json_object_new_object();
-			json_object_object_add(o, "admin", json_object_new_string(admin_name(s->admin)));
-			json_object_object_add(o, "weight", json_object_new_int((int)s->uweight));
-			snprintf(key, sizeof(key), "%s/%s", s->svc->cfg.name, s->cfg.name);
-			json_object_object_add(root, key, o);
-		}
-	r = statefile_write(d->state_path, root);
-	if (r)
-		log_warnx("cannot save runtime changes to %s: %s", d->state_path, strerror(-r));
-	json_object_put(root);
-}
-
-static void state_load(struct pgsteerd *d)
-{
-	struct json_object *root = NULL;
-	char err[512];
-	int r = statefile_read(d->state_path, &root, err, sizeof(err));
-
-	if (r == -ENOENT)
-		return;
-	if (r) {
-		log_warnx("ignoring runtime changes saved in %s: %s", d->state_path, r == -EBADMSG ? err : strerror(-r));
-		return;
-	}
-	json_object_object_foreach(root, key, val) {
-		struct server_rt *s = model_find(&d->model, key);
-		struct json_object *a, *w;
-
-		if (!s) {
-			log_info("runtime change for %s dropped: no such server in the configuration", key);
-			continue;
-		}
-		if (json_object_object_get_ex(val, "admin", &a)) {
-			const char *v = json_object_get_string(a);
-
-			s->admin = !strcmp(v, "maint") ? ADMIN_MAINT : !strcmp(v, "drain") ? ADMIN_DRAIN : ADMIN_READY;
-		}
-		if (json_object_object_get_ex(val, "weight", &w)) {
-			int v = json_object_get_int(w);
-
-			if (v >= 0 && v <= 256)
-				s->uweight = (uint32_t)v;
-		}
-		log_info("%s: runtime state restored (%s, weight %u)", key,
-			 admin_name(s->admin), s->uweight);
-	}
-	json_object_put(root);
-}
-
-/* What a restart in place hands over besides the datapath: each server's health and check history
- * (monotonic times stay valid across exec), so a DOWN server is not sent connections again. */
-static void handover_save(struct pgsteerd *d)
-{
-	struct json_object *root = json_object_new_object();
-	char path[PATH_MAX];
-	int i, j;
-
-	for (i = 0; i < d->model.nservices; i++)
-		for (j = 0; j < d->model.services[i].nservers; j++) {
-			struct server_rt *s = &d->model.services[i].servers[j];
-			struct json_object *o = json_object_new_object();
-			char key[2 * PGS_NAME_LEN + 2];
-
-			json_object_object_add(o, "health", json_object_new_int64(s->health.health));
-			json_object_object_add(o, "up", json_object_new_int(s->health.up));
-			json_object_object_add(o, "status", json_object_new_int(s->last.status));
-			json_object_object_add(o, "ok", json_object_new_int(s->last.ok));
-			json_object_object_add(o, "duration_ms", json_object_new_int64(s->last.duration_ms));
-			json_object_object_add(o, "code", json_object_new_string(s->last.code));
-			json_object_object_add(o, "desc", json_object_new_string(s->last.desc));
-			json_object_object_add(o, "chkfail", json_object_new_int64((int64_t)s->chkfail));
-			json_object_object_add(o, "chkdown", json_object_new_int64((int64_t)s->chkdown));
-			json_object_object_add(o, "last_change_ms", json_object_new_int64((int64_t)s->last_change_ms));
-			json_object_object_add(o, "down_since_ms", json_object_new_int64((int64_t)s->down_since_ms));
-			json_object_object_add(o, "downtime_ms", json_object_new_int64((int64_t)s->downtime_ms));
-			json_object_object_add(o, "up_since_ms", json_object_new_int64((int64_t)s->up_since_ms));
-			json_object_object_add(o, "smax", json_object_new_int64((int64_t)s->smax));
-			snprintf(key, sizeof(key), "%s/%s", s->svc->cfg.name, s->cfg.name);
-			json_object_object_add(root, key, o);
-		}
-	snprintf(path, sizeof(path), "%s/handover.json", d->cfg.state_dir);
-	if (statefile_write(path, root))
-		log_warnx("restart in place: cannot save the servers' health to %s", path);
-	json_object_put(root);
-}
-
-static int64_t jint(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-
-static void handover_load(struct pgsteerd *d)
-{
-	struct json_object *root = NULL, *v;
-	char path[PATH_MAX], err[512];
-
-	snprintf(path, sizeof(path), "%s/handover.json", d->cfg.state_dir);
-	if (statefile_read(path, &root, err, sizeof(err)))
-		return;
-	unlink(path);
-	json_object_object_foreach(root, key, o) {
-		struct server_rt *s = model_find(&d->model, key);
-
-		if (!s)
-			continue;
-		if (jint(o, "health") < s->health.rise + s->health.fall)
-			s->health.health = (uint32_t)jint(o, "health");
-		s->health.up = (int)jint(o, "up");
-		s->last.status = (enum chk_status)jint(o, "status");
-		s->last.ok = (int)jint(o, "ok");
-		s->last.duration_ms = (uint32_t)jint(o, "duration_ms");
-		if (json_object_object_get_ex(o, "code", &v))
-			snprintf(s->last.code, sizeof(s->last.code), "%s", json_object_get_string(v));
-		if (json_object_object_get_ex(o, "desc", &v))
-			snprintf(s->last.desc, sizeof(s->last.desc), "%s", json_object_get_string(v));
-		s->chkfail = (uint64_t)jint(o, "chkfail");
-		s->chkdown = (uint64_t)jint(o, "chkdown");
-		s->last_change_ms = (uint64_t)jint(o, "last_change_ms");
-		s->down_since_ms = (uint64_t)jint(o, "down_since_ms");
-		s->downtime_ms = (uint64_t)jint(o, "downtime_ms");
-		s->up_since_ms = (uint64_t)jint(o, "up_since_ms");
-		s->smax = (uint64_t)jint(o, "smax");
-		s->reported = server_class(s);
-	}
-	json_object_put(root);
-	log_info("restart in place: servers' health taken over");
-}
-
 static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change what, enum srv_class before)
 {
 	struct pgsteerd *d = arg;
@@ -274,7 +126,7 @@ static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change wha
 	if (what == RT_ADMIN && d->checker)
 		checker_admin(d->checker, s);
 	dpsync_server(d->dp, s, now_ms());
-	state_save(d);
+	persist_save_changes(&d->model, d->cfg.state_dir);
 	alert_server(d->alerter, s, before, server_class(s));
 }
 
@@ -570,37 +422,12 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 	d->cfg = fresh;
 	{
 		static struct model old;
-		int i, j;
 
 		checker_free(d->checker);
 		d->checker = NULL;
 		old = d->model;
 		model_init(&d->model, &d->cfg, old.start_ms, &old);
-		/* Carry the state of servers that stay (same service and name) over. */
-		for (i = 0; i < d->model.nservices; i++)
-			for (j = 0; j < d->model.services[i].nservers; j++) {
-				struct server_rt *s = &d->model.services[i].servers[j];
-				struct server_rt *o = model_server(&old, s->svc->cfg.name, s->cfg.name);
-
-				if (!o)
-					continue;
-				/* Runtime changes stay, unless the config itself changed that setting. */
-				s->admin = o->cfg.disabled != s->cfg.disabled ? s->admin : o->admin;
-				s->uweight = o->uweight == o->cfg.weight ? s->cfg.weight : o->uweight;
-				s->health.health = o->health.health < s->health.rise + s->health.fall ? o->health.health : s->health.rise;
-				s->health.up = o->health.up;
-				s->last = o->last;
-				s->chkfail = o->chkfail;
-				s->chkdown = o->chkdown;
-				s->last_change_ms = o->last_change_ms;
-				s->down_since_ms = o->down_since_ms;
-				s->downtime_ms = o->downtime_ms;
-				s->up_since_ms = o->up_since_ms;
-				s->smax = o->smax;
-				s->reported = o->reported;
-			}
-		d->model.flows = old.flows;
-		d->model.flows_expired = old.flows_expired;
+		persist_carry_over(&d->model, &old);
 	}
 	dpsync_model(d->dp, &d->model);
 	dpsync_neighbours(d->dp, &d->model, d->cfg.interface);
@@ -836,7 +663,6 @@ int main(int argc, char **argv)
 		if (flock(fd, LOCK_EX | LOCK_NB))
 			fatalx("another pgsteerd runs with state directory %s (%s is locked)", d.cfg.state_dir, lock);
 	}
-	snprintf(d.state_path, sizeof(d.state_path), "%s/servers.json", d.cfg.state_dir);
 	/* Without a webhook the alerter only logs (and still tracks what it told). */
 	d.alerter = alerter_new(d.loop, &d.cfg, err, sizeof(err));
 	if (!d.alerter)
@@ -869,9 +695,9 @@ int main(int argc, char **argv)
 		dpsync_seed(d.dp, &prev);
 		model_init(&d.model, &d.cfg, now_ms(), &prev);
 	}
-	state_load(&d);
+	persist_load_changes(&d.model, d.cfg.state_dir);
 	if (handover)
-		handover_load(&d);
+		persist_load_handover(&d.model, d.cfg.state_dir);
 	dpsync_model(d.dp, &d.model);
 	dpsync_drop_unknown(d.dp, &d.cfg);
 	dpsync_neighbours(d.dp, &d.model, d.cfg.interface);
@@ -914,7 +740,7 @@ int main(int argc, char **argv)
 	if (d.handover) {
 		if (d.vrrp)
 			vrrp_advert_now(d.vrrp); /* the peer's master-down timer starts afresh */
-		handover_save(&d);
+		persist_save_handover(&d.model, d.cfg.state_dir);
 		setenv("PGSTEER_HANDOVER", d.vrrp && vrrp_state_get(d.vrrp) == VRRP_MASTER ? "master" : "backup", 1);
 	}
 	if (d.vrrp) {
