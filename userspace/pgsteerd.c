@@ -25,6 +25,7 @@
 #include "log.h"
 #include "loop.h"
 #include "netlink.h"
+#include "role.h"
 #include "runtime.h"
 #include "persist.h"
 #include "stats.h"
@@ -44,8 +45,8 @@ struct pgsteerd {
 	struct vrrp *vrrp;
 	struct alerter *alerter;
 	uint32_t node_addr;     /* the interface's own address: checks and adverts come from it */
-	uint32_t last_master;   /* the other node last heard as master (for "lb1 is DOWN") */
-	struct timer tick, passive_tick, rejoin;
+	struct role *role;
+	struct timer tick, passive_tick;
 	int sigfd;
 	int steering;           /* what the datapath's switch is set to */
 	int want_steering;      /* what VRRP asked for before the datapath was open */
@@ -106,13 +107,6 @@ static void refresh(void *arg)
 	if (d->vrrp)
 		vrrp_fill(d->vrrp, &d->model);
 	alerter_fill(d->alerter, &d->model);
-}
-
-/* A server's class is known once a check has said it (servers start UP before their first check,
- * as in HAProxy: that optimism must not be told, nor adopted). */
-static int class_known(const struct server_rt *s)
-{
-	return !s->checked || s->last.status != CHK_INI || s->admin == ADMIN_MAINT;
 }
 
 static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change what, enum srv_class before)
@@ -246,48 +240,12 @@ static void on_refused(void *arg, struct server_rt *s)
 static void on_passive_tick(void *arg)
 {
 	struct pgsteerd *d = arg;
-	int i, j;
 
-	if (d->vrrp) {
-		vrrp_fill(d->vrrp, &d->model);
-		if (d->model.vrrp.master && d->model.vrrp.master != d->node_addr)
-			d->last_master = d->model.vrrp.master;
-		/* A backup that hears a master leaves the telling to it. */
-		if (d->model.vrrp.state == VRRP_BACKUP && d->model.vrrp.master)
-			for (i = 0; i < d->model.nservices; i++)
-				for (j = 0; j < d->model.services[i].nservers; j++)
-					if (class_known(&d->model.services[i].servers[j]))
-						alert_adopt(d->alerter, &d->model.services[i].servers[j]);
-	}
+	role_poll(d->role);
 	dpsync_poll_passive(d->dp, &d->model, on_refused, d);
 }
 
 /* --- VRRP ------------------------------------------------------------------------------------------ */
-
-static const char *node_name(const struct pgsteerd *d, uint32_t addr, char *buf, size_t len)
-{
-	int i;
-
-	for (i = 0; i < d->cfg.vrrp.nnames; i++)
-		if (d->cfg.vrrp.name_addr[i] == addr)
-			return d->cfg.vrrp.names[i];
-	if (!addr)
-		return NULL;
-	return inet_ntop(AF_INET, &addr, buf, (socklen_t)len);
-}
-
-static void announce_all(struct pgsteerd *d)
-{
-	int i, j;
-
-	for (i = 0; i < d->model.nservices; i++)
-		for (j = 0; j < d->model.services[i].nservers; j++) {
-			struct server_rt *s = &d->model.services[i].servers[j];
-
-			if (class_known(s))
-				alert_server(d->alerter, s, s->reported, server_class(s));
-		}
-}
 
 static void on_vrrp_steer(void *arg, int on)
 {
@@ -296,69 +254,19 @@ static void on_vrrp_steer(void *arg, int on)
 	if (on && d->dp && !d->steering)
 		dpsync_purge_stale(d->dp);
 	d->want_steering = on;
-	alerter_quiet(d->alerter, !on);
-	if (on) /* the new master tells what changed since it last told or adopted */
-		announce_all(d);
+	role_steer(d->role, on);
 	if (!d->dp)
 		return; /* applied once the datapath is open */
 	if (set_steering(d, on) && on)
 		vrrp_set_fault(d->vrrp, 1, "cannot turn steering on");
 }
 
-/* Rejoining: told once the current master has been heard, which is before a preemption could
- * happen (one and a half advert intervals against three). Nobody heard: an election follows,
- * and that is what gets told. */
-static void on_rejoin(void *arg)
+static void on_vrrp_state(void *arg, enum vrrp_state from, enum vrrp_state to, enum vrrp_cause cause, uint32_t master,
+			  const char *why)
 {
 	struct pgsteerd *d = arg;
-	char buf[INET_ADDRSTRLEN];
 
-	vrrp_fill(d->vrrp, &d->model);
-	if (d->model.vrrp.state != VRRP_BACKUP || !d->model.vrrp.master)
-		return;
-	alert_vrrp(d->alerter, VRRP_ALERT_REJOINED, d->cfg.node_name, node_name(d, d->model.vrrp.master, buf, sizeof(buf)), NULL);
-}
-
-static void on_vrrp_state(void *arg, enum vrrp_state from, enum vrrp_state to, uint32_t master, const char *why)
-{
-	struct pgsteerd *d = arg;
-	char buf[INET_ADDRSTRLEN], mbuf[INET_ADDRSTRLEN];
-	const char *peer = node_name(d, d->last_master, buf, sizeof(buf));
-
-	log_info("vrrp: %s -> %s (%s)%s%s", vrrp_state_name(from), vrrp_state_name(to), why, master ? ", master " : "",
-		 master ? inet_ntop(AF_INET, &master, mbuf, sizeof(mbuf)) : "");
-	switch (to) {
-	case VRRP_MASTER:
-		if (!strcmp(why, "resumed after restart"))
-			break;
-		/* The peer was alive (we preempted it, or it stepped down): it told what it saw; what our
-		 * own first checks find is adopted, not told again. */
-		if (!strncmp(why, "preempted", 9) || !strncmp(why, "priority 0", 10)) {
-			int i, j;
-
-			for (i = 0; i < d->model.nservices; i++)
-				for (j = 0; j < d->model.services[i].nservers; j++)
-					if (!class_known(&d->model.services[i].servers[j]))
-						d->model.services[i].servers[j].adopt_next = 1;
-		}
-		alert_vrrp(d->alerter, !peer ? VRRP_ALERT_ELECTED : !strncmp(why, "preempted", 9) ? VRRP_ALERT_PREEMPT
-											 : VRRP_ALERT_TAKEOVER,
-			   d->cfg.node_name, peer, why);
-		break;
-	case VRRP_BACKUP:
-		if (from == VRRP_MASTER)
-			alert_vrrp(d->alerter, VRRP_ALERT_BACKUP, d->cfg.node_name, node_name(d, master, buf, sizeof(buf)), why);
-		else /* wait to hear the master */
-			timer_arm(&d->rejoin, (uint64_t)d->cfg.vrrp.advert_cs * 10 * 3 / 2 + 20);
-		break;
-	case VRRP_FAULT:
-		alert_vrrp(d->alerter, VRRP_ALERT_FAULT, d->cfg.node_name, NULL, why);
-		break;
-	default:
-		break;
-	}
-	if (master && master != d->node_addr)
-		d->last_master = master;
+	role_transition(d->role, from, to, cause, master, why);
 }
 
 static const struct vrrp_hooks vrrp_hooks = {
@@ -375,8 +283,7 @@ static void start_vrrp(struct pgsteerd *d, int resume)
 	d->vrrp = vrrp_new(d->loop, &d->cfg, &vrrp_hooks, d, err, sizeof(err));
 	if (!d->vrrp)
 		fatalx("%s", err);
-	if (timer_init(&d->rejoin, d->loop, on_rejoin, d))
-		fatal("creating timers");
+	role_set_vrrp(d->role, d->vrrp);
 	exit_vrrp = d->vrrp;
 	atexit(step_down_at_exit);
 	if (resume)
@@ -449,6 +356,7 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 		if (!d->alerter)
 			log_warnx("reload: alerts are off: %s", err);
 		alerter_quiet(d->alerter, d->vrrp && !d->steering);
+		role_set_alerter(d->role, d->alerter);
 	}
 	log_info("reload: done");
 	return 0;
@@ -668,6 +576,10 @@ int main(int argc, char **argv)
 	if (!d.alerter)
 		log_warnx("alerts are off: %s", err);
 	alerter_quiet(d.alerter, d.cfg.vrrp.enabled);
+	d.role = role_new(d.loop, &d.cfg, &d.model);
+	if (!d.role)
+		fatal("creating timers");
+	role_set_alerter(d.role, d.alerter);
 	if (resume && d.cfg.vrrp.enabled)
 		start_vrrp(&d, 1);
 
@@ -688,6 +600,7 @@ int main(int argc, char **argv)
 		if (r)
 			fatalx("interface %s: %s", d.cfg.interface, strerror(-r));
 		d.node_addr = ifc.addr;
+		role_set_self(d.role, d.node_addr);
 	}
 	{
 		static struct model prev;
@@ -744,10 +657,10 @@ int main(int argc, char **argv)
 		setenv("PGSTEER_HANDOVER", d.vrrp && vrrp_state_get(d.vrrp) == VRRP_MASTER ? "master" : "backup", 1);
 	}
 	if (d.vrrp) {
-		timer_close(&d.rejoin);
 		exit_vrrp = NULL;
 		vrrp_free(d.vrrp);
 	}
+	role_free(d.role);
 	alerter_free(d.alerter);
 	datapath_close(d.dp);
 	loop_free(d.loop);

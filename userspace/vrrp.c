@@ -226,15 +226,17 @@ static const char *ip_str(uint32_t addr, char buf[INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &addr, buf, INET_ADDRSTRLEN);
 }
 
-static void go(struct vrrp_fsm *f, struct vrrp_out *out, enum vrrp_state to, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static void go(struct vrrp_fsm *f, struct vrrp_out *out, enum vrrp_state to, enum vrrp_cause cause,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void go(struct vrrp_fsm *f, struct vrrp_out *out, enum vrrp_state to, const char *fmt, ...)
+static void go(struct vrrp_fsm *f, struct vrrp_out *out, enum vrrp_state to, enum vrrp_cause cause,
+	       const char *fmt, ...)
 {
 	va_list ap;
 
 	f->state = to;
 	out->to = to;
+	out->cause = cause;
 	va_start(ap, fmt);
 	vsnprintf(out->why, sizeof(out->why), fmt, ap);
 	va_end(ap);
@@ -287,11 +289,11 @@ static void on_timer(struct vrrp_fsm *f, struct vrrp_out *out, uint64_t now)
 
 		to_master(f, out, now);
 		if (prio0)
-			go(f, out, VRRP_MASTER, "priority 0 from %s", ip_str(prio0, a));
+			go(f, out, VRRP_MASTER, VRRP_CAUSE_PRIO0, "priority 0 from %s", ip_str(prio0, a));
 		else if (lower)
-			go(f, out, VRRP_MASTER, "preempted %s", ip_str(lower, a));
+			go(f, out, VRRP_MASTER, VRRP_CAUSE_PREEMPTED, "preempted %s", ip_str(lower, a));
 		else
-			go(f, out, VRRP_MASTER, "master down timer");
+			go(f, out, VRRP_MASTER, VRRP_CAUSE_MASTER_DOWN, "master down timer");
 	} else if (f->state == VRRP_MASTER && f->advert_at && now >= f->advert_at) {
 		out->actions |= VRRP_A_SEND;
 		/* Keep the cadence; restart it if the clock jumped past more than one interval. */
@@ -342,9 +344,9 @@ static void on_advert_master(struct vrrp_fsm *f, struct vrrp_out *out, const str
 		to_backup(f, out, now, ev->interval_cs);
 		f->master = ev->src;
 		if (ev->priority > f->p.priority)
-			go(f, out, VRRP_BACKUP, "higher priority advert from %s", ip_str(ev->src, a));
+			go(f, out, VRRP_BACKUP, VRRP_CAUSE_HIGHER_PRIO, "higher priority advert from %s", ip_str(ev->src, a));
 		else
-			go(f, out, VRRP_BACKUP, "equal priority advert from higher address %s", ip_str(ev->src, a));
+			go(f, out, VRRP_BACKUP, VRRP_CAUSE_HIGHER_ADDR, "equal priority advert from higher address %s", ip_str(ev->src, a));
 		return;
 	}
 	/* RFC 9568 §6.4.3 (keepalived's default): a lower master forces a new election at once. */
@@ -363,11 +365,11 @@ static void on_fault(struct vrrp_fsm *f, struct vrrp_out *out, const struct vrrp
 		if (f->state == VRRP_MASTER)
 			leave_master(f, out);
 		f->down_at = 0;
-		go(f, out, VRRP_FAULT, "%s", why);
+		go(f, out, VRRP_FAULT, VRRP_CAUSE_FAULT, "%s", why);
 	} else if (!ev->fault && f->state == VRRP_FAULT) {
 		f->master = 0;
 		to_backup(f, out, now, f->p.advert_cs);
-		go(f, out, VRRP_BACKUP, "%s", why);
+		go(f, out, VRRP_BACKUP, VRRP_CAUSE_FAULT_CLEARED, "%s", why);
 	}
 }
 
@@ -377,14 +379,14 @@ static void on_start(struct vrrp_fsm *f, struct vrrp_out *out, uint64_t now)
 		return;
 	if (f->fault) {
 		out->actions |= VRRP_A_STEER_OFF | VRRP_A_VIP_DEL;
-		go(f, out, VRRP_FAULT, "%s", f->fault_why);
+		go(f, out, VRRP_FAULT, VRRP_CAUSE_FAULT, "%s", f->fault_why);
 	} else if (f->p.priority == 255) {
 		to_master(f, out, now);
-		go(f, out, VRRP_MASTER, "address owner");
+		go(f, out, VRRP_MASTER, VRRP_CAUSE_OWNER, "address owner");
 	} else {
 		/* Whatever a previous instance left behind, a backup holds nothing. */
 		to_backup(f, out, now, f->p.advert_cs);
-		go(f, out, VRRP_BACKUP, "startup");
+		go(f, out, VRRP_BACKUP, VRRP_CAUSE_STARTUP, "startup");
 	}
 }
 
@@ -399,7 +401,7 @@ unsigned int vrrp_fsm_step(struct vrrp_fsm *f, const struct vrrp_event *ev, uint
 	case VRRP_EV_RESUME:
 		if (f->state == VRRP_INIT && !f->fault) {
 			to_master(f, out, now);
-			go(f, out, VRRP_MASTER, "resumed after restart");
+			go(f, out, VRRP_MASTER, VRRP_CAUSE_RESUMED, "resumed after restart");
 		} else {
 			on_start(f, out, now);
 		}
@@ -422,7 +424,7 @@ unsigned int vrrp_fsm_step(struct vrrp_fsm *f, const struct vrrp_event *ev, uint
 		if (f->state == VRRP_MASTER)
 			leave_master(f, out);
 		if (f->state != VRRP_INIT)
-			go(f, out, VRRP_INIT, "shutdown");
+			go(f, out, VRRP_INIT, VRRP_CAUSE_SHUTDOWN, "shutdown");
 		f->down_at = f->advert_at = 0;
 		break;
 	}

@@ -130,11 +130,28 @@ struct vrrp_fsm {
 	char fault_why[64];
 };
 
+/* Why a transition happened: what decisions (alerts) key on. The why string is for people. */
+enum vrrp_cause {
+	VRRP_CAUSE_NONE,
+	VRRP_CAUSE_STARTUP,        /* INIT -> BACKUP */
+	VRRP_CAUSE_OWNER,          /* INIT -> MASTER: priority 255 */
+	VRRP_CAUSE_RESUMED,        /* INIT -> MASTER: the restart in place of a master */
+	VRRP_CAUSE_MASTER_DOWN,    /* BACKUP -> MASTER: no master heard */
+	VRRP_CAUSE_PRIO0,          /* BACKUP -> MASTER: the master stepped down (priority 0) */
+	VRRP_CAUSE_PREEMPTED,      /* BACKUP -> MASTER: took over from a lower-priority master */
+	VRRP_CAUSE_HIGHER_PRIO,    /* MASTER -> BACKUP: a higher-priority advert */
+	VRRP_CAUSE_HIGHER_ADDR,    /* MASTER -> BACKUP: equal priority, higher address */
+	VRRP_CAUSE_FAULT,          /* -> FAULT */
+	VRRP_CAUSE_FAULT_CLEARED,  /* FAULT -> BACKUP */
+	VRRP_CAUSE_SHUTDOWN,       /* -> INIT */
+};
+
 /* The outcome of one step. */
 struct vrrp_out {
 	unsigned int actions;       /* enum vrrp_action bits */
 	enum vrrp_state from, to;   /* from != to: a transition happened */
-	char why[96];
+	enum vrrp_cause cause;
+	char why[96];               /* the cause for people, with the peer's address */
 };
 
 void vrrp_fsm_init(struct vrrp_fsm *f, const struct vrrp_params *p);
@@ -152,10 +169,11 @@ struct vrrp;
 struct vrrp_hooks {
 	/* Datapath steering on or off; called at its point of the transition. */
 	void (*steer)(void *arg, int on);
-	/* After each transition, for logs, alerts and stats. why: "master down timer", "higher priority
-	 * advert from 10.100.1.10", "priority 0 from 10.100.1.10", "preempted 10.100.1.11",
-	 * "interface eth0 down", ... */
-	void (*state)(void *arg, enum vrrp_state from, enum vrrp_state to, uint32_t master_addr, const char *why);
+	/* After each transition, for logs, alerts and stats. Decisions key on cause; why is its text for
+	 * people: "master down timer", "higher priority advert from 10.100.1.10", "priority 0 from
+	 * 10.100.1.10", "preempted 10.100.1.11", "interface eth0 down", ... */
+	void (*state)(void *arg, enum vrrp_state from, enum vrrp_state to, enum vrrp_cause cause,
+		      uint32_t master_addr, const char *why);
 };
 
 /* Open the sockets on cfg->interface and prepare the instance (cfg is copied). NULL on failure with

@@ -234,7 +234,7 @@ static void step(struct vrrp *v, const struct vrrp_event *ev)
 		v->transitions++;
 		v->last_change_wall = wall_ms();
 		if (v->hooks.state)
-			v->hooks.state(v->arg, out.from, out.to, v->fsm.master, out.why);
+			v->hooks.state(v->arg, out.from, out.to, out.cause, v->fsm.master, out.why);
 	}
 	rearm(v);
 	v->busy = 0;

@@ -26,7 +26,8 @@ static void on_steer(void *arg, int on)
 	log_info("steering %s", on ? "on" : "off");
 }
 
-static void on_state(void *arg, enum vrrp_state from, enum vrrp_state to, uint32_t master, const char *why)
+static void on_state(void *arg, enum vrrp_state from, enum vrrp_state to, enum vrrp_cause cause, uint32_t master,
+		     const char *why)
 {
 	struct node *n = arg;
 	char a[INET_ADDRSTRLEN] = "-";

@@ -333,6 +333,7 @@ static void fsm_start_backup(void)
 	CHECK_EQ(ev_start(&f, 1000, &o), ON_BACKUP);
 	CHECK(o.from == VRRP_INIT && o.to == VRRP_BACKUP, "INIT -> BACKUP");
 	CHECK_STR(o.why, "startup");
+	CHECK_EQ(o.cause, VRRP_CAUSE_STARTUP);
 	CHECK_EQ(vrrp_fsm_next(&f), 1000 + 3609375);
 	CHECK_EQ(ev_start(&f, 2000, &o), 0); /* a second start changes nothing */
 }
@@ -354,6 +355,7 @@ static void fsm_backup_to_master_on_timer(void)
 		CHECK(ev_timer(&f, rows[i].down, &o) == ON_MASTER, "row %zu: actions %#x", i, o.actions);
 		CHECK(o.to == VRRP_MASTER && f.master == ip(SELF), "row %zu: master", i);
 		CHECK(!strcmp(o.why, "master down timer"), "row %zu: why %s", i, o.why);
+		CHECK(o.cause == VRRP_CAUSE_MASTER_DOWN, "row %zu: cause %d", i, o.cause);
 		CHECK(vrrp_fsm_next(&f) == rows[i].down + rows[i].cs * 10000ull, "row %zu: adver timer", i);
 		/* The adver timer keeps its cadence even when served late. */
 		CHECK(ev_timer(&f, vrrp_fsm_next(&f) + 300, &o) == VRRP_A_SEND, "row %zu: periodic advert", i);
@@ -390,6 +392,7 @@ static void fsm_prio0_skew(void)
 	CHECK_EQ(vrrp_fsm_next(&f), 1050000 + 60937); /* Skew_Time with the learned 10 cs */
 	CHECK_EQ(ev_timer(&f, 1050000 + 60937, &o), ON_MASTER);
 	CHECK_STR(o.why, "priority 0 from " HIGHER_ADDR);
+	CHECK_EQ(o.cause, VRRP_CAUSE_PRIO0);
 }
 
 /* A lower master: preempt takes over at Master_Down_Interval, nopreempt never while it lives,
@@ -430,8 +433,10 @@ static void fsm_preempt_modes(void)
 		}
 		CHECK(became == rows[i].master_at, "%s: master at %llu us, want %llu", rows[i].name,
 		      (unsigned long long)became, (unsigned long long)rows[i].master_at);
-		if (became)
+		if (became) {
 			CHECK(!strcmp(o.why, "preempted " LOWER_ADDR), "%s: why %s", rows[i].name, o.why);
+			CHECK(o.cause == VRRP_CAUSE_PREEMPTED, "%s: cause %d", rows[i].name, o.cause);
+		}
 	}
 }
 
@@ -456,13 +461,15 @@ static void fsm_master_hears(void)
 		unsigned int actions;
 		enum vrrp_state to;
 		const char *why;
+		enum vrrp_cause cause;
 	} rows[] = {
-		{ "higher priority", LOWER_ADDR, 101, ON_BACKUP, VRRP_BACKUP, "higher priority advert from " LOWER_ADDR },
+		{ "higher priority", LOWER_ADDR, 101, ON_BACKUP, VRRP_BACKUP, "higher priority advert from " LOWER_ADDR,
+		  VRRP_CAUSE_HIGHER_PRIO },
 		{ "equal, higher address", HIGHER_ADDR, 100, ON_BACKUP, VRRP_BACKUP,
-		  "equal priority advert from higher address " HIGHER_ADDR },
-		{ "equal, lower address", LOWER_ADDR, 100, VRRP_A_SEND | VRRP_A_GARP, VRRP_MASTER, "" },
-		{ "lower priority", HIGHER_ADDR, 99, VRRP_A_SEND | VRRP_A_GARP, VRRP_MASTER, "" },
-		{ "priority 0", HIGHER_ADDR, 0, VRRP_A_SEND, VRRP_MASTER, "" },
+		  "equal priority advert from higher address " HIGHER_ADDR, VRRP_CAUSE_HIGHER_ADDR },
+		{ "equal, lower address", LOWER_ADDR, 100, VRRP_A_SEND | VRRP_A_GARP, VRRP_MASTER, "", VRRP_CAUSE_NONE },
+		{ "lower priority", HIGHER_ADDR, 99, VRRP_A_SEND | VRRP_A_GARP, VRRP_MASTER, "", VRRP_CAUSE_NONE },
+		{ "priority 0", HIGHER_ADDR, 0, VRRP_A_SEND, VRRP_MASTER, "", VRRP_CAUSE_NONE },
 	};
 	size_t i;
 
@@ -475,6 +482,7 @@ static void fsm_master_hears(void)
 		CHECK(o.actions == rows[i].actions, "%s: actions %#x", rows[i].name, o.actions);
 		CHECK(f.state == rows[i].to, "%s: %s", rows[i].name, vrrp_state_name(f.state));
 		CHECK(!strcmp(o.why, rows[i].why), "%s: why '%s'", rows[i].name, o.why);
+		CHECK(o.cause == rows[i].cause, "%s: cause %d", rows[i].name, o.cause);
 		if (rows[i].to == VRRP_BACKUP) {
 			CHECK(f.master == ip(rows[i].src), "%s: master recorded", rows[i].name);
 			CHECK(vrrp_fsm_next(&f) == t + vrrp_master_down_us(100, 10), "%s: down timer with its interval",
@@ -494,6 +502,7 @@ static void fsm_fault(void)
 	CHECK_EQ(ev_fault(&f, 1000000, 1, "interface eth0 down", &o), ON_LEAVE);
 	CHECK(o.from == VRRP_MASTER && o.to == VRRP_FAULT, "MASTER -> FAULT");
 	CHECK_STR(o.why, "interface eth0 down");
+	CHECK_EQ(o.cause, VRRP_CAUSE_FAULT);
 	CHECK_EQ(vrrp_fsm_next(&f), 0);
 	/* In FAULT adverts and timers change nothing, and a master is only noted. */
 	CHECK_EQ(ev_advert(&f, 1100000, LOWER_ADDR, 50, 10, &o), 0);
@@ -503,6 +512,7 @@ static void fsm_fault(void)
 	CHECK_EQ(ev_fault(&f, 2000000, 1, "again", &o), 0);
 	CHECK_EQ(ev_fault(&f, 3000000, 0, "interface eth0 up", &o), ON_BACKUP);
 	CHECK(o.to == VRRP_BACKUP && !strcmp(o.why, "interface eth0 up"), "FAULT -> BACKUP");
+	CHECK_EQ(o.cause, VRRP_CAUSE_FAULT_CLEARED);
 	CHECK_EQ(vrrp_fsm_next(&f), 3000000 + 360937);
 	/* Backup into fault: no goodbye (it holds nothing), timer stopped. */
 	CHECK_EQ(ev_fault(&f, 3100000, 1, "datapath not attached", &o), 0);
