@@ -23,17 +23,18 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation \
              -Werror -D_GNU_SOURCE -DPGSTEER_VERSION=\"$(VERSION)\" -I$(BUILD) -Ibpf -Iuserspace $(PKG_CFLAGS)
+# Each object depends on the headers it includes (the compiler writes them down beside it, .d)
+# and on this Makefile (its flags).
+DEPFLAGS  := -MMD -MP
 LDLIBS    += $(PKG_LIBS) -lelf -lz -lm
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -mcpu=v3 -I$(ARCH_INC) -Ibpf
 
 BPF_ENTRIES := xdp tc
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_ENTRIES) xdp_pass)
 SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_ENTRIES))
-BPF_HDRS  := $(wildcard bpf/*.h bpf/lib/*.h)
 
 LIB_SRCS  := $(filter-out userspace/pgsteerd.c userspace/pgsteer.c,$(wildcard userspace/*.c))
 LIB_OBJS  := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
-USR_HDRS  := $(wildcard userspace/*.h)
 LIB       := $(BUILD)/libpgsteer.a
 BINS      := $(BUILD)/pgsteerd $(BUILD)/pgsteer
 
@@ -41,54 +42,60 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
+# Plain C tests that need root and real PostgreSQL/PgBouncer: run with the lab tier.
+LABT_SRCS := $(wildcard tests/lab/*.c)
+LABT_BINS := $(patsubst tests/lab/%.c,$(BUILD)/tests/%,$(LABT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all deps test test-unit test-bpf test-lab demo bench help clean
 .DELETE_ON_ERROR:
+# The skeletons are intermediate files of the BPF objects: keep them between builds.
+.SECONDARY: $(SKELS)
 
-all: deps-check $(BPF_OBJS) $(BINS) $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
+## all: build everything (never installs a package: see make deps)
+all: $(BPF_OBJS) $(BINS) $(UNIT_BINS) $(BPFT_BINS) $(LABT_BINS) $(TOOL_BINS)
 
-## deps: install the Debian packages pgsteer needs (root)
+## deps: install the Debian packages pgsteer needs (root; .ci/run does it on a fresh machine)
 deps:
 	$(Q)scripts/deps.sh
 
-# Build targets install what is missing when run as root, and say what is missing otherwise.
-.PHONY: deps-check
-deps-check:
-	$(Q)scripts/deps.sh
-
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c Makefile | $(BUILD)/bpf
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name pgs_$* > $@
 
-$(BUILD)/obj/%.o: userspace/%.c $(USR_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/obj
+# The skeletons exist before anything compiles (a first build has no .d files to say who needs them).
+$(BUILD)/obj/%.o: userspace/%.c Makefile | $(BUILD)/obj $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/%: userspace/%.c $(LIB) $(USR_HDRS)
+$(BUILD)/%: userspace/%.c $(LIB) Makefile | $(SKELS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(USR_HDRS) $(BPF_HDRS) tests/harness.h | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/bpf/%.c $(LIB) $(SKELS) $(BPF_HDRS) tests/harness.h | $(BUILD)/tests
+$(BUILD)/tests/%: tests/bpf/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tools/%: tests/tools/%.c $(LIB) $(USR_HDRS) | $(BUILD)/tools
+$(BUILD)/tests/%: tests/lab/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB) Makefile | $(BUILD)/tools $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	$(Q)mkdir -p $@
@@ -119,6 +126,8 @@ help:
 	@echo "pgsteer make targets:"
 	@grep -E '^## ' Makefile | sed 's/^## /  /'
 	@echo "  V=1 shows full commands"
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
 
 ## clean: remove build/
 clean:

@@ -59,6 +59,10 @@ run_lab() {
 		echo "SKIP lab: needs root" | tee -a "$results"
 		return
 	fi
+	# Plain C tests against real PostgreSQL and PgBouncer they start themselves (root, no lab needed).
+	for t in "$BUILD"/tests/lab_*; do
+		[ -x "$t" ] && run_one "lab/$(basename "$t")" "$t"
+	done
 	for mode in ${LAB_MODES:-xdp tc}; do
 		export ATTACH=$mode
 		echo "== lab ($mode)"
