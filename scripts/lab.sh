@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pgsteer's namespace lab: build it, drive it, tear it down (the one entry point; see DESIGN.md §4).
+# pgsteer's namespace lab: build it, drive it, tear it down (the one entry point).
 #
 # usage: scripts/lab.sh COMMAND [ARGS]
 #   up                        build the whole lab (env: ATTACH=xdp|tc, VRRP=1|0, LB_EXTRA, VRRP_EXTRA, LAB_NO_LB=1)

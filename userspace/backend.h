@@ -53,7 +53,7 @@ struct server_rt {
 	uint64_t passive_ns;         /* the datapath saw it refuse a SYN (0 = no) */
 	enum srv_class reported;     /* class last announced (alerts) */
 	int adopt_next;              /* the next check's class was told by the other node: adopt it */
-	/* datapath counters, refreshed by backend_refresh() */
+	/* datapath counters, refreshed by dpsync_refresh() */
 	uint64_t scur, smax, stot, bin, bout, redispatched;
 	uint64_t last_new_ns;        /* bpf_ktime_get_ns of the last new flow; 0 = never */
 };

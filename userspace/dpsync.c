@@ -159,7 +159,8 @@ void dpsync_drop_changed(struct datapath *dp, const struct config *old, const st
 }
 
 /* The kernel resolves and refreshes a managed neighbour entry per server address, so XDP's FIB
- * lookup finds it (platform fact 10); TC behind XDP covers the moments it cannot. */
+ * lookup finds it (without an entry bpf_fib_lookup answers NO_NEIGH and nothing would resolve
+ * one); TC behind XDP covers the moments it cannot. */
 void dpsync_neighbours(struct datapath *dp, const struct model *m, const char *ifname)
 {
 	int i, j, r;

@@ -40,7 +40,8 @@ net_add_node() {
     || die "cannot create veth $node <-> $ns/eth0"
   ip -n "$(ns_name sw)" link set "$node" master br0
   # The stack finishes checksums before frames reach the node: native XDP then sees complete checksums,
-  # and receivers really verify them (platform facts 4 and 7). With TC the load balancers' ports keep
+  # and receivers really verify them (veth receivers accept CHECKSUM_PARTIAL without verifying, which
+  # would hide a broken checksum). With TC the load balancers' ports keep
   # checksum offload, so the TC program meets CHECKSUM_PARTIAL packets (what a host sees from its own
   # containers or VMs); the hop after it finishes their checksums, and the receivers verify them.
   if [ "${ATTACH:-xdp}" != tc ] || [[ $node != lb* ]]; then
@@ -51,8 +52,8 @@ net_add_node() {
   ip -n "$ns" link set eth0 up
 }
 
-# Prepare a load-balancer node: XDP_TX from its eth0 needs an XDP program on the peer (platform fact 3);
-# bpf_fib_lookup needs forwarding on (fact 9).
+# Prepare a load-balancer node: XDP_TX on a veth only delivers when the peer veth has an XDP program;
+# bpf_fib_lookup answers FWD_DISABLED unless forwarding is on for the ingress device.
 net_prepare_lb() {
   local node=$1
   ip -n "$(ns_name sw)" link set dev "$node" xdp obj "$XDP_PASS_OBJ" sec xdp \

@@ -213,8 +213,8 @@ node_env() {
   esac
 }
 
-# Start NODE's pgsteerd in the background (network namespace only, see platform fact 11); wait until
-# its runtime socket answers `pgsteer status`.
+# Start NODE's pgsteerd in the background (network namespace only: `ip netns exec` remounts /sys,
+# so /sys/fs/bpf inside it is not bpffs); wait until its runtime socket answers `pgsteer status`.
 lb_start() {
   local node=$1 dir=$LAB_DIR/$1 pid envs=() deadline
   lb_check_built

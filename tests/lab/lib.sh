@@ -97,7 +97,7 @@ bg_cleanup() {
 }
 trap bg_cleanup EXIT
 
-# Receivers must not have dropped any segment for a bad TCP checksum (platform fact 7).
+# Receivers must not have dropped any segment for a bad TCP checksum.
 csum_errors() { on "$1" nstat -asz TcpInCsumErrors | awk '/TcpInCsumErrors/ { print $2 }'; }
 
 # Idle psql sessions through the VIP, opened one at a time (each counted on the PgBouncer host before
