@@ -22,6 +22,7 @@
 #include "config.h"
 #include "datapath.h"
 #include "dpsync.h"
+#include "hooks.h"
 #include "log.h"
 #include "loop.h"
 #include "netlink.h"
@@ -92,9 +93,11 @@ static int set_steering(struct pgsteerd *d, int on)
 		log_warnx("cannot turn steering %s: %s", on ? "on" : "off", strerror(-r));
 		return r;
 	}
-	if (d->steering != on)
+	if (d->steering != on) {
 		log_info("steering %s", on ? "on" : "off");
-	d->steering = on;
+		d->steering = on;
+		ctl_tell_steering(on);
+	}
 	return 0;
 }
 
@@ -120,6 +123,7 @@ static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change wha
 	if (what == RT_ADMIN && d->checker)
 		checker_admin(d->checker, s);
 	dpsync_server(d->dp, s, now_ms());
+	ctl_tell_server(s);
 	persist_save_changes(&d->model, d->cfg.state_dir);
 	alert_server(d->alerter, s, before, server_class(s));
 }
@@ -142,6 +146,7 @@ static void on_check_changed(void *arg, struct server_rt *s, int dir)
 			dpsync_shutdown_sessions(d->dp, s, d->steering);
 	}
 	dpsync_server(d->dp, s, now_ms());
+	ctl_tell_server(s);
 }
 
 static void on_checked(void *arg, struct server_rt *s)
@@ -225,6 +230,7 @@ static void on_tick(void *arg)
 		vrrp_reassert(d->vrrp);
 	}
 	dpsync_slowstart(d->dp, &d->model, now_ms(), TICK_MS);
+	ctl_tell_tick(now_ms());
 	refresh(d);
 }
 
@@ -358,6 +364,7 @@ static int reload(struct pgsteerd *d, char *err, size_t errlen)
 		alerter_quiet(d->alerter, d->vrrp && !d->steering);
 		role_set_alerter(d->role, d->alerter);
 	}
+	ctl_tell_reloaded();
 	log_info("reload: done");
 	return 0;
 }
@@ -645,6 +652,7 @@ int main(int argc, char **argv)
 	if (r)
 		log_warnx("event loop: %s", strerror(-r));
 
+	ctl_tell_stopping(d.handover);
 	checker_free(d.checker);
 	stats_http_stop(d.stats);
 	runtime_free(d.rt);
