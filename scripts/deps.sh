@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   # build
   make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
-  libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev libssl-dev
+  libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev libsystemd-dev libssl-dev
   # lab and tests
   iproute2 ethtool procps psmisc util-linux kmod curl python3 socat tcpdump
   postgresql-15 postgresql-client-15 pgbouncer haproxy keepalived prometheus

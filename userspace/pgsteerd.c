@@ -26,6 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "netlink.h"
+#include "notify.h"
 #include "role.h"
 #include "runtime.h"
 #include "persist.h"
@@ -45,6 +46,7 @@ struct pgsteerd {
 	struct stats_http *stats;
 	struct vrrp *vrrp;
 	struct alerter *alerter;
+	struct notifier *notify;
 	uint32_t node_addr;     /* the interface's own address: checks and adverts come from it */
 	struct role *role;
 	struct timer tick, passive_tick;
@@ -208,6 +210,24 @@ static void enable_forwarding(const char *ifname)
 
 /* --- timers and signals --------------------------------------------------------------------- */
 
+/* What systemd shows (STATUS=), and READY=1 once the datapath is attached, the daemon answers and
+ * the node knows its VRRP role. */
+static void notify_update(struct pgsteerd *d)
+{
+	enum vrrp_state st = d->vrrp ? vrrp_state_get(d->vrrp) : VRRP_MASTER;
+	int i, j, up = 0, all = 0;
+	char status[128];
+
+	if (!d->dp || !d->rt || st == VRRP_INIT)
+		return;
+	for (i = 0; i < d->model.nservices; i++)
+		for (j = 0; j < d->model.services[i].nservers; j++, all++)
+			up += server_class(&d->model.services[i].servers[j]) == CLASS_UP;
+	snprintf(status, sizeof(status), "%s%s; %d/%d servers UP", d->vrrp ? "VRRP " : "",
+		 d->vrrp ? vrrp_state_name(st) : "steering (no VRRP)", up, all);
+	notify_ready(d->notify, status);
+}
+
 static void on_tick(void *arg)
 {
 	struct pgsteerd *d = arg;
@@ -232,6 +252,7 @@ static void on_tick(void *arg)
 	dpsync_slowstart(d->dp, &d->model, now_ms(), TICK_MS);
 	ctl_tell_tick(now_ms());
 	refresh(d);
+	notify_update(d);
 }
 
 static void on_refused(void *arg, struct server_rt *s)
@@ -273,6 +294,7 @@ static void on_vrrp_state(void *arg, enum vrrp_state from, enum vrrp_state to, e
 	struct pgsteerd *d = arg;
 
 	role_transition(d->role, from, to, cause, master, why);
+	notify_update(d);
 }
 
 static const struct vrrp_hooks vrrp_hooks = {
@@ -562,6 +584,7 @@ int main(int argc, char **argv)
 	d.loop = loop_new();
 	if (!d.loop)
 		fatal("creating the event loop");
+	d.notify = notify_new(d.loop);
 	if (setup_signals(&d))
 		fatal("setting up signals");
 	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST)
@@ -647,10 +670,13 @@ int main(int argc, char **argv)
 		fatal("daemon");
 	log_info("pgsteerd %s running: %d service(s), runtime socket %s", PGSTEER_VERSION, d.model.nservices,
 		 d.cfg.runtime_socket);
+	notify_update(&d);
 
 	r = loop_run(d.loop);
 	if (r)
 		log_warnx("event loop: %s", strerror(-r));
+	if (!d.handover)
+		notify_stopping(d.notify);
 
 	ctl_tell_stopping(d.handover);
 	checker_free(d.checker);
@@ -670,6 +696,7 @@ int main(int argc, char **argv)
 	}
 	role_free(d.role);
 	alerter_free(d.alerter);
+	notify_free(d.notify);
 	datapath_close(d.dp);
 	loop_free(d.loop);
 	if (d.handover) {
