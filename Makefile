@@ -48,7 +48,7 @@ LABT_BINS := $(patsubst tests/lab/%.c,$(BUILD)/tests/%,$(LABT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test test-unit test-bpf test-lab demo bench help clean
+.PHONY: install uninstall all deps test test-unit test-bpf test-lab demo bench help clean
 .DELETE_ON_ERROR:
 # The skeletons are intermediate files of the BPF objects: keep them between builds.
 .SECONDARY: $(SKELS)
@@ -128,6 +128,34 @@ help:
 	@echo "  V=1 shows full commands"
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
+
+# GNU install conventions: pgsteerd in sbin, pgsteer in sbin too (it drives a root daemon: root's
+# tools); the BPF programs are embedded through the skeletons, so nothing else is loaded from disk.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+sbindir    ?= $(PREFIX)/sbin
+bindir     ?= $(sbindir)
+mandir     ?= $(PREFIX)/share/man
+docdir     ?= $(PREFIX)/share/doc/pgsteer
+unitdir    ?= $(PREFIX)/lib/systemd/system
+INSTALLED  := $(sbindir)/pgsteerd $(bindir)/pgsteer $(mandir)/man8/pgsteerd.8 $(mandir)/man8/pgsteer.8 \
+              $(mandir)/man5/pgsteer.conf.5 $(docdir)/pgsteer.conf.example $(unitdir)/pgsteerd.service
+
+## install: pgsteerd, pgsteer, man pages, example config, systemd unit (DESTDIR, PREFIX)
+install: $(BINS)
+	$(Q)install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
+		$(DESTDIR)$(docdir) $(DESTDIR)$(unitdir)
+	$(Q)install -m 755 $(BUILD)/pgsteerd $(DESTDIR)$(sbindir)/pgsteerd
+	$(Q)install -m 755 $(BUILD)/pgsteer $(DESTDIR)$(bindir)/pgsteer
+	$(Q)install -m 644 doc/pgsteerd.8 doc/pgsteer.8 $(DESTDIR)$(mandir)/man8/
+	$(Q)install -m 644 doc/pgsteer.conf.5 $(DESTDIR)$(mandir)/man5/
+	$(Q)install -m 644 doc/pgsteer.conf.example $(DESTDIR)$(docdir)/
+	$(Q)sed -e 's|@SBINDIR@|$(sbindir)|g' -e 's|@BINDIR@|$(bindir)|g' dist/pgsteerd.service.in \
+		> $(DESTDIR)$(unitdir)/pgsteerd.service && chmod 644 $(DESTDIR)$(unitdir)/pgsteerd.service
+
+## uninstall: remove what install put in place
+uninstall:
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 ## clean: remove build/
 clean:

@@ -37,6 +37,7 @@ run_unit() {
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
 	done
+	run_one unit/install "$top/tests/unit/install.sh"
 }
 
 run_bpf() {
