@@ -169,3 +169,21 @@ chrome --window-size=1000,700 --screenshot="$OUT/page.png" "$WEB" > /dev/null
 echo "    screenshots: $OUT/page.png $OUT/stats.png"
 
 lab app stop > /dev/null 2>&1 || fail app_stops "lab app stop failed"
+
+# Leave the lab as the next test expects it: no session on any PgBouncer. The API's connections that
+# went through lb1 when it crashed were reset on the app's side, but their PgBouncer ends never heard
+# of it (no flow sync yet: lb2 did not know those flows, and an idle server sends nothing that would
+# meet lb2's reset); they stay established until TCP keepalive. Restart the PgBouncers holding any.
+if ! wait_eval 10 '[ "$(pgb_counts)" = 0/0/0 ]'; then
+  left=$(pgb_counts)
+  echo "    PgBouncer-side connections orphaned by the lb1 crash (pgb1/pgb2/pgb3): $left; restarting those PgBouncers"
+  i=0
+  for n in ${left//\// }; do
+    i=$((i + 1))
+    [ "$n" = 0 ] && continue
+    lab kill "pgb$i" > /dev/null
+    lab start "pgb$i" > /dev/null
+    wait_eval 15 '[ "$(field "pgb$i" status)" = UP ]'
+  done
+  wait_eval 10 '[ "$(pgb_counts)" = 0/0/0 ]' || fail pgbouncers_released_all "still $(pgb_counts)"
+fi
