@@ -14,6 +14,11 @@ PKGS=(
   # the browser the example app's tests drive (tests/lab/t_app.sh)
   chromium
 )
+# the Vagrant lab's tests: its container provider (docker, an image debootstrapped from Debian's
+# archive) and the VM providers' validation; not needed inside the lab's own VMs (PGSTEER_DEPS_VAGRANT=0)
+if [ "${PGSTEER_DEPS_VAGRANT:-1}" = 1 ]; then
+  PKGS+=(vagrant vagrant-libvirt docker.io debootstrap)
+fi
 NODE_MIN=20.9 # Next.js 16 (examples/app)
 
 # Succeed if node runs and is at least NODE_MIN, and npm runs.

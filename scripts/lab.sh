@@ -40,6 +40,10 @@ LAB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/lab" && pwd)
 # shellcheck source=lab/app.sh
 . "$LAB_LIB/app.sh"
 
+# Every provisioning step the lab runs is listed here (scripts/provision/common.sh ran); the Vagrant
+# lab's test compares it with what its containers ran.
+export PROVISION_TRACE=${PROVISION_TRACE:-$LAB_DIR/provision.trace}
+
 # Print the usage block at the top of this file.
 usage() { sed -n '4,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -63,6 +67,7 @@ up_fresh_state() {
   mkdir -p "$LAB_DIR"
   chmod 755 "$LAB_DIR"
   for d in db pgb sink lb1 lb2 haproxy app; do rm -rf "${LAB_DIR:?}/$d"; done
+  rm -f "$PROVISION_TRACE"
   mkdir -p "$LAB_DIR/db" "$LAB_DIR/pgb" "$LAB_DIR/sink" "$LAB_DIR/lb1" "$LAB_DIR/lb2"
   chown "$PG_OS_USER:" "$LAB_DIR/db" "$LAB_DIR/pgb"
   for node in lb1 lb2; do rm -rf "$(lab_pin_root "$node")"; done

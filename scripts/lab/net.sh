@@ -18,6 +18,12 @@ net_list_ns() { ip netns list 2>/dev/null | awk -v p="^$LAB_NS-" '$1 ~ p { print
 net_add_ns() {
   local node=$1
   ip netns add "$(ns_name "$node")" || die "cannot create namespace $(ns_name "$node")"
+  net_ns_setup "$node"
+}
+
+# Loopback up and, unless LAB_IPV6=1, IPv6 off in NODE's (new or attached) namespace.
+net_ns_setup() {
+  local node=$1
   if [ "${LAB_IPV6:-0}" != 1 ]; then
     in_ns "$node" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null
   fi
@@ -31,11 +37,17 @@ net_add_switch() {
   ip -n "$(ns_name sw)" link set br0 up
 }
 
-# Give NODE its eth0, peered with a switch port named NODE on br0 (never touching the root namespace).
+# Give NODE a namespace and its eth0 on the switch.
 net_add_node() {
+  net_add_ns "$1"
+  net_wire_node "$1"
+}
+
+# Give NODE's namespace its eth0, peered with a switch port named NODE on br0 (never touching the root
+# namespace). The container provider of vagrant/ wires its containers' namespaces with this too.
+net_wire_node() {
   local node=$1 ns
   ns=$(ns_name "$node")
-  net_add_ns "$node"
   ip -n "$(ns_name sw)" link add "$node" type veth peer name eth0 netns "$ns" \
     || die "cannot create veth $node <-> $ns/eth0"
   ip -n "$(ns_name sw)" link set "$node" master br0

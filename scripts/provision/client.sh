@@ -46,7 +46,7 @@ sink_ready() {
 main() {
   [ $# -gt 0 ] || set -- all
   case $1 in
-    start|all) sink_start ;;
+    start|all) ran sink_start ;;
     -h|--help|help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
     *) die "unknown subcommand '$1' (start|all)" ;;
   esac

@@ -83,6 +83,13 @@ wait_for() {
   "$@"
 }
 
+# Run a provisioning step (a function and its arguments), first recording it as "SCRIPT STEP ARGS" in
+# $PROVISION_TRACE when that is set: the namespace lab and the Vagrant lab list what they ran this way.
+ran() {
+  [ -z "${PROVISION_TRACE:-}" ] || printf '%s %s\n' "$(basename "$0" .sh)" "$*" >>"$PROVISION_TRACE"
+  "$@"
+}
+
 # Succeed if something listens on TCP ADDR:PORT in the current network namespace.
 tcp_listening() {
   local addr=$1 port=$2

@@ -179,12 +179,12 @@ main() {
   db_check_env
   for cmd in "$@"; do
     case $cmd in
-      init) db_init ;;
-      start) db_start ;;
-      app) db_app ;;
-      users) db_users ;;
+      init) ran db_init ;;
+      start) ran db_start ;;
+      app) ran db_app ;;
+      users) ran db_users ;;
       secret) db_secret ;;
-      all) db_init; db_start; db_app; db_users ;;
+      all) ran db_init; ran db_start; ran db_app; ran db_users ;;
       -h|--help|help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
       *) die "unknown subcommand '$cmd' (init|start|app|users|secret|all)" ;;
     esac

@@ -7,6 +7,8 @@
 #   conf     print pgsteerd's config on stdout (syntax: doc/pgsteer.conf.example)
 #   webhook  write $LB_WEBHOOK_URL to $LB_WEBHOOK_FILE, mode 600 (the URL is a secret)
 #   vip      add $LB_VIP to $LB_IFACE (only when pgsteerd does not run VRRP)
+#   start    start pgsteerd in the background unless it runs (where there is no systemd: the Vagrant
+#            lab's containers); wait until `pgsteer status` answers on $LB_SOCKET
 # env: LB_NODE (node-name, required for conf)  LB_IFACE (default: the interface holding LB_ADDR, else eth0)
 #      LB_ATTACH=xdp  LB_PIN_ROOT=/sys/fs/bpf/pgsteer  LB_SOCKET=/run/pgsteer/pgsteerd.sock
 #      LB_STATS=0.0.0.0:8404  LB_STATE_DIR=/var/lib/pgsteer  LB_WEBHOOK_FILE=/etc/pgsteer/slack-webhook
@@ -15,6 +17,8 @@
 #      LB_BIND=<vip>:5432  LB_BALANCE=leastconn  LB_CHECK="pgsql inter 1s fall 3 rise 2 timeout 1s"
 #      LB_SERVERS="pgb1=HOST:PORT pgb2=HOST:PORT ..." (required for conf)
 #      LB_EXTRA / LB_GLOBAL_EXTRA: extra lines for the service / global section (newline-separated)
+#      for start: LB_CONF=/etc/pgsteer/pgsteer.conf LB_PIDFILE=/run/pgsteer/pgsteerd.pid
+#      LB_LOG=/var/log/pgsteerd.log PGSTEERD=/usr/local/sbin/pgsteerd PGSTEER=/usr/local/sbin/pgsteer
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -49,12 +53,14 @@ lb_iface() {
   printf '%s\n' "$dev"
 }
 
-# Apply (and optionally persist) the sysctls the datapath needs.
+# Apply (and optionally persist) the sysctls the datapath needs. A setting that already has its value
+# is not written (a container's /proc/sys is read-only; its host sets them when wiring it).
 lb_sysctl() {
   local dev settings s
   dev=$(lb_iface)
   settings=("net.ipv4.conf.all.forwarding=1" "net.ipv4.conf.$dev.forwarding=1" "net.ipv4.ip_nonlocal_bind=1")
   for s in "${settings[@]}"; do
+    [ "$(sysctl -n "${s%%=*}" 2>/dev/null)" != "${s#*=}" ] || continue
     sysctl -q -w "$s" >/dev/null || die "sysctl -w $s failed"
   done
   if [ -n "${LB_SYSCTL_FILE:-}" ]; then
@@ -141,17 +147,43 @@ lb_vip() {
   log "VIP $LB_VIP on $dev (static)"
 }
 
+# Start pgsteerd detached from this shell unless it runs; its pid goes to $LB_PIDFILE.
+lb_start() {
+  local conf=${LB_CONF:-/etc/pgsteer/pgsteer.conf} pidfile=${LB_PIDFILE:-/run/pgsteer/pgsteerd.pid}
+  local logf=${LB_LOG:-/var/log/pgsteerd.log} bin=${PGSTEERD:-/usr/local/sbin/pgsteerd} pid
+  [ -r "$conf" ] || die "$conf missing (run: lb.sh conf >$conf)"
+  [ -x "$bin" ] || die "pgsteerd not found at $bin"
+  mkdir -p "$(dirname "$pidfile")" "$(dirname "$LB_SOCKET")" "$LB_STATE_DIR" "$(dirname "$logf")"
+  if ! pidfile_clear_stale "$pidfile" "$conf"; then
+    log "pgsteerd already running (pid $(pidfile_pid "$pidfile"))"
+    return 0
+  fi
+  "$bin" -n -f "$conf" >/dev/null || die "pgsteerd refuses $conf (pgsteerd -n -f $conf says why)"
+  setsid "$bin" -d -f "$conf" >>"$logf" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$pidfile"
+  wait_for 15 lb_ready "$pid" "$logf" || die "pgsteerd not answering on $LB_SOCKET after 15 s: $(tail -n 3 "$logf" | tr '\n' ' ')"
+  log "pgsteerd running (pid $pid), log $logf"
+}
+
+# Succeed when pgsteerd runs and answers `pgsteer status` (fail fast if it died).
+lb_ready() {
+  proc_alive "$1" || die "pgsteerd exited: $(tail -n 3 "$2" | tr '\n' ' ')"
+  PGSTEER_SOCKET=$LB_SOCKET timeout 2 "${PGSTEER:-/usr/local/sbin/pgsteer}" status >/dev/null 2>&1
+}
+
 main() {
   local cmd
-  [ $# -gt 0 ] || die "usage: lb.sh sysctl|conf|webhook|vip ..."
+  [ $# -gt 0 ] || die "usage: lb.sh sysctl|conf|webhook|vip|start ..."
   for cmd in "$@"; do
     case $cmd in
-      sysctl) lb_sysctl ;;
-      conf) lb_conf ;;
-      webhook) lb_webhook ;;
-      vip) lb_vip ;;
+      sysctl) ran lb_sysctl ;;
+      conf) ran lb_conf ;;
+      webhook) ran lb_webhook ;;
+      vip) ran lb_vip ;;
+      start) ran lb_start ;;
       -h|--help|help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-      *) die "unknown subcommand '$cmd' (sysctl|conf|webhook|vip)" ;;
+      *) die "unknown subcommand '$cmd' (sysctl|conf|webhook|vip|start)" ;;
     esac
   done
 }

@@ -143,9 +143,9 @@ main() {
   pgb_check_env
   while [ $# -gt 0 ]; do
     case $1 in
-      config) pgb_config ;;
-      start) [ $# -ge 2 ] || die "usage: pgbouncer.sh start NAME"; pgb_start "$2"; shift ;;
-      all) pgb_config; for item in $PGB_INSTANCES; do pgb_start "${item%%:*}"; done ;;
+      config) ran pgb_config ;;
+      start) [ $# -ge 2 ] || die "usage: pgbouncer.sh start NAME"; ran pgb_start "$2"; shift ;;
+      all) ran pgb_config; for item in $PGB_INSTANCES; do ran pgb_start "${item%%:*}"; done ;;
       -h|--help|help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
       *) die "unknown subcommand '$1' (config|start NAME|all)" ;;
     esac
