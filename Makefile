@@ -48,7 +48,7 @@ LABT_BINS := $(patsubst tests/lab/%.c,$(BUILD)/tests/%,$(LABT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: install uninstall all deps test test-unit test-bpf test-lab demo bench help clean
+.PHONY: install uninstall all deps test test-unit test-bpf test-lab test-vagrant demo bench help clean
 .DELETE_ON_ERROR:
 # The skeletons are intermediate files of the BPF objects: keep them between builds.
 .SECONDARY: $(SKELS)
@@ -100,7 +100,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB) Makefile | $(BUILD)/tools $(SKELS)
 $(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
-## test: unit, BPF and lab tests (root); ends with "N passed, N failed, N skipped"
+## test: unit, BPF, lab and Vagrant (container provider) tests (root); ends with "N passed, N failed, N skipped"
 test: all
 	$(Q)tests/run.sh all
 
@@ -112,6 +112,9 @@ test-bpf: all
 
 test-lab: all
 	$(Q)tests/run.sh lab
+
+test-vagrant: all
+	$(Q)tests/run.sh vagrant
 
 ## demo: bring the namespace lab up, steer a short load through the VIP, show the spread, tear down
 demo: all

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs pgsteer's tests: unit (plain C), bpf (BPF_PROG_TEST_RUN tables), lab (network namespaces, both
-# attach modes). Every case prints "PASS name", "FAIL name: why" or "SKIP name: why"; the run ends
+# attach modes), vagrant (the Vagrant lab on its container provider). Every case prints "PASS name",
+# "FAIL name: why" or "SKIP name: why"; the run ends
 # with one line "N passed, N failed, N skipped".
 set -uo pipefail
 # The tests own their environment: no PG* variable, locale or current directory of the caller counts.
@@ -90,12 +91,19 @@ run_lab() {
 	done
 }
 
+# The Vagrant lab with its container provider (vagrant/README.md); SKIPs where it cannot run.
+run_vagrant() {
+	echo "== vagrant (docker provider)"
+	run_one vagrant timeout 1200 bash "$top/tests/vagrant/t_vagrant.sh"
+}
+
 case "$what" in
 unit) run_unit ;;
 bpf) run_bpf ;;
 lab) run_lab ;;
-all) run_unit; run_bpf; run_lab ;;
-*) echo "usage: $0 [unit|bpf|lab|all]" >&2; exit 2 ;;
+vagrant) run_vagrant ;;
+all) run_unit; run_bpf; run_lab; run_vagrant ;;
+*) echo "usage: $0 [unit|bpf|lab|vagrant|all]" >&2; exit 2 ;;
 esac
 
 passed=$(grep -c '^PASS ' "$results")

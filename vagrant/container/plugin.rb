@@ -24,6 +24,17 @@ module PgsteerLab
     end
   end
 
+  # Run ../container.sh ARGS on the host, show what it says, return its standard output (the last
+  # line of `image` is the tag).
+  def self.ctl(env, *args, show_stdout: true)
+    out, err, st = Open3.capture3(CTL, *args)
+    raise Error, "vagrant/container.sh #{args.join(' ')} failed:\n#{out}#{err}" unless st.success?
+
+    said = ((show_stdout ? out : "") + err).strip
+    env[:ui].detail(said) unless said.empty?
+    out
+  end
+
   # Builds the image of the current recipe (if missing) and makes Create use it.
   class EnsureImage
     def initialize(app, _env)
@@ -31,10 +42,7 @@ module PgsteerLab
     end
 
     def call(env)
-      out, err, st = Open3.capture3(CTL, "image")
-      raise Error, "vagrant/container.sh image failed:\n#{err}" unless st.success?
-
-      env[:ui].detail(err.strip) unless err.strip.empty?
+      out = PgsteerLab.ctl(env, "image", show_stdout: false)
       env[:create_image] = out.strip.lines.last.to_s.strip
       @app.call(env)
     end
@@ -51,10 +59,7 @@ module PgsteerLab
       machine = env[:machine]
       return if machine.provider_name != :docker || machine.id.nil?
 
-      out, err, st = Open3.capture3(CTL, "wire", machine.name.to_s, machine.id)
-      raise Error, "vagrant/container.sh wire #{machine.name} failed:\n#{out}#{err}" unless st.success?
-
-      env[:ui].detail((out + err).strip)
+      PgsteerLab.ctl(env, "wire", machine.name.to_s, machine.id)
     end
   end
 
@@ -69,10 +74,7 @@ module PgsteerLab
       @app.call(env)
       return if machine.provider_name != :docker
 
-      out, err, st = Open3.capture3(CTL, "unwire", machine.name.to_s)
-      raise Error, "vagrant/container.sh unwire #{machine.name} failed:\n#{out}#{err}" unless st.success?
-
-      env[:ui].detail((out + err).strip) unless (out + err).strip.empty?
+      PgsteerLab.ctl(env, "unwire", machine.name.to_s)
     end
   end
 
