@@ -68,7 +68,8 @@ run_lab() {
 	for mode in ${LAB_MODES:-xdp tc}; do
 		export ATTACH=$mode
 		echo "== lab ($mode)"
-		if ! timeout 300 "$lab" up > "$log/lab-up-$mode.log" 2>&1; then
+		# The provisioning steps up ran: the vagrant tier compares its containers' with them.
+		if ! PROVISION_TRACE=$log/lab-up-steps timeout 300 "$lab" up > "$log/lab-up-$mode.log" 2>&1; then
 			echo "FAIL lab/$mode/up: the lab did not come up (log: $log/lab-up-$mode.log)" | tee -a "$results"
 			tail -n 15 "$log/lab-up-$mode.log" | sed 's/^/    /'
 			"$lab" down > /dev/null 2>&1
@@ -94,7 +95,9 @@ run_lab() {
 # The Vagrant lab with its container provider (vagrant/README.md); SKIPs where it cannot run.
 run_vagrant() {
 	echo "== vagrant (docker provider)"
-	run_one vagrant timeout 1200 bash "$top/tests/vagrant/t_vagrant.sh"
+	local steps=""
+	[ -s "$log/lab-up-steps" ] && steps=$log/lab-up-steps
+	NSLAB_STEPS=$steps run_one vagrant timeout 1200 bash "$top/tests/vagrant/t_vagrant.sh"
 }
 
 case "$what" in

@@ -18,13 +18,16 @@
 #      PGSTEER_DEBIAN_MIRROR (default: the bookworm mirror of this host's apt sources)
 #      PGSTEER_CT_STATE=/var/lib/pgsteer-vagrant (daemon data-root parent; the image cache lives there)
 set -euo pipefail
+# shellcheck disable=SC2034  # LAB_NS, ATTACH and LOG_TAG are read by the lab's functions
 LAB_NS=${PGSTEER_CT_NS:-pgv}
+# shellcheck disable=SC2034
 ATTACH=${PGSTEER_ATTACH:-tc}
 VAGRANT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../scripts/lab/common.sh
+# shellcheck source=../scripts/lab/common.sh disable=SC1091
 . "$VAGRANT_DIR/../scripts/lab/common.sh"
-# shellcheck source=../scripts/lab/net.sh
+# shellcheck source=../scripts/lab/net.sh disable=SC1091
 . "$VAGRANT_DIR/../scripts/lab/net.sh"
+# shellcheck disable=SC2034
 LOG_TAG=container
 
 CT_STATE=${PGSTEER_CT_STATE:-/var/lib/pgsteer-vagrant}
@@ -162,11 +165,9 @@ wire() {
   log "$node: container ${cid:0:12} (pid $pid): eth0 ${LAB_ADDR[$node]}/$LAB_PREFIX on $(ns_name sw)/br0"
 }
 
-# Names of this lab's containers (label pgsteer-lab=$NS); with "running", only the running ones.
+# Names of this lab's containers (label pgsteer-lab=$NS), running or not.
 lab_containers() {
-  local f=()
-  [ "${1:-}" = running ] || f=(-a)
-  dk ps "${f[@]}" --filter "label=pgsteer-lab=$LAB_NS" --format '{{.Names}}'
+  dk ps -a --filter "label=pgsteer-lab=$LAB_NS" --format '{{.Names}}'
 }
 
 # `unwire NODE` (after NODE's container is destroyed): its switch port went with it; the switch goes
@@ -210,7 +211,7 @@ main() {
         status) if daemon_up; then echo "dockerd running (pid $(pidfile_pid "$PIDFILE"), $SOCKET)"; else echo "dockerd not running"; exit 1; fi ;;
         *) die "usage: $0 daemon start|stop|status" ;;
       esac ;;
-    env) printf 'export DOCKER_HOST=unix://%s\nexport PATH=/usr/bin:$PATH\n' "$SOCKET" ;;
+    env) printf 'export DOCKER_HOST=unix://%s\nexport PATH=/usr/bin:%s\n' "$SOCKET" '"$PATH"' ;;
     image) image_build ;;
     wire) [ $# -eq 3 ] || die "usage: $0 wire NODE CONTAINER"; wire "$2" "$3" ;;
     unwire) [ $# -eq 2 ] || die "usage: $0 unwire NODE"; unwire "$2" ;;

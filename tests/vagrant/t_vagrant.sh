@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2034  # the conditions are eval'ed by check_eval and wait_eval
 # The Vagrant lab, brought up for real with its container provider (vagrant/README.md): `vagrant
 # validate` for every provider; `vagrant up --provider=docker` from a fresh clone; psql through the
 # VIP; `pgsteer status` on lb1; a PgBouncer killed (seed flow 2) and lb1 failing (flow 3), with the
 # alerts; the provisioning steps compared with the namespace lab's; `vagrant destroy -f` leaves no
 # container, namespace or docker network behind, and the root namespace never changes.
 # env: PGSTEER_CT_NS=pgv (the lab's containers and namespaces; the namespace lab for the comparison
-# runs as LAB_NS=<that>n), BUILD (pgsteerd and pgsteer to put in the clone's build/)
+# runs as LAB_NS=<that>n), BUILD (pgsteerd and pgsteer to put in the clone's build/), NSLAB_STEPS (the
+# provisioning steps of a namespace lab already brought up: then it is not brought up here)
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$TOP/build}
@@ -70,14 +72,19 @@ cp "$BUILD/pgsteerd" "$BUILD/pgsteer" "$REPO/build/"
 cp "$BUILD/bpf/xdp_pass.bpf.o" "$REPO/build/bpf/"
 echo "    clone of $TOP in $REPO ($(secs_since "$t0") s)"
 
-# --- the namespace lab's provisioning steps, for the comparison ------------------------------------
-t0=$(now_ms)
-if LAB_NS=${NS}n ATTACH=tc PROVISION_TRACE=$tmp/nslab.trace timeout 180 "$TOP/scripts/lab.sh" up >"$tmp/nslab-up.log" 2>&1; then
-  LAB_NS=${NS}n "$TOP/scripts/lab.sh" down >"$tmp/nslab-down.log" 2>&1
-  echo "    namespace lab up and down for its step list in $(secs_since "$t0") s"
+# --- the namespace lab's provisioning steps, for the comparison (tests/run.sh passes those of its lab
+# tier's last up in NSLAB_STEPS; else the namespace lab comes up once here) ------------------------
+if [ -n "${NSLAB_STEPS:-}" ] && [ -s "$NSLAB_STEPS" ]; then
+  cp "$NSLAB_STEPS" "$tmp/nslab.trace"
 else
-  fail nslab "the namespace lab did not come up: $(tail -n 3 "$tmp/nslab-up.log" | tr '\n' ' ')"
-  LAB_NS=${NS}n "$TOP/scripts/lab.sh" down >/dev/null 2>&1
+  t0=$(now_ms)
+  if LAB_NS=${NS}n ATTACH=tc PROVISION_TRACE=$tmp/nslab.trace timeout 180 "$TOP/scripts/lab.sh" up >"$tmp/nslab-up.log" 2>&1; then
+    LAB_NS=${NS}n "$TOP/scripts/lab.sh" down >"$tmp/nslab-down.log" 2>&1
+    echo "    namespace lab up and down for its step list in $(secs_since "$t0") s"
+  else
+    fail nslab "the namespace lab did not come up: $(tail -n 3 "$tmp/nslab-up.log" | tr '\n' ' ')"
+    LAB_NS=${NS}n "$TOP/scripts/lab.sh" down >/dev/null 2>&1
+  fi
 fi
 
 # --- the daemon and the image ----------------------------------------------------------------------
@@ -182,7 +189,7 @@ if wait_eval 15 '[ "$(vrrp_state lb1)" = MASTER ] && has_vip lb1 && ! has_vip lb
 
 # --- vagrant destroy -f: nothing left ---------------------------------------------------------------
 t0=$(now_ms)
-if timeout 300 vagrant destroy -f >"$tmp/destroy.log" 2>&1; then pass destroy; else fail destroy "$(tail -n 3 "$tmp/destroy.log")"; fi
+if timeout 300 vagrant destroy -f --parallel >"$tmp/destroy.log" 2>&1; then pass destroy; else fail destroy "$(tail -n 3 "$tmp/destroy.log")"; fi
 echo "    vagrant destroy -f: $(secs_since "$t0") s"
 if left=$("$CTL" leftovers); then pass nothing_left; else fail nothing_left "$(echo "$left" | paste -sd, -)"; fi
 check_eval root_namespace_after_destroy '[ "$(root_ns)" = "$root_before" ]'
