@@ -21,6 +21,11 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS    ?= -O2 -g
+# SANITIZE=1: everything built with AddressSanitizer and UndefinedBehaviorSanitizer (check-sanitize).
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ifeq ($(SANITIZE),1)
+CFLAGS    += -O1 $(SAN_FLAGS)
+endif
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation \
              -Werror -D_GNU_SOURCE -DPGSTEER_VERSION=\"$(VERSION)\" -I$(BUILD) -Ibpf -Iuserspace $(PKG_CFLAGS)
 # Each object depends on the headers it includes (the compiler writes them down beside it, .d)
@@ -48,7 +53,7 @@ LABT_BINS := $(patsubst tests/lab/%.c,$(BUILD)/tests/%,$(LABT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: install uninstall all deps test test-unit test-bpf test-lab test-vagrant demo bench help clean
+.PHONY: install uninstall all deps test test-unit test-bpf test-lab test-vagrant demo bench help clean fuzz fuzz-build check-sanitize
 .DELETE_ON_ERROR:
 # The skeletons are intermediate files of the BPF objects: keep them between builds.
 .SECONDARY: $(SKELS)
@@ -116,6 +121,39 @@ test-lab: all
 test-vagrant: all
 	$(Q)tests/run.sh vagrant
 
+## check-sanitize: unit and BPF tests, and pgsteerd in one lab, built with ASan+UBSan; any report fails
+check-sanitize:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SANITIZE=1 all
+	$(Q)BUILD=$(abspath $(BUILD)/san) tests/run.sh sanitize
+
+# libFuzzer harnesses: clang, the library rebuilt with coverage and sanitizers under $(BUILD)/fuzz.
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS  := $(patsubst userspace/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
+FUZZ_CFLAGS = -O1 -g $(SAN_FLAGS) -std=gnu11 -Wall -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+              -DPGSTEER_VERSION=\"$(VERSION)\" -I$(BUILD) -Ibpf -Iuserspace -Itests/fuzz $(PKG_CFLAGS)
+
+$(BUILD)/fuzz/obj/%.o: userspace/%.c Makefile | $(BUILD)/fuzz/obj $(SKELS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/libpgsteer.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libpgsteer.a Makefile
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) $< $(BUILD)/fuzz/libpgsteer.a $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/obj:
+	$(Q)mkdir -p $@
+
+fuzz-build: $(FUZZ_BINS)
+
+## fuzz: every libFuzzer harness (tests/fuzz) from its seed corpus, FUZZ_SECONDS each (default 20)
+fuzz: fuzz-build
+	$(Q)BUILD=$(abspath $(BUILD)) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),20) tests/run.sh fuzz
+
 ## demo: bring the namespace lab up, steer a short load through the VIP, show the spread, tear down
 demo: all
 	$(Q)scripts/demo.sh
@@ -130,7 +168,7 @@ help:
 	@grep -E '^## ' Makefile | sed 's/^## /  /'
 	@echo "  V=1 shows full commands"
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d $(BUILD)/*/*/*.d)
 
 # GNU install conventions: pgsteerd in sbin, pgsteer in sbin too (it drives a root daemon: root's
 # tools); the BPF programs are embedded through the skeletons, so nothing else is loaded from disk.

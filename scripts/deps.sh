@@ -7,6 +7,7 @@ set -euo pipefail
 PKGS=(
   # build
   make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
+  libclang-rt-dev  # make fuzz: libFuzzer and the sanitizer runtimes for clang
   libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev libsystemd-dev libssl-dev
   # lab and tests
   iproute2 ethtool procps psmisc util-linux kmod curl python3 socat tcpdump

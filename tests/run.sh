@@ -100,13 +100,64 @@ run_vagrant() {
 	NSLAB_STEPS=$steps run_one vagrant timeout 1200 bash "$top/tests/vagrant/t_vagrant.sh"
 }
 
+# Every libFuzzer harness (built by `make fuzz`) for FUZZ_SECONDS, from its seed corpus
+# (tests/fuzz/corpus/NAME: seeds and every input that once failed) with its dictionary
+# (tests/fuzz/NAME.dict) and options (tests/fuzz/NAME.options, one flag a line). A crash, a leak, a
+# sanitizer report, a failed assertion or a timeout is a FAIL with the input kept in the log dir.
+run_fuzz() {
+	local t name work out args rc runs
+	for t in "$BUILD"/fuzz/fuzz_*; do
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		work=$log/fuzz-$name.corpus out=$log/fuzz-$name.log
+		mkdir -p "$work"
+		args=(-max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 -rss_limit_mb=1024 -close_fd_mask=3
+		      -print_final_stats=1 -artifact_prefix="$log/fuzz-$name-")
+		[ -f "$top/tests/fuzz/$name.dict" ] && args+=(-dict="$top/tests/fuzz/$name.dict")
+		[ -f "$top/tests/fuzz/$name.options" ] && mapfile -t -O ${#args[@]} args < <(grep -v '^#' "$top/tests/fuzz/$name.options")
+		"$t" "${args[@]}" "$work" "$top/tests/fuzz/corpus/$name" > "$out" 2>&1
+		rc=$?
+		runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$out")
+		if [ $rc -eq 0 ]; then
+			echo "PASS fuzz/$name: ${runs:-?} executions in ${FUZZ_SECONDS:-20} s, corpus $(ls "$work" | wc -l) new" | tee -a "$results"
+		else
+			echo "FAIL fuzz/$name: exit $rc, input kept as $(ls "$log/fuzz-$name-"* 2>/dev/null | head -1) (log: $out)" | tee -a "$results"
+			grep -E -m1 -A12 '^==[0-9]+==ERROR|runtime error|Assertion|deadly signal|ALARM|out-of-memory|malloc limit' "$out" | sed 's/^/    /'
+		fi
+	done
+}
+
+# `make check-sanitize`: BUILD is an ASan+UBSan build. Unit and BPF tests, then the lab in one attach
+# mode with the sanitized pgsteerd and pgsteer; every report goes to a file in $log/san, and any file
+# there is a FAIL (a leak, a bad access, undefined behaviour: in a test, the daemon or the CLI).
+run_sanitize() {
+	local f
+	mkdir -p "$log/san"
+	export ASAN_OPTIONS="log_path=$log/san/asan:detect_leaks=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+	export UBSAN_OPTIONS="log_path=$log/san/ubsan:print_stacktrace=1:halt_on_error=1"
+	export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
+	run_unit
+	run_bpf
+	LAB_MODES=${LAB_MODES:-xdp} run_lab
+	if compgen -G "$log/san/*" > /dev/null; then
+		for f in "$log"/san/*; do
+			echo "FAIL sanitize/$(basename "$f"): $(grep -m1 -E 'ERROR|runtime error' "$f")" | tee -a "$results"
+			grep -m1 -A14 -E '^==[0-9]+==ERROR|runtime error' "$f" | sed 's/^/    /'
+		done
+	else
+		echo "PASS sanitize/no_reports: no ASan, UBSan or LSan report from the tests, pgsteerd or pgsteer" | tee -a "$results"
+	fi
+}
+
 case "$what" in
 unit) run_unit ;;
+sanitize) run_sanitize ;;
+fuzz) run_fuzz ;;
 bpf) run_bpf ;;
 lab) run_lab ;;
 vagrant) run_vagrant ;;
 all) run_unit; run_bpf; run_lab; run_vagrant ;;
-*) echo "usage: $0 [unit|bpf|lab|vagrant|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [unit|bpf|lab|vagrant|all|fuzz|sanitize]" >&2; exit 2 ;;
 esac
 
 passed=$(grep -c '^PASS ' "$results")

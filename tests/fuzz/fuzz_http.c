@@ -1,0 +1,111 @@
+/* The :8404 stats listener (libmicrohttpd in the event loop, stats_route, the renderers): the input
+ * is sent as raw bytes on a connection to a real listener on 127.0.0.1 (request line, path, query,
+ * headers, body, whatever), and the loop runs until the listener closes the connection or has been
+ * idle for 100 ms (it waits for the rest of an incomplete request, or for the next one: libmicrohttpd
+ * in the loop's epoll does not notice a half-close before its timeout). Its first line also goes to
+ * stats_route, the pure routing function, directly. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "fuzz.h"
+#include "config.h"
+#include "stats.h"
+#include "log.h"
+
+static const char conf[] = "global\n    interface lo\n    node-name fuzz\n"
+			   "service pgsql\n    bind 127.0.0.1:5432\n    check tcp inter 2s fall 3 rise 2 timeout 1s\n"
+			   "    server pgb1 127.0.0.1:6432\n    server pgb2 127.0.0.1:6433 disabled\n";
+static struct config cfg;
+static struct model model;
+static struct loop *loop;
+static struct stats_http *http;
+static struct timer guard;
+static uint16_t port;
+#define IDLE_MS 100
+static int client = -1;
+static size_t got;
+
+static void on_guard(void *arg)
+{
+	loop_stop(loop);
+}
+
+static void on_client(void *arg, uint32_t events)
+{
+	char buf[65536];
+	ssize_t n = recv(client, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n > 0) {
+		got += (size_t)n;
+		timer_arm(&guard, IDLE_MS);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	loop_stop(loop); /* closed by the listener */
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char err[256];
+
+	log_init(0);
+	if (config_parse(conf, "fuzz.conf", &cfg, err, sizeof(err))) {
+		fprintf(stderr, "fuzz_http: %s\n", err);
+		abort();
+	}
+	model_init(&model, &cfg, now_ms(), NULL);
+	loop = loop_new();
+	http = loop ? stats_http_start(loop, htonl(INADDR_LOOPBACK), 0, &model, NULL, NULL, err, sizeof(err)) : NULL;
+	if (!http || timer_init(&guard, loop, on_guard, NULL)) {
+		fprintf(stderr, "fuzz_http: %s\n", err);
+		abort();
+	}
+	port = stats_http_port(http);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(port) };
+	char method[16], *uri, *line = fuzz_str(data, size < 8192 ? size : 8192);
+	unsigned flags = 0;
+	size_t off = 0;
+
+	/* the routing function alone: "METHOD URI ..." */
+	if (sscanf(line, "%15s", method) == 1 && (uri = strchr(line, ' '))) {
+		enum stats_route r;
+
+		uri++;
+		uri[strcspn(uri, " \r\n")] = '\0';
+		r = stats_route(method, uri, &flags);
+		assert(r >= STATS_CSV && r <= STATS_URI_TOO_LONG);
+	}
+	free(line);
+
+	/* the whole listener */
+	client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (client < 0 || connect(client, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		abort();
+	while (off < size) {
+		ssize_t n = send(client, data + off, size - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break; /* the listener closed early: fine */
+		off += (size_t)n;
+	}
+	shutdown(client, SHUT_WR);
+	got = 0;
+	loop_add(loop, client, EPOLLIN, on_client, NULL);
+	timer_arm(&guard, IDLE_MS);
+	loop_run(loop);
+	timer_stop(&guard);
+	loop_del(loop, client);
+	close(client);
+	client = -1;
+	return 0;
+}
