@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "check.h"
+#include "text.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -75,6 +76,8 @@ static void result_set(struct check_result *r, enum chk_status st, const char *f
 	va_start(ap, fmt);
 	vsnprintf(r->desc, sizeof(r->desc), fmt, ap);
 	va_end(ap);
+	/* It may quote the server: one line of whole UTF-8 characters, for the log, JSON and Slack. */
+	text_clean(r->desc);
 }
 
 /* ---- PostgreSQL wire protocol ---- */
@@ -318,6 +321,7 @@ static int login_msg(struct check_proto *p, const struct pg_msg *m, struct check
 		}
 		result_set(r, CHK_L7STS, "%s %s %s", e.severity, e.code, e.message);
 		snprintf(r->code, sizeof(r->code), "%s", e.code);
+		text_clean(r->code);
 		return 1;
 	case 'Z':
 		p->ready = 1;

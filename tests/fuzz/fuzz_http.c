@@ -1,7 +1,7 @@
 /* The :8404 stats listener (libmicrohttpd in the event loop, stats_route, the renderers): the input
  * is sent as raw bytes on a connection to a real listener on 127.0.0.1 (request line, path, query,
  * headers, body, whatever), and the loop runs until the listener closes the connection or has been
- * idle for 100 ms (it waits for the rest of an incomplete request, or for the next one: libmicrohttpd
+ * idle for 20 ms (it waits for the rest of an incomplete request, or for the next one: libmicrohttpd
  * in the loop's epoll does not notice a half-close before its timeout). Its first line also goes to
  * stats_route, the pure routing function, directly. */
 #include <assert.h>
@@ -25,7 +25,7 @@ static struct loop *loop;
 static struct stats_http *http;
 static struct timer guard;
 static uint16_t port;
-#define IDLE_MS 100
+#define IDLE_MS 20
 static int client = -1;
 static size_t got;
 

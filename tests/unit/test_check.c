@@ -229,6 +229,60 @@ static void test_proto_table(void)
 	}
 }
 
+/* A server's error text is logged, put in JSON and in Slack: one line of whole UTF-8 characters.
+ * (The first case is what fuzz_check_reply found: control bytes and a cut sequence in an old-style
+ * error; the others: a newline (log injection), a Russian message cut at the 160-byte desc.) */
+static void feed_error(const char *fields, size_t flen, struct check_result *r)
+{
+	static struct check_proto p;
+	uint8_t msg[512];
+
+	msg[2] = msg[3] = 0;
+	check_proto_init(&p, CHECK_LOGIN);
+	msg[0] = 'N';
+	msg[1] = 'E';
+	msg[4] = (uint8_t)((4 + flen) >> 8);
+	msg[5] = (uint8_t)(4 + flen);
+	memcpy(msg + 6, fields, flen);
+	memset(r, 0, sizeof(*r));
+	check_proto_feed(&p, msg + 1, 5 + flen, r); /* a login check sends no SSLRequest: no 'N' */
+}
+
+static void test_proto_error_text_is_clean(void)
+{
+	static const char crash[] = "E\0\0\0\x0f" "E \0\xd6\xd6\xd6\0V\x1a\0\0";
+	static const char nl[] = "SFATAL\0C28P01\0Mbad\nFATAL fake line\r\0";
+	char ru[300], *m;
+	static struct check_proto p;
+	struct check_result r;
+	size_t i;
+
+	check_proto_init(&p, CHECK_LOGIN);
+	memset(&r, 0, sizeof(r));
+	if (!check_proto_feed(&p, (const uint8_t *)crash, sizeof(crash) - 1, &r))
+		check_proto_feed(&p, NULL, 0, &r);
+	for (i = 0; r.desc[i]; i++)
+		CHECK((unsigned char)r.desc[i] >= 0x20 && r.desc[i] != 0x7f, "control byte %#x at %zu", r.desc[i], i);
+	CHECK(strchr(r.desc, '\xd6') == NULL || strlen(r.desc) == 0, "invalid UTF-8 kept: %s", r.desc);
+
+	feed_error(nl, sizeof(nl), &r);
+	CHECK_STR(r.desc, "FATAL 28P01 bad FATAL fake line ");
+	CHECK_STR(r.code, "28P01");
+
+	/* "FATAL 28P01 " then 2-byte letters: the message is kept to 127 bytes, inside a letter; the cut
+	 * one goes, 63 whole letters stay */
+	m = ru;
+	m += sprintf(m, "SFATAL%cC28P01%cM", 0, 0);
+	for (i = 0; i < 100; i++)
+		m += sprintf(m, "\xd0\xb6");
+	*m++ = 0;
+	*m++ = 0;
+	feed_error(ru, (size_t)(m - ru), &r);
+	CHECK_EQ(strlen(r.desc), 12 + 126);
+	CHECK(!strncmp(r.desc, "FATAL 28P01 ", 12) && !strcmp(r.desc + strlen(r.desc) - 2, "\xd0\xb6"),
+	      "desc ends \"%s\"", r.desc + strlen(r.desc) - 4);
+}
+
 /* A session whose messages fill more than one read: a maximal ParameterStatus, then ReadyForQuery. */
 static void test_proto_big_message(void)
 {
@@ -619,6 +673,7 @@ int main(void)
 	RUN(test_msg_next);
 	RUN(test_proto_table);
 	RUN(test_proto_big_message);
+	RUN(test_proto_error_text_is_clean);
 	RUN(test_proto_timeout);
 	RUN(test_status_names);
 
