@@ -6,12 +6,14 @@
  * stats_route, the pure routing function, directly. */
 #include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "fuzz.h"
+#include "fuzz_conn.h"
 #include "config.h"
 #include "stats.h"
 #include "log.h"
@@ -22,38 +24,16 @@ static const char conf[] = "global\n    interface lo\n    node-name fuzz\n"
 static struct config cfg;
 static struct model model;
 static struct loop *loop;
+static struct fuzz_conn conn;
 static struct stats_http *http;
-static struct timer guard;
 static uint16_t port;
-#define IDLE_MS 20
-static int client = -1;
-static size_t got;
-
-static void on_guard(void *arg)
-{
-	loop_stop(loop);
-}
-
-static void on_client(void *arg, uint32_t events)
-{
-	char buf[65536];
-	ssize_t n = recv(client, buf, sizeof(buf), MSG_DONTWAIT);
-
-	if (n > 0) {
-		got += (size_t)n;
-		timer_arm(&guard, IDLE_MS);
-		return;
-	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	loop_stop(loop); /* closed by the listener */
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char err[256];
 
 	log_init(0);
+	signal(SIGPIPE, SIG_IGN); /* as pgsteerd: a peer that went away is an error return */
 	if (config_parse(conf, "fuzz.conf", &cfg, err, sizeof(err))) {
 		fprintf(stderr, "fuzz_http: %s\n", err);
 		abort();
@@ -61,11 +41,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	model_init(&model, &cfg, now_ms(), NULL);
 	loop = loop_new();
 	http = loop ? stats_http_start(loop, htonl(INADDR_LOOPBACK), 0, &model, NULL, NULL, err, sizeof(err)) : NULL;
-	if (!http || timer_init(&guard, loop, on_guard, NULL)) {
+	if (!http) {
 		fprintf(stderr, "fuzz_http: %s\n", err);
 		abort();
 	}
 	port = stats_http_port(http);
+	fuzz_conn_init(&conn, loop, 20);
 	return 0;
 }
 
@@ -74,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(port) };
 	char method[16], *uri, *line = fuzz_str(data, size < 8192 ? size : 8192);
 	unsigned flags = 0;
-	size_t off = 0;
+	int fd;
 
 	/* the routing function alone: "METHOD URI ..." */
 	if (sscanf(line, "%15s", method) == 1 && (uri = strchr(line, ' '))) {
@@ -88,24 +69,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(line);
 
 	/* the whole listener */
-	client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (client < 0 || connect(client, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		abort();
-	while (off < size) {
-		ssize_t n = send(client, data + off, size - off, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			break; /* the listener closed early: fine */
-		off += (size_t)n;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		/* every connection slot is held (until its timeout): the listener's limit, not a bug */
+		if (fd >= 0)
+			close(fd);
+		return 0;
 	}
-	shutdown(client, SHUT_WR);
-	got = 0;
-	loop_add(loop, client, EPOLLIN, on_client, NULL);
-	timer_arm(&guard, IDLE_MS);
-	loop_run(loop);
-	timer_stop(&guard);
-	loop_del(loop, client);
-	close(client);
-	client = -1;
+	fuzz_exchange(&conn, fd, data, size);
 	return 0;
 }

@@ -4,11 +4,13 @@
  * model is fresh for each input. reload and restart are not wired (they would act on the process). */
 #include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include "fuzz.h"
+#include "fuzz_conn.h"
 #include "config.h"
 #include "loop.h"
 #include "runtime.h"
@@ -22,25 +24,9 @@ static const struct runtime_ops ops;
 static struct config cfg;
 static struct model model;
 static struct loop *loop;
+static struct fuzz_conn conn;
 static struct runtime *rt;
-static struct timer guard;
 static char path[64];
-static int client = -1;
-
-static void on_guard(void *arg)
-{
-	loop_stop(loop);
-}
-
-static void on_client(void *arg, uint32_t events)
-{
-	char buf[65536];
-	ssize_t n = recv(client, buf, sizeof(buf), MSG_DONTWAIT);
-
-	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
-		return;
-	loop_stop(loop);
-}
 
 static void cleanup(void)
 {
@@ -53,6 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char err[256];
 
 	log_init(0);
+	signal(SIGPIPE, SIG_IGN); /* as pgsteerd: a peer that went away is an error return */
 	if (config_parse(conf, "fuzz.conf", &cfg, err, sizeof(err))) {
 		fprintf(stderr, "fuzz_runtime: %s\n", err);
 		abort();
@@ -61,10 +48,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(path, sizeof(path), "/tmp/pgsteer-fuzz-rt.%d.sock", (int)getpid());
 	loop = loop_new();
 	rt = loop ? runtime_new(loop, path, &model, &ops, NULL, err, sizeof(err)) : NULL;
-	if (!rt || timer_init(&guard, loop, on_guard, NULL)) {
+	if (!rt) {
 		fprintf(stderr, "fuzz_runtime: %s\n", err);
 		abort();
 	}
+	fuzz_conn_init(&conn, loop, 20);
 	atexit(cleanup);
 	return 0;
 }
@@ -73,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *line = fuzz_str(data, size), *answer = NULL;
-	size_t alen = 0, off = 0;
+	size_t alen = 0;
+	int fd;
 	FILE *out;
 
 	model_init(&model, &cfg, now_ms(), NULL);
@@ -86,23 +75,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	model_init(&model, &cfg, now_ms(), NULL);
 	strcpy(sa.sun_path, path);
-	client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (client < 0 || connect(client, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		abort();
-	while (off < size) {
-		ssize_t n = send(client, data + off, size - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n <= 0)
-			break; /* the daemon closed (a line too long) or its buffer is full: fine */
-		off += (size_t)n;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		/* every connection slot is held (until its timeout): the listener's limit, not a bug */
+		if (fd >= 0)
+			close(fd);
+		return 0;
 	}
-	shutdown(client, SHUT_WR);
-	loop_add(loop, client, EPOLLIN, on_client, NULL);
-	timer_arm(&guard, 2000);
-	loop_run(loop);
-	timer_stop(&guard);
-	loop_del(loop, client);
-	close(client);
-	client = -1;
+	fuzz_exchange(&conn, fd, data, size);
 	return 0;
 }
