@@ -6,7 +6,12 @@ CLANG     ?= clang
 BPFTOOL   ?= bpftool
 ARCH_INC  := /usr/include/$(shell uname -m)-linux-gnu
 V         ?= 0
-VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+# debian/changelog owns the version (the package's and what the binaries print); a build from a
+# git checkout adds the commit it came from: 0.1.0+git.6ac7d9f(-dirty). The package build passes
+# VERSION itself (the changelog's, alone).
+CHANGELOG_VERSION := $(shell head -n1 debian/changelog | cut -d'(' -f2 | cut -d')' -f1 | cut -d- -f1)
+GIT_REV   := $(shell git describe --always --dirty --match none 2>/dev/null)
+VERSION   ?= $(CHANGELOG_VERSION)$(if $(GIT_REV),+git.$(GIT_REV))
 
 ifeq ($(V),1)
 Q :=
@@ -53,13 +58,16 @@ LABT_BINS := $(patsubst tests/lab/%.c,$(BUILD)/tests/%,$(LABT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: install uninstall all deps test test-unit test-bpf test-lab test-vagrant demo bench help clean fuzz fuzz-build check-sanitize
+.PHONY: install uninstall all bins deps test test-unit test-bpf test-lab test-vagrant test-pkg demo bench help clean fuzz fuzz-build check-sanitize
 .DELETE_ON_ERROR:
 # The skeletons are intermediate files of the BPF objects: keep them between builds.
 .SECONDARY: $(SKELS)
 
 ## all: build everything (never installs a package: see make deps)
 all: $(BPF_OBJS) $(BINS) $(UNIT_BINS) $(BPFT_BINS) $(LABT_BINS) $(TOOL_BINS)
+
+## bins: pgsteerd and pgsteer only (what make install and the Debian package need)
+bins: $(BINS)
 
 ## deps: install the Debian packages pgsteer needs (root; .ci/run does it on a fresh machine)
 deps:
@@ -76,7 +84,7 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 # The skeletons exist before anything compiles (a first build has no .d files to say who needs them).
 $(BUILD)/obj/%.o: userspace/%.c Makefile | $(BUILD)/obj $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -84,28 +92,28 @@ $(LIB): $(LIB_OBJS)
 
 $(BUILD)/%: userspace/%.c $(LIB) Makefile | $(SKELS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/bpf/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/lab/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB) Makefile | $(BUILD)/tools $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
-## test: unit, BPF, lab and Vagrant (container provider) tests (root); ends with "N passed, N failed, N skipped"
+## test: unit, BPF, lab, Vagrant (container provider) and Debian package tests (root); ends with "N passed, N failed, N skipped"
 test: all
 	$(Q)tests/run.sh all
 
@@ -120,6 +128,9 @@ test-lab: all
 
 test-vagrant: all
 	$(Q)tests/run.sh vagrant
+
+test-pkg:
+	$(Q)tests/run.sh pkg
 
 ## check-sanitize: unit and BPF tests, and pgsteerd in one lab, built with ASan+UBSan; any report fails
 check-sanitize:
@@ -179,13 +190,16 @@ bindir     ?= $(sbindir)
 mandir     ?= $(PREFIX)/share/man
 docdir     ?= $(PREFIX)/share/doc/pgsteer
 unitdir    ?= $(PREFIX)/lib/systemd/system
+completiondir ?= $(PREFIX)/share/bash-completion/completions
 INSTALLED  := $(sbindir)/pgsteerd $(bindir)/pgsteer $(mandir)/man8/pgsteerd.8 $(mandir)/man8/pgsteer.8 \
-              $(mandir)/man5/pgsteer.conf.5 $(docdir)/pgsteer.conf.example $(unitdir)/pgsteerd.service
+              $(mandir)/man5/pgsteer.conf.5 $(docdir)/pgsteer.conf.example $(unitdir)/pgsteerd.service \
+              $(completiondir)/pgsteer
 
-## install: pgsteerd, pgsteer, man pages, example config, systemd unit (DESTDIR, PREFIX)
+## install: pgsteerd, pgsteer, man pages, example config, systemd unit, bash completion (DESTDIR, PREFIX)
 install: $(BINS)
 	$(Q)install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
-		$(DESTDIR)$(docdir) $(DESTDIR)$(unitdir)
+		$(DESTDIR)$(docdir) $(DESTDIR)$(unitdir) $(DESTDIR)$(completiondir)
+	$(Q)install -m 644 dist/pgsteer.bash-completion $(DESTDIR)$(completiondir)/pgsteer
 	$(Q)install -m 755 $(BUILD)/pgsteerd $(DESTDIR)$(sbindir)/pgsteerd
 	$(Q)install -m 755 $(BUILD)/pgsteer $(DESTDIR)$(bindir)/pgsteer
 	$(Q)install -m 644 doc/pgsteerd.8 doc/pgsteer.8 $(DESTDIR)$(mandir)/man8/

@@ -9,6 +9,8 @@ PKGS=(
   make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
   libclang-rt-dev  # make fuzz: libFuzzer and the sanitizer runtimes for clang
   libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev libsystemd-dev libssl-dev
+  # the Debian package (tests/pkg: dpkg-buildpackage from a fresh clone, lintian)
+  git dpkg-dev debhelper lintian
   # lab and tests
   iproute2 ethtool procps psmisc util-linux kmod curl python3 socat tcpdump
   postgresql-15 postgresql-client-15 pgbouncer haproxy keepalived prometheus

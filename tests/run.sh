@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs pgsteer's tests: unit (plain C), bpf (BPF_PROG_TEST_RUN tables), lab (network namespaces, both
-# attach modes), vagrant (the Vagrant lab on its container provider). Every case prints "PASS name",
+# attach modes), vagrant (the Vagrant lab on its container provider), pkg (the Debian package built
+# from a fresh clone, installed, purged). Every case prints "PASS name",
 # "FAIL name: why" or "SKIP name: why"; the run ends
 # with one line "N passed, N failed, N skipped".
 set -uo pipefail
@@ -149,6 +150,12 @@ run_sanitize() {
 	fi
 }
 
+# The Debian package: build from a fresh clone, lintian, apt-get install, purge (tests/pkg).
+run_pkg() {
+	echo "== pkg (Debian package)"
+	run_one pkg timeout 900 bash "$top/tests/pkg/t_deb.sh"
+}
+
 case "$what" in
 unit) run_unit ;;
 sanitize) run_sanitize ;;
@@ -156,8 +163,9 @@ fuzz) run_fuzz ;;
 bpf) run_bpf ;;
 lab) run_lab ;;
 vagrant) run_vagrant ;;
-all) run_unit; run_bpf; run_lab; run_vagrant ;;
-*) echo "usage: $0 [unit|bpf|lab|vagrant|all|fuzz|sanitize]" >&2; exit 2 ;;
+pkg) run_pkg ;;
+all) run_unit; run_bpf; run_lab; run_vagrant; run_pkg ;;
+*) echo "usage: $0 [unit|bpf|lab|vagrant|pkg|all|fuzz|sanitize]" >&2; exit 2 ;;
 esac
 
 passed=$(grep -c '^PASS ' "$results")
