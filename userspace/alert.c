@@ -1,6 +1,6 @@
 /* The alerter: what was last announced per object (server, vrrp, flow table, stats), a queue of
- * undelivered alerts, both kept in a state file, and one webhook request at a time driven by
- * libcurl's multi interface from the event loop. Nothing here blocks. */
+ * undelivered alerts, both kept in a state file, and one webhook request at a time through the
+ * loop's HTTP client (http.c). Nothing here blocks. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include "alert.h"
+#include "http.h"
 #include "log.h"
 #include "statefile.h"
 #include "url.h"
@@ -37,28 +37,6 @@ struct qitem {
 	uint64_t queued_ms;       /* wall clock */
 };
 
-/* One HTTP request in the multi handle: the webhook POST or a monitor GET. */
-struct req {
-	struct alerter *a;
-	CURL *easy;
-	struct curl_slist *hdrs;
-	char *body;               /* the POST body */
-	char *resp;               /* the answer, up to resp_max */
-	size_t resp_len, resp_cap, resp_max;
-	char retry_after[64];
-	int nbatch;               /* webhook: alerts in this message */
-	alert_get_cb cb;          /* monitor GET */
-	void *arg;
-	struct req *next;
-};
-
-/* A socket libcurl asked us to watch. */
-struct csock {
-	struct alerter *a;
-	int fd;
-	struct csock *next;
-};
-
 struct alerter {
 	int quiet;                   /* server alerts recorded, not sent (a VRRP backup) */
 	struct loop *loop;
@@ -76,12 +54,11 @@ struct alerter {
 	struct qitem items[ALERT_QUEUE_MAX];
 	int nq;
 
-	CURLM *multi;
-	struct timer curl_timer;  /* libcurl's own timeouts */
+	struct http *http;
+	int own_http;             /* created here, freed here */
 	struct timer send_timer;  /* group wait, pacing, backoff */
-	struct req *reqs;         /* all requests in flight */
-	struct csock *socks;      /* sockets watched for libcurl */
-	struct req *post;         /* the webhook request in flight, one at a time */
+	struct http_req *post;    /* the webhook request in flight, one at a time */
+	int post_n;               /* alerts in it */
 	uint64_t next_send_ms;    /* monotonic: not before */
 	unsigned attempts;        /* failed attempts of the head of the queue */
 	unsigned seed;
@@ -486,7 +463,7 @@ static void enqueue(struct alerter *a, struct obj *o, const char *cls, const str
 	}
 	if (a->nq == ALERT_QUEUE_MAX) {
 		/* Keep the newest: they say how things are now. The head may be in flight. */
-		int victim = a->post && a->post->nbatch ? a->post->nbatch : 0;
+		int victim = a->post ? a->post_n : 0;
 
 		if (victim >= a->nq)
 			victim = a->nq - 1;
@@ -641,124 +618,7 @@ void alert_stats(struct alerter *a, const char *source, int up, const char *why)
 	enqueue(a, o, cls, &ev);
 }
 
-/* ---- libcurl in the loop ---- */
-
-static void req_free(struct req *r)
-{
-	struct req **pp;
-
-	for (pp = &r->a->reqs; *pp; pp = &(*pp)->next) {
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-	}
-	if (r->a->post == r)
-		r->a->post = NULL;
-	if (r->easy) {
-		curl_multi_remove_handle(r->a->multi, r->easy);
-		curl_easy_cleanup(r->easy);
-	}
-	curl_slist_free_all(r->hdrs);
-	free(r->body);
-	free(r->resp);
-	free(r);
-}
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct req *r = userdata;
-	size_t n = size * nmemb, room = r->resp_max - r->resp_len;
-
-	/* Keep what fits under resp_max, growing the buffer as it comes; the rest is discarded. */
-	if (n < room)
-		room = n;
-	if (r->resp_len + room > r->resp_cap) {
-		size_t cap = r->resp_cap;
-		char *nb;
-
-		while (cap < r->resp_len + room)
-			cap *= 2;
-		if (cap > r->resp_max)
-			cap = r->resp_max;
-		nb = realloc(r->resp, cap + 1);
-		if (!nb)
-			return 0; /* fails the transfer */
-		r->resp = nb;
-		r->resp_cap = cap;
-	}
-	memcpy(r->resp + r->resp_len, ptr, room);
-	r->resp_len += room;
-	r->resp[r->resp_len] = '\0';
-	return n;
-}
-
-static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
-{
-	struct req *r = userdata;
-	size_t n = size * nitems;
-
-	if (n > 5 && !strncmp(buf, "HTTP/", 5))
-		r->retry_after[0] = '\0'; /* a new response (after a 100 Continue) */
-	else if (n > 12 && !strncasecmp(buf, "Retry-After:", 12)) {
-		size_t len = n - 12;
-
-		if (len >= sizeof(r->retry_after))
-			len = sizeof(r->retry_after) - 1;
-		memcpy(r->retry_after, buf + 12, len);
-		r->retry_after[len] = '\0';
-	}
-	return n;
-}
-
-static struct req *req_new(struct alerter *a, const char *url, uint32_t timeout_ms, size_t max)
-{
-	struct req *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return NULL;
-	r->a = a;
-	r->resp_max = max;
-	r->resp_cap = max < 4096 ? max : 4096;
-	r->resp = malloc(r->resp_cap + 1);
-	r->easy = curl_easy_init();
-	if (!r->resp || !r->easy)
-		goto fail;
-	r->resp[0] = '\0';
-	curl_easy_setopt(r->easy, CURLOPT_URL, url);
-	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)a->tune.connect_timeout_ms);
-	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "pgsteer");
-	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
-	r->next = a->reqs;
-	a->reqs = r;
-	return r;
-fail:
-	if (r->easy)
-		curl_easy_cleanup(r->easy);
-	free(r->resp);
-	free(r);
-	return NULL;
-}
-
-static int req_start(struct req *r)
-{
-	CURLMcode mc = curl_multi_add_handle(r->a->multi, r->easy);
-
-	if (mc != CURLM_OK) {
-		curl_easy_cleanup(r->easy);
-		r->easy = NULL;
-		req_free(r);
-		return -ENOMEM;
-	}
-	return 0;
-}
+/* ---- the webhook's answer ---- */
 
 /* A short, printable excerpt of an error answer ("invalid_token"). */
 static void excerpt(const char *in, char *out, size_t len)
@@ -770,15 +630,16 @@ static void excerpt(const char *in, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static void post_done(struct req *r, CURLcode rc, long status)
+static void post_done(void *arg, const struct http_result *res)
 {
-	struct alerter *a = r->a;
+	struct alerter *a = arg;
 	uint64_t delay = 0, secs;
 	char why[96], body[64];
-	int n = r->nbatch;
+	int n = a->post_n;
 
-	excerpt(r->resp, body, sizeof(body));
-	if (rc == CURLE_OK && status >= 200 && status < 300) {
+	a->post = NULL;
+	excerpt(res->body, body, sizeof(body));
+	if (http_ok(res)) {
 		int i;
 
 		if (a->attempts)
@@ -797,27 +658,28 @@ static void post_done(struct req *r, CURLcode rc, long status)
 		a->attempts = 0;
 		a->next_send_ms = now_ms() + a->tune.pace_ms;
 		state_save(a);
-		return;
+		goto next;
 	}
 	a->n.failed++;
-	if (rc == CURLE_OK && status >= 400 && status < 500 && status != 429 && status != 408) {
+	if (!res->transport_err && res->status >= 400 && res->status < 500 && res->status != 429 &&
+	    res->status != 408) {
 		/* Permanent: the payload or the webhook itself is refused; retrying cannot help. */
-		log_warnx("alert: the webhook refused %d alert(s) with HTTP %ld (%s); dropped%s", n, status, body,
-			  status == 403 || status == 404 || status == 410 ? "; the alert path is broken" : "");
+		log_warnx("alert: the webhook refused %d alert(s) with HTTP %ld (%s); dropped%s", n, res->status, body,
+			  res->status == 403 || res->status == 404 || res->status == 410 ? "; the alert path is broken" : "");
 		queue_drop_head(a, n);
 		a->n.dropped += n;
 		a->attempts = 0;
 		a->next_send_ms = now_ms() + a->tune.pace_ms;
 		state_save(a);
-		return;
+		goto next;
 	}
 	a->attempts++;
-	if (rc != CURLE_OK)
-		snprintf(why, sizeof(why), "%s", curl_easy_strerror(rc));
+	if (res->transport_err)
+		snprintf(why, sizeof(why), "%s", res->transport_err);
 	else
-		snprintf(why, sizeof(why), "HTTP %ld %s", status, body);
-	if (rc == CURLE_OK && status == 429 && r->retry_after[0] &&
-	    alert_retry_after(r->retry_after, wall_ms() / 1000, &secs) == 0) {
+		snprintf(why, sizeof(why), "HTTP %ld %s", res->status, body);
+	if (!res->transport_err && res->status == 429 && res->retry_after[0] &&
+	    alert_retry_after(res->retry_after, wall_ms() / 1000, &secs) == 0) {
 		delay = secs * 1000;
 		if (delay > a->tune.retry_after_max_ms)
 			delay = a->tune.retry_after_max_ms;
@@ -832,129 +694,8 @@ static void post_done(struct req *r, CURLcode rc, long status)
 		log_debug("alert: the webhook failed (%s), attempt %u, retrying in %llu ms", why, a->attempts,
 			  (unsigned long long)delay);
 	a->next_send_ms = now_ms() + delay;
-}
-
-static void get_done(struct req *r, CURLcode rc, long status)
-{
-	char err[128] = "";
-	int ok = rc == CURLE_OK && status >= 200 && status < 300;
-
-	if (rc != CURLE_OK)
-		snprintf(err, sizeof(err), "%s", curl_easy_strerror(rc));
-	else if (!ok)
-		snprintf(err, sizeof(err), "HTTP %ld", status);
-	r->cb(r->arg, ok, status, r->resp, r->resp_len, err);
-}
-
-/* Finished transfers: hand each to its owner, then let the queue move on. */
-static void multi_done(struct alerter *a)
-{
-	CURLMsg *msg;
-	int left;
-
-	while ((msg = curl_multi_info_read(a->multi, &left))) {
-		struct req *r = NULL;
-		long status = 0;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		if (!r)
-			continue;
-		if (r == a->post)
-			post_done(r, msg->data.result, status);
-		else if (r->cb)
-			get_done(r, msg->data.result, status);
-		req_free(r);
-	}
+next:
 	send_kick(a);
-}
-
-static void on_sock_event(void *arg, uint32_t events)
-{
-	struct csock *cs = arg;
-	struct alerter *a = cs->a; /* cs may be freed by the socket callback below */
-	int fd = cs->fd, running, flags = 0;
-
-	if (events & EPOLLIN)
-		flags |= CURL_CSELECT_IN;
-	if (events & EPOLLOUT)
-		flags |= CURL_CSELECT_OUT;
-	if (events & (EPOLLERR | EPOLLHUP))
-		flags |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(a->multi, fd, flags, &running);
-	multi_done(a);
-}
-
-static void sock_forget(struct alerter *a, struct csock *cs)
-{
-	struct csock **pp;
-
-	for (pp = &a->socks; *pp; pp = &(*pp)->next) {
-		if (*pp == cs) {
-			*pp = cs->next;
-			break;
-		}
-	}
-	loop_del(a->loop, cs->fd);
-	free(cs);
-}
-
-static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct alerter *a = userp;
-	struct csock *cs = socketp;
-	uint32_t events = 0;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (cs) {
-			sock_forget(a, cs);
-			curl_multi_assign(a->multi, s, NULL);
-		}
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		events |= EPOLLIN;
-	if (what & CURL_POLL_OUT)
-		events |= EPOLLOUT;
-	if (!cs) {
-		cs = calloc(1, sizeof(*cs));
-		if (!cs)
-			return -1;
-		cs->a = a;
-		cs->fd = s;
-		if (loop_add(a->loop, s, events, on_sock_event, cs)) {
-			free(cs);
-			return -1;
-		}
-		curl_multi_assign(a->multi, s, cs);
-		cs->next = a->socks;
-		a->socks = cs;
-		return 0;
-	}
-	return loop_mod(a->loop, s, events, on_sock_event, cs) ? -1 : 0;
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct alerter *a = userp;
-
-	/* socket_action must not be called from here: fire from the loop instead. */
-	if (timeout_ms < 0)
-		timer_stop(&a->curl_timer);
-	else
-		timer_arm(&a->curl_timer, (uint64_t)timeout_ms);
-	return 0;
-}
-
-static void curl_timer_fire(void *arg)
-{
-	struct alerter *a = arg;
-	int running;
-
-	curl_multi_socket_action(a->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	multi_done(a);
 }
 
 /* ---- sending ---- */
@@ -962,10 +703,15 @@ static void curl_timer_fire(void *arg)
 /* Start the webhook request for the head of the queue: up to batch alerts in one message. */
 static void send_start(struct alerter *a)
 {
+	struct http_opts o = {
+		.content_type = "application/json",
+		.timeout_ms = a->tune.timeout_ms,
+		.connect_timeout_ms = a->tune.connect_timeout_ms,
+		.max_body = 512,
+	};
 	uint64_t now = wall_ms();
-	struct req *r;
 	char *json;
-	int n, old = 0;
+	int n, old = 0, ret;
 
 	while (a->nq && now - a->items[0].queued_ms > a->tune.max_age_ms) {
 		log_warnx("alert: giving up on \"%s\" after %llus undelivered", a->evs[0].text,
@@ -981,22 +727,13 @@ static void send_start(struct alerter *a)
 	n = a->nq < a->tune.batch ? a->nq : a->tune.batch;
 	if (slack_payload(a->evs, n, &json))
 		goto retry;
-	r = req_new(a, a->url, a->tune.timeout_ms, 512);
-	if (!r) {
-		free(json);
+	o.url = a->url;
+	o.body = json;
+	ret = http_start(a->http, &o, post_done, a, &a->post);
+	free(json);
+	if (ret)
 		goto retry;
-	}
-	r->body = json;
-	r->nbatch = n;
-	r->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	if (r->hdrs)
-		r->hdrs = curl_slist_append(r->hdrs, "Expect:"); /* no 100-continue round trip */
-	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs);
-	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
-	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
-	a->post = r;
-	if (req_start(r))
-		goto retry;
+	a->post_n = n;
 	return;
 retry:
 	/* Out of memory: try again later rather than lose the alerts. */
@@ -1022,19 +759,6 @@ static void send_timer_fire(void *arg)
 	send_kick(arg);
 }
 
-int alerter_get(struct alerter *a, const char *url, uint32_t timeout_ms, size_t max, alert_get_cb cb,
-		void *arg)
-{
-	struct req *r = req_new(a, url, timeout_ms, max);
-
-	if (!r)
-		return -ENOMEM;
-	r->cb = cb;
-	r->arg = arg;
-	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
-	return req_start(r);
-}
-
 /* ---- life cycle ---- */
 
 struct alerter *alerter_open(struct loop *l, const struct alert_params *p, char *err, size_t errlen)
@@ -1048,7 +772,7 @@ struct alerter *alerter_open(struct loop *l, const struct alert_params *p, char 
 	}
 	a->loop = l;
 	a->tune = tuning_default;
-	a->curl_timer.fd = a->send_timer.fd = -1;
+	a->send_timer.fd = -1;
 	a->seed = (unsigned)(now_ns() ^ (uint64_t)getpid());
 	a->flow_pct = p->flow_table_pct;
 	snprintf(a->node, sizeof(a->node), "%s", p->node && p->node[0] ? p->node : "pgsteer");
@@ -1060,24 +784,16 @@ struct alerter *alerter_open(struct loop *l, const struct alert_params *p, char 
 		if (!a->state_path)
 			goto nomem;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		snprintf(err, errlen, "libcurl initialisation failed");
-		goto fail;
+	a->http = p->http;
+	if (!a->http) {
+		a->http = http_new(l, err, errlen);
+		if (!a->http)
+			goto fail;
+		a->own_http = 1;
 	}
-	a->multi = curl_multi_init();
-	if (!a->multi) {
-		curl_global_cleanup();
-		goto nomem;
-	}
-	curl_multi_setopt(a->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(a->multi, CURLMOPT_SOCKETDATA, a);
-	curl_multi_setopt(a->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(a->multi, CURLMOPT_TIMERDATA, a);
-	ret = timer_init(&a->curl_timer, l, curl_timer_fire, a);
-	if (!ret)
-		ret = timer_init(&a->send_timer, l, send_timer_fire, a);
+	ret = timer_init(&a->send_timer, l, send_timer_fire, a);
 	if (ret) {
-		snprintf(err, errlen, "alert timers: %s", strerror(-ret));
+		snprintf(err, errlen, "alert timer: %s", strerror(-ret));
 		goto fail;
 	}
 	if (a->url) {
@@ -1130,15 +846,9 @@ void alerter_free(struct alerter *a)
 {
 	if (!a)
 		return;
-	while (a->reqs)
-		req_free(a->reqs);
-	if (a->multi) {
-		curl_multi_cleanup(a->multi);
-		curl_global_cleanup();
-	}
-	while (a->socks)
-		sock_forget(a, a->socks);
-	timer_close(&a->curl_timer);
+	http_cancel(a->post);
+	if (a->own_http)
+		http_free(a->http);
 	timer_close(&a->send_timer);
 	if (a->url) {
 		/* Do not leave the secret in freed memory. */

@@ -1,5 +1,5 @@
 /* Alerts to a Slack incoming webhook: dedup against what was last announced, a persistent queue,
- * delivery through libcurl's multi interface inside the event loop, retries, pacing, coalescing. */
+ * delivery through the loop's HTTP client (http.h), retries, pacing, coalescing. */
 #ifndef PGS_ALERT_H
 #define PGS_ALERT_H
 
@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "backend.h"
 #include "config.h"
+#include "http.h"
 #include "loop.h"
 #include "slack.h"
 
@@ -21,6 +22,7 @@ struct alert_params {
 	const char *webhook_env;    /* or in this environment variable; neither: alerts are only logged */
 	unsigned flow_table_pct;    /* alert above this occupancy; 0: never */
 	const struct config *cfg;   /* forget servers no longer configured; NULL: keep all */
+	struct http *http;          /* the loop's HTTP client to share; NULL: the alerter makes its own */
 };
 
 /* Delivery timings; alerter_open sets the defaults shown, tests shorten them. */
@@ -83,13 +85,6 @@ void alerter_counters(const struct alerter *a, struct alert_counters *c);
 void alerter_fill(const struct alerter *a, struct model *m);
 /* 1 when nothing is queued or in flight. */
 int alerter_idle(const struct alerter *a);
-
-/* GET url through the alerter's libcurl multi handle, never blocking (the monitor's stats poll).
- * cb runs in the loop: ok = a 2xx answer, body NUL-terminated (at most max bytes kept), err says why
- * when not ok. 0 or -errno; cb is not called when alerter_free comes first. */
-typedef void (*alert_get_cb)(void *arg, int ok, long status, const char *body, size_t len, const char *err);
-int alerter_get(struct alerter *a, const char *url, uint32_t timeout_ms, size_t max, alert_get_cb cb,
-		void *arg);
 
 /* Pure helpers, exposed for the tests. */
 /* Delay before retry number attempt (1, 2, ...): min * 2^(attempt-1), +-20% jitter from rnd, capped. */

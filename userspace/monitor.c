@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include "alert.h"
+#include "http.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
@@ -75,6 +76,7 @@ int monitor_servers(const struct csv *c, struct monitor_row *rows, int max)
 struct monitor {
 	struct loop *loop;
 	struct alerter *alerter;
+	struct http *http;          /* the stats GETs and the alerter's POSTs */
 	const char *url;
 	char source[256];         /* the URL as logged: credentials hidden */
 	uint64_t interval_ms;
@@ -102,17 +104,24 @@ static void mon_fail(struct monitor *m, const char *why)
 		alert_stats(m->alerter, m->source, 0, why);
 }
 
-static void mon_fetched(void *arg, int ok, long status, const char *body, size_t len, const char *err)
+static void mon_fetched(void *arg, const struct http_result *res)
 {
 	struct monitor *m = arg;
 	struct monitor_row *rows = NULL;
+	const char *body = res->body;
+	size_t len = res->len;
+	char why[128];
 	struct csv c;
 	int n, i;
 
 	m->fetching = 0;
 	m->polled = 1;
-	if (!ok) {
-		mon_fail(m, err);
+	if (!http_ok(res)) {
+		if (res->transport_err)
+			snprintf(why, sizeof(why), "%s", res->transport_err);
+		else
+			snprintf(why, sizeof(why), "HTTP %ld", res->status);
+		mon_fail(m, why);
 		return;
 	}
 	if (len >= MON_BODY_MAX) {
@@ -147,14 +156,19 @@ out:
 static void mon_poll(void *arg)
 {
 	struct monitor *m = arg;
-	uint32_t timeout = m->interval_ms < 5000 ? (uint32_t)m->interval_ms : 5000;
+	struct http_opts o = {
+		.url = m->url,
+		.timeout_ms = m->interval_ms < 5000 ? (uint32_t)m->interval_ms : 5000,
+		.max_body = MON_BODY_MAX,
+		.accept_encoding = 1,
+	};
 	int err;
 
 	if (!m->once)
 		timer_arm(&m->poll, m->interval_ms);
 	if (m->fetching)
 		return; /* the previous poll is still running: its timeout will end it */
-	err = alerter_get(m->alerter, m->url, timeout, MON_BODY_MAX, mon_fetched, m);
+	err = http_start(m->http, &o, mon_fetched, m, NULL);
 	if (err) {
 		m->polled = 1;
 		mon_fail(m, strerror(-err));
@@ -277,6 +291,12 @@ int monitor_main(int argc, char **argv)
 		log_warnx("monitor: cannot create the event loop");
 		goto out;
 	}
+	m.http = http_new(m.loop, err, sizeof(err));
+	if (!m.http) {
+		log_warnx("monitor: %s", err);
+		goto out;
+	}
+	p.http = m.http;
 	m.alerter = alerter_open(m.loop, &p, err, sizeof(err));
 	if (!m.alerter) {
 		log_warnx("monitor: %s", err);
@@ -308,6 +328,7 @@ out:
 	timer_close(&m.poll);
 	timer_close(&m.wait);
 	alerter_free(m.alerter);
+	http_free(m.http);
 	if (m.sigfd >= 0) {
 		if (m.loop)
 			loop_del(m.loop, m.sigfd);
