@@ -43,7 +43,10 @@ BPF_ENTRIES := xdp tc
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_ENTRIES) xdp_pass)
 SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_ENTRIES))
 
-LIB_SRCS  := $(filter-out userspace/pgsteerd.c userspace/pgsteer.c,$(wildcard userspace/*.c))
+# pgsteerd's own parts (pgsteerd_*.c) link into pgsteerd only.
+DAEMON_SRCS := $(wildcard userspace/pgsteerd_*.c)
+DAEMON_OBJS := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
+LIB_SRCS  := $(filter-out userspace/pgsteerd.c userspace/pgsteer.c $(DAEMON_SRCS),$(wildcard userspace/*.c))
 LIB_OBJS  := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libpgsteer.a
 BINS      := $(BUILD)/pgsteerd $(BUILD)/pgsteer
@@ -89,6 +92,10 @@ $(BUILD)/obj/%.o: userspace/%.c Makefile | $(BUILD)/obj $(SKELS)
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/pgsteerd: userspace/pgsteerd.c $(DAEMON_OBJS) $(LIB) Makefile | $(SKELS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< $(DAEMON_OBJS) $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/%: userspace/%.c $(LIB) Makefile | $(SKELS)
 	$(call msg,LINK,$@)

@@ -9,15 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <net/if.h>
-#include <arpa/inet.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include "alert.h"
 #include "backend.h"
-#include "check.h"
 #include "checker.h"
 #include "config.h"
 #include "datapath.h"
@@ -30,43 +27,9 @@
 #include "role.h"
 #include "runtime.h"
 #include "persist.h"
+#include "pgsteerd.h"
 #include "stats.h"
 #include "vrrp.h"
-
-#define TICK_MS 1000        /* clean-up, counters, slow start */
-#define PASSIVE_TICK_MS 100 /* how fast a server that refused a SYN is re-checked */
-
-struct pgsteerd {
-	struct loop *loop;
-	struct config cfg;
-	struct model model;
-	struct datapath *dp;
-	struct runtime *rt;
-	struct checker *checker;
-	struct stats_http *stats;
-	struct vrrp *vrrp;
-	struct alerter *alerter;
-	struct notifier *notify;
-	uint32_t node_addr;     /* the interface's own address: checks and adverts come from it */
-	struct role *role;
-	struct timer tick, passive_tick;
-	int sigfd;
-	int steering;           /* what the datapath's switch is set to */
-	int want_steering;      /* what VRRP asked for before the datapath was open */
-	int handover;           /* SIGUSR2: restart in place */
-	char self[PATH_MAX];    /* our executable, for the restart in place */
-	int verbose;
-};
-
-/* The VRRP instance, for the exit path: a process that dies after resuming the MASTER role (a
- * failed restart in place) steps down properly instead of holding the VIP without advertising. */
-static struct vrrp *exit_vrrp;
-
-static void step_down_at_exit(void)
-{
-	if (exit_vrrp && vrrp_state_get(exit_vrrp) == VRRP_MASTER)
-		vrrp_shutdown(exit_vrrp);
-}
 
 static void usage(FILE *f, int status)
 {
@@ -104,7 +67,7 @@ static int set_steering(struct pgsteerd *d, int on)
 }
 
 /* Pull the datapath's counters and the VRRP and alert figures into the model. */
-static void refresh(void *arg)
+void daemon_refresh(void *arg)
 {
 	struct pgsteerd *d = arg;
 
@@ -112,76 +75,6 @@ static void refresh(void *arg)
 	if (d->vrrp)
 		vrrp_fill(d->vrrp, &d->model);
 	alerter_fill(d->alerter, &d->model);
-}
-
-static void on_runtime_change(void *arg, struct server_rt *s, enum rt_change what, enum srv_class before)
-{
-	struct pgsteerd *d = arg;
-
-	if (what == RT_SHUTDOWN_SESSIONS) {
-		dpsync_shutdown_sessions(d->dp, s, d->steering);
-		return;
-	}
-	if (what == RT_ADMIN && d->checker)
-		checker_admin(d->checker, s);
-	dpsync_server(d->dp, s, now_ms());
-	ctl_tell_server(s);
-	persist_save_changes(&d->model, d->cfg.state_dir);
-	alert_server(d->alerter, s, before, server_class(s));
-}
-
-/* --- health checks --------------------------------------------------------------------------- */
-
-static void on_check_changed(void *arg, struct server_rt *s, int dir)
-{
-	struct pgsteerd *d = arg;
-	char why[400], st[32];
-
-	check_result_str(&s->last, why, sizeof(why));
-	if (dir > 0) {
-		log_info("%s/%s is UP (%s), %s", s->svc->cfg.name, s->cfg.name, server_status(s, st, sizeof(st)), why);
-		if (s->passive_ns)
-			dpsync_clear_passive(d->dp, s);
-	} else {
-		log_warnx("%s/%s is DOWN, %s", s->svc->cfg.name, s->cfg.name, why);
-		if (s->svc->cfg.shutdown_sessions)
-			dpsync_shutdown_sessions(d->dp, s, d->steering);
-	}
-	dpsync_server(d->dp, s, now_ms());
-	ctl_tell_server(s);
-}
-
-static void on_checked(void *arg, struct server_rt *s)
-{
-	struct pgsteerd *d = arg;
-
-	/* The alerter remembers what it last announced (across restarts too): this tells a change of
-	 * class once, including one that happened while pgsteerd was stopped. After taking over from a
-	 * live peer, the first check's class is the peer's to have told. */
-	if (s->adopt_next)
-		alert_adopt(d->alerter, s);
-	else
-		alert_server(d->alerter, s, s->reported, server_class(s));
-	s->adopt_next = 0;
-	s->reported = server_class(s);
-
-	/* A refusal the check does not confirm was transient: back into selection. */
-	if (s->last.ok && s->passive_ns) {
-		log_info("%s/%s passed its check after refusing a connection: back in selection", s->svc->cfg.name, s->cfg.name);
-		dpsync_clear_passive(d->dp, s);
-	}
-}
-
-static const struct checker_hooks checker_hooks = {
-	.changed = on_check_changed,
-	.checked = on_checked,
-};
-
-static void start_checks(struct pgsteerd *d)
-{
-	d->checker = checker_new(d->loop, &d->model, d->node_addr, &checker_hooks, d);
-	if (!d->checker)
-		fatal("starting health checks");
 }
 
 /* bpf_fib_lookup answers only for interfaces that forward (else every steered packet would be
@@ -251,25 +144,8 @@ static void on_tick(void *arg)
 	}
 	dpsync_slowstart(d->dp, &d->model, now_ms(), TICK_MS);
 	ctl_tell_tick(now_ms());
-	refresh(d);
+	daemon_refresh(d);
 	notify_update(d);
-}
-
-static void on_refused(void *arg, struct server_rt *s)
-{
-	struct pgsteerd *d = arg;
-
-	log_info("%s/%s refused a connection: out of selection, checking it now", s->svc->cfg.name, s->cfg.name);
-	if (d->checker && s->checked)
-		checker_kick(d->checker, s);
-}
-
-static void on_passive_tick(void *arg)
-{
-	struct pgsteerd *d = arg;
-
-	role_poll(d->role);
-	dpsync_poll_passive(d->dp, &d->model, on_refused, d);
 }
 
 /* --- VRRP ------------------------------------------------------------------------------------------ */
@@ -312,133 +188,11 @@ static void start_vrrp(struct pgsteerd *d, int resume)
 	if (!d->vrrp)
 		fatalx("%s", err);
 	role_set_vrrp(d->role, d->vrrp);
-	exit_vrrp = d->vrrp;
-	atexit(step_down_at_exit);
+	daemon_step_down_at_exit(d->vrrp);
 	if (resume)
 		vrrp_resume(d->vrrp);
 	else
 		vrrp_start(d->vrrp);
-}
-
-static int reload(struct pgsteerd *d, char *err, size_t errlen)
-{
-	static struct config fresh;
-	int r = config_load(d->cfg.path, &fresh, err, errlen), stats_changed, alerts_changed;
-
-	if (r) {
-		log_warnx("reload failed, keeping the running configuration: %s", err);
-		return r;
-	}
-	if (strcmp(fresh.interface, d->cfg.interface) || fresh.attach != d->cfg.attach ||
-	    strcmp(fresh.pin_root, d->cfg.pin_root) || fresh.flow_table_size != d->cfg.flow_table_size ||
-	    fresh.snat_min != d->cfg.snat_min || fresh.snat_max != d->cfg.snat_max ||
-	    strcmp(fresh.runtime_socket, d->cfg.runtime_socket) || strcmp(fresh.state_dir, d->cfg.state_dir)) {
-		snprintf(err, errlen, "interface, attach, pin-root, snat-ports, runtime-socket and state-dir change with a "
-			 "restart (pgsteer restart), flow-table-size only after 'pgsteer detach'; keeping the running "
-			 "configuration");
-		log_warnx("reload: %s", err);
-		return -EINVAL;
-	}
-	if (memcmp(&fresh.vrrp, &d->cfg.vrrp, sizeof(fresh.vrrp))) {
-		/* The VRRP instance keeps the settings it started with; changing them live would mean a
-		 * failover nobody asked for. */
-		log_warnx("reload: vrrp section changes take effect at the next restart (pgsteer restart)");
-		fresh.vrrp = d->cfg.vrrp;
-	}
-	log_info("reload: configuration %s is valid, applying it", d->cfg.path);
-	/* Listeners and the alert queue are only rebuilt when their own settings changed: rebuilding
-	 * would drop a stats poll or re-send an alert in flight. */
-	stats_changed = fresh.stats_enabled != d->cfg.stats_enabled || fresh.stats_addr != d->cfg.stats_addr ||
-			fresh.stats_port != d->cfg.stats_port;
-	alerts_changed = memcmp(&fresh.alert, &d->cfg.alert, sizeof(fresh.alert)) ||
-			 strcmp(fresh.node_name, d->cfg.node_name);
-	/* Services whose address changed or went away leave the datapath, with their neighbours. */
-	dpsync_drop_changed(d->dp, &d->cfg, &fresh);
-	d->cfg = fresh;
-	{
-		static struct model old;
-
-		checker_free(d->checker);
-		d->checker = NULL;
-		old = d->model;
-		model_init(&d->model, &d->cfg, old.start_ms, &old);
-		persist_carry_over(&d->model, &old);
-	}
-	dpsync_model(d->dp, &d->model);
-	dpsync_neighbours(d->dp, &d->model, d->cfg.interface);
-	runtime_set_model(d->rt, &d->model);
-	start_checks(d);
-	if (stats_changed) {
-		stats_http_stop(d->stats);
-		d->stats = NULL;
-		if (d->cfg.stats_enabled) {
-			d->stats = stats_http_start(d->loop, d->cfg.stats_addr, d->cfg.stats_port, &d->model, refresh, d,
-						    err, errlen);
-			if (!d->stats)
-				log_warnx("reload: stats listener: %s", err);
-		}
-	}
-	if (alerts_changed) {
-		alerter_free(d->alerter);
-		d->alerter = alerter_new(d->loop, &d->cfg, err, errlen);
-		if (!d->alerter)
-			log_warnx("reload: alerts are off: %s", err);
-		alerter_quiet(d->alerter, d->vrrp && !d->steering);
-		role_set_alerter(d->role, d->alerter);
-	}
-	ctl_tell_reloaded();
-	log_info("reload: done");
-	return 0;
-}
-
-static int on_runtime_reload(void *arg, char *err, size_t errlen)
-{
-	return reload(arg, err, errlen);
-}
-
-/* A restart in place re-reads the config: refuse it while the config would not start. */
-static int restart_check(struct pgsteerd *d, char *err, size_t errlen)
-{
-	static struct config fresh;
-	int r = config_load(d->cfg.path, &fresh, err, errlen);
-
-	if (r)
-		return r;
-	if (fresh.flow_table_size != d->cfg.flow_table_size) {
-		snprintf(err, errlen, "flow-table-size changed (%u -> %u): the pinned flow table keeps its size across "
-			 "restarts; stop pgsteerd, 'pgsteer detach' (drops live flows), then start it",
-			 d->cfg.flow_table_size, fresh.flow_table_size);
-		return -EINVAL;
-	}
-	/* The executable that will take over (an upgrade may have replaced it) must accept the config. */
-	{
-		char cmd[2 * PATH_MAX + 64];
-		int rc;
-
-		snprintf(cmd, sizeof(cmd), "'%s' -n -f '%s' > /dev/null 2>&1", d->self, d->cfg.path);
-		rc = system(cmd);
-		if (rc != 0) {
-			snprintf(err, errlen, "%s -n -f %s fails (status %d): the new process would not start", d->self,
-				 d->cfg.path, rc);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static int on_runtime_restart(void *arg, char *err, size_t errlen)
-{
-	struct pgsteerd *d = arg;
-	int r = restart_check(d, err, errlen);
-
-	if (r) {
-		log_warnx("restart refused, pgsteerd keeps running: %s", err);
-		return r;
-	}
-	log_info("restarting in place: a fresh pgsteerd takes over the datapath%s", d->vrrp ? " and the VRRP role" : "");
-	d->handover = 1;
-	loop_stop(d->loop);
-	return 0;
 }
 
 static void on_signal(void *arg, uint32_t events)
@@ -452,13 +206,13 @@ static void on_signal(void *arg, uint32_t events)
 	case SIGHUP: {
 		char err[512];
 
-		reload(d, err, sizeof(err));
+		daemon_reload(d, err, sizeof(err));
 		break;
 	}
 	case SIGUSR2: {
 		char err[512];
 
-		on_runtime_restart(d, err, sizeof(err));
+		daemon_restart(d, err, sizeof(err));
 		break;
 	}
 	case SIGTERM:
@@ -496,9 +250,27 @@ static int setup_signals(struct pgsteerd *d)
 	return loop_add(d->loop, d->sigfd, EPOLLIN, on_signal, d);
 }
 
+static int on_runtime_reload(void *arg, char *err, size_t errlen)
+{
+	return daemon_reload(arg, err, errlen);
+}
+
+static int on_runtime_restart(void *arg, char *err, size_t errlen)
+{
+	return daemon_restart(arg, err, errlen);
+}
+
+static void on_passive_tick(void *arg)
+{
+	struct pgsteerd *d = arg;
+
+	role_poll(d->role);
+	daemon_poll_passive(d);
+}
+
 static const struct runtime_ops runtime_ops = {
-	.refresh = refresh,
-	.changed = on_runtime_change,
+	.refresh = daemon_refresh,
+	.changed = daemon_server_changed,
 	.reload = on_runtime_reload,
 	.restart = on_runtime_restart,
 };
@@ -654,7 +426,7 @@ int main(int argc, char **argv)
 	if (!d.rt)
 		fatalx("%s", err);
 	if (d.cfg.stats_enabled) {
-		d.stats = stats_http_start(d.loop, d.cfg.stats_addr, d.cfg.stats_port, &d.model, refresh, &d, err, sizeof(err));
+		d.stats = stats_http_start(d.loop, d.cfg.stats_addr, d.cfg.stats_port, &d.model, daemon_refresh, &d, err, sizeof(err));
 		if (!d.stats)
 			fatalx("%s", err);
 	}
@@ -662,8 +434,8 @@ int main(int argc, char **argv)
 		fatal("creating timers");
 	timer_arm_periodic(&d.tick, TICK_MS);
 	timer_arm_periodic(&d.passive_tick, PASSIVE_TICK_MS);
-	start_checks(&d);
-	refresh(&d);
+	daemon_start_checks(&d);
+	daemon_refresh(&d);
 
 	/* In the background the log still goes where stderr points (a file, the journal). */
 	if (!foreground && (daemon(0, 1) || setup_signals(&d)))
@@ -691,7 +463,7 @@ int main(int argc, char **argv)
 		setenv("PGSTEER_HANDOVER", d.vrrp && vrrp_state_get(d.vrrp) == VRRP_MASTER ? "master" : "backup", 1);
 	}
 	if (d.vrrp) {
-		exit_vrrp = NULL;
+		daemon_step_down_at_exit(NULL);
 		vrrp_free(d.vrrp);
 	}
 	role_free(d.role);
@@ -700,25 +472,7 @@ int main(int argc, char **argv)
 	datapath_close(d.dp);
 	loop_free(d.loop);
 	if (d.handover) {
-		/* Everything is closed (and close-on-exec besides): the datapath, the VIP and the flows
-		 * stay as they are while the new image takes them over. The config by its absolute path:
-		 * a daemon's working directory is /. */
-		char *args[8] = { d.self, "-d", "-f", d.cfg.path }, *v[] = { "-v", "-vv" };
-		int nargs = 4;
-
-		if (d.verbose)
-			args[nargs++] = v[d.verbose > 1];
-		args[nargs] = NULL;
-		execv(d.self, args);
-		log_warn("restart in place: exec %s", d.self);
-		/* Nobody takes over: stop holding what nobody will advertise for. */
-		if (d.cfg.vrrp.enabled) {
-			int ifindex = (int)if_nametoindex(d.cfg.interface);
-
-			if (ifindex)
-				nl_ifaddr_del(ifindex, d.cfg.vrrp.vip, d.cfg.vrrp.vip_prefix);
-			datapath_pinned_set_inactive(d.cfg.pin_root);
-		}
+		daemon_restart_exec(&d);
 		return 1;
 	}
 	log_info("stopped");
