@@ -51,25 +51,46 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_FIN_SERVER (1u << 2) /* backend sent FIN */
 #define PGS_FLOW_F_SERVER_FIRST (1u << 3) /* the backend closed first: it holds TIME_WAIT on the SNAT port */
 
-/* Every verdict of the datapath, counted per CPU in pgs_verdicts. */
+/* Every verdict of the datapath, counted per CPU in pgs_verdicts: the one list of them.
+ * X(enum suffix, name, is_drop, help). The BPF verdict() turns is_drop into XDP_DROP/TC_ACT_SHOT,
+ * the controller names them in /metrics and the stats, the CLI splits verdicts from drops with it.
+ * A new reason goes anywhere in the list (the map is indexed by the enum, sized PGS_R_MAX). */
+#define PGS_REASONS(X)                                                                                     \
+	X(PASS, "pass", 0, "not ours (ARP, VRRP, ICMP, other hosts and ports): untouched")                 \
+	X(FWD_NEW, "fwd_new", 0, "SYN steered to a newly selected server")                                  \
+	X(FWD, "fwd", 0, "client packet of a known flow, translated")                                        \
+	X(REV, "rev", 0, "backend reply of a known flow, translated back")                                   \
+	X(PASS_INACTIVE, "pass_inactive", 0, "node is not the VRRP master: VIP traffic left to the stack")   \
+	X(PASS_NO_FLOW, "pass_no_flow", 0, "non-SYN packet to the VIP with no flow: the stack answers RST") \
+	X(PASS_PUNT, "pass_punt", 0, "XDP could not resolve the next hop: handed to TC untouched")          \
+	X(DROP_NO_SERVER, "drop_no_server", 1, "SYN with no selectable server")                             \
+	X(DROP_TABLE_FULL, "drop_table_full", 1, "flow table full: SYN dropped, the client will retry")     \
+	X(DROP_SNAT_EXHAUSTED, "drop_snat_exhausted", 1, "no free SNAT port toward the chosen server")      \
+	X(DROP_MALFORMED, "drop_malformed", 1, "truncated or invalid Ethernet/IPv4/TCP header")             \
+	X(DROP_FRAGMENT, "drop_fragment", 1, "IPv4 fragment addressed to a service")                        \
+	X(DROP_FIB, "drop_fib", 1, "no route to the server or client")                                      \
+	X(DROP_REDISPATCH, "drop_redispatch", 1,                                                            \
+	  "backend refused the SYN (RST): dropped, the client's retry goes elsewhere")                      \
+	X(RESET, "reset", 0, "packet of a session shut down by the controller: answered with RST")
+
 enum pgs_reason {
-	PGS_R_PASS = 0,          /* not ours (ARP, VRRP, ICMP, other hosts and ports): untouched */
-	PGS_R_FWD_NEW,           /* SYN steered to a newly selected server */
-	PGS_R_FWD,               /* client packet of a known flow, translated */
-	PGS_R_REV,               /* backend reply of a known flow, translated back */
-	PGS_R_PASS_INACTIVE,     /* node is not the VRRP master: VIP traffic left to the stack */
-	PGS_R_PASS_NO_FLOW,      /* non-SYN packet to the VIP with no flow: the stack answers RST */
-	PGS_R_PASS_PUNT,         /* XDP could not resolve the next hop: handed to TC untouched */
-	PGS_R_DROP_NO_SERVER,    /* SYN with no selectable server */
-	PGS_R_DROP_TABLE_FULL,   /* flow table full: SYN dropped, the client will retry */
-	PGS_R_DROP_SNAT_EXHAUSTED, /* no free SNAT port toward the chosen server */
-	PGS_R_DROP_MALFORMED,    /* truncated or invalid Ethernet/IPv4/TCP header */
-	PGS_R_DROP_FRAGMENT,     /* IPv4 fragment addressed to a service */
-	PGS_R_DROP_FIB,          /* no route to the server or client */
-	PGS_R_DROP_REDISPATCH,   /* backend refused the SYN (RST): dropped, the client's retry goes elsewhere */
-	PGS_R_RESET,             /* packet of a session shut down by the controller: answered with RST */
+#define PGS_REASON_ENUM(id, name, drop, help) PGS_R_##id,
+	PGS_REASONS(PGS_REASON_ENUM)
+#undef PGS_REASON_ENUM
 	PGS_R_MAX,
 };
+
+/* The drop reasons as a bit mask (bit r set: reason r drops its packet); one shift in the datapath. */
+#define PGS_REASON_BIT(id, name, drop, help) | ((__u64)!!(drop) << PGS_R_##id)
+#define PGS_R_DROP_MASK (0 PGS_REASONS(PGS_REASON_BIT))
+
+_Static_assert(PGS_R_MAX <= 64, "enum pgs_reason outgrew PGS_R_DROP_MASK");
+
+/* Whether a reason's packet is dropped (1) or leaves, passed or translated (0). */
+static inline int pgs_reason_is_drop(__u32 r)
+{
+	return r < PGS_R_MAX ? (int)((PGS_R_DROP_MASK >> r) & 1) : 1;
+}
 
 /* Key of pgs_services: one steered address. */
 struct pgs_svc_key {

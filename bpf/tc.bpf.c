@@ -15,7 +15,6 @@
 #define ETH_OFF_DST 0
 #define IP_OFF (sizeof(struct ethhdr))
 #define IP_OFF_SADDR (IP_OFF + offsetof(struct iphdr, saddr))
-#define TCP_OFF_CHECK 16
 #define HDR_MAX (sizeof(struct ethhdr) + 60 + 60)
 
 /* Rewrite in place: addresses, ports, the IP checksum (never offloaded) and, when the next hop is
@@ -35,8 +34,8 @@ static __always_inline int tc_rewrite(struct __sk_buff *skb, struct pgs_pkt *p, 
 	p->ip->daddr = plan->daddr;
 	p->tcp->source = plan->sport;
 	p->tcp->dest = plan->dport;
-	if (bpf_l4_csum_replace(skb, tcp_off + TCP_OFF_CHECK, 0, d.addrs, BPF_F_PSEUDO_HDR) ||
-	    bpf_l4_csum_replace(skb, tcp_off + TCP_OFF_CHECK, 0, d.ports, 0))
+	if (bpf_l4_csum_replace(skb, tcp_off + PGS_TCP_OFF_CHECK, 0, d.addrs, BPF_F_PSEUDO_HDR) ||
+	    bpf_l4_csum_replace(skb, tcp_off + PGS_TCP_OFF_CHECK, 0, d.ports, 0))
 		return -1;
 	return 0;
 }
@@ -49,7 +48,7 @@ static __always_inline int tc_reflect_rst(struct __sk_buff *skb, struct pgs_pkt 
 	__u32 addrs[2] = { p->ip->daddr, p->ip->saddr };
 	__u16 ports[2] = { p->tcp->dest, p->tcp->source };
 	__u8 macs[2 * ETH_ALEN];
-	__u16 old_word = *(__u16 *)((__u8 *)p->tcp + 12), new_word;
+	__u16 old_word = *(__u16 *)((__u8 *)p->tcp + PGS_TCP_OFF_FLAGS), new_word;
 	__u32 seqs[2] = { r.seq, r.ack_seq };
 	__u32 d;
 
@@ -66,9 +65,9 @@ static __always_inline int tc_reflect_rst(struct __sk_buff *skb, struct pgs_pkt 
 	if (bpf_skb_store_bytes(skb, ETH_OFF_DST, macs, sizeof(macs), 0) ||
 	    bpf_skb_store_bytes(skb, IP_OFF_SADDR, addrs, sizeof(addrs), 0) ||
 	    bpf_skb_store_bytes(skb, tcp_off, ports, sizeof(ports), 0) ||
-	    bpf_skb_store_bytes(skb, tcp_off + 4, seqs, sizeof(seqs), 0) ||
-	    bpf_skb_store_bytes(skb, tcp_off + 12, &new_word, sizeof(new_word), 0) ||
-	    bpf_l4_csum_replace(skb, tcp_off + TCP_OFF_CHECK, 0, d, 0))
+	    bpf_skb_store_bytes(skb, tcp_off + PGS_TCP_OFF_SEQ, seqs, sizeof(seqs), 0) ||
+	    bpf_skb_store_bytes(skb, tcp_off + PGS_TCP_OFF_FLAGS, &new_word, sizeof(new_word), 0) ||
+	    bpf_l4_csum_replace(skb, tcp_off + PGS_TCP_OFF_CHECK, 0, d, 0))
 		return -1;
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -109,7 +108,7 @@ static __always_inline int tc_forward(const struct pgs_plan *plan, int no_neigh,
 
 static __always_inline int verdict(__u32 reason)
 {
-	int drop = reason >= PGS_R_DROP_NO_SERVER;
+	int drop = pgs_reason_is_drop(reason);
 
 	/* Behind XDP, passes were counted there already. */
 	if (drop || !pgs_cfg.fallback)

@@ -42,12 +42,12 @@ static __always_inline void xdp_rewrite(struct pgs_pkt *p, const struct pgs_plan
 static __always_inline void xdp_reflect_rst(struct pgs_pkt *p)
 {
 	struct pgs_rst r = pgs_rst_for(p);
-	__u16 *word = (__u16 *)((__u8 *)p->tcp + 12); /* data offset and flags */
+	__u16 *word = (__u16 *)((__u8 *)p->tcp + PGS_TCP_OFF_FLAGS);
 	__u16 old = *word, port;
 	__u32 d = 0, addr;
 	unsigned char mac[ETH_ALEN];
 
-	((__u8 *)p->tcp)[13] = r.flags;
+	((__u8 *)p->tcp)[PGS_TCP_OFF_FLAGS + 1] = r.flags;
 	d = csum_diff16(d, old, *word);
 	d = csum_diff32(d, p->tcp->seq, r.seq);
 	d = csum_diff32(d, p->tcp->ack_seq, r.ack_seq);
@@ -69,7 +69,7 @@ static __always_inline void xdp_reflect_rst(struct pgs_pkt *p)
 static __always_inline int verdict(__u32 reason)
 {
 	count_verdict(reason);
-	return reason < PGS_R_DROP_NO_SERVER ? XDP_PASS : XDP_DROP;
+	return pgs_reason_is_drop(reason) ? XDP_DROP : XDP_PASS;
 }
 
 SEC("xdp")

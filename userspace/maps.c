@@ -242,30 +242,35 @@ int maps_flow_count(const struct pgs_maps *m, uint64_t *n)
 	return 0;
 }
 
-static const char *const verdict_names[PGS_R_MAX] = {
-	[PGS_R_PASS] = "pass",
-	[PGS_R_FWD_NEW] = "fwd_new",
-	[PGS_R_FWD] = "fwd",
-	[PGS_R_REV] = "rev",
-	[PGS_R_PASS_INACTIVE] = "pass_inactive",
-	[PGS_R_PASS_NO_FLOW] = "pass_no_flow",
-	[PGS_R_PASS_PUNT] = "pass_punt",
-	[PGS_R_DROP_NO_SERVER] = "drop_no_server",
-	[PGS_R_DROP_TABLE_FULL] = "drop_table_full",
-	[PGS_R_DROP_SNAT_EXHAUSTED] = "drop_snat_exhausted",
-	[PGS_R_DROP_MALFORMED] = "drop_malformed",
-	[PGS_R_DROP_FRAGMENT] = "drop_fragment",
-	[PGS_R_DROP_FIB] = "drop_fib",
-	[PGS_R_DROP_REDISPATCH] = "drop_redispatch",
-	[PGS_R_RESET] = "reset",
-};
+#define PGS_REASON_NAME(id, name, drop, help) [PGS_R_##id] = name,
+static const char *const verdict_names[PGS_R_MAX] = { PGS_REASONS(PGS_REASON_NAME) };
+#undef PGS_REASON_NAME
+
+#define PGS_REASON_HELP(id, name, drop, help) [PGS_R_##id] = help,
+static const char *const verdict_helps[PGS_R_MAX] = { PGS_REASONS(PGS_REASON_HELP) };
+#undef PGS_REASON_HELP
 
 const char *verdict_name(enum pgs_reason r)
 {
-	return r < PGS_R_MAX && verdict_names[r] ? verdict_names[r] : "unknown";
+	return r < PGS_R_MAX ? verdict_names[r] : "unknown";
+}
+
+const char *verdict_help(enum pgs_reason r)
+{
+	return r < PGS_R_MAX ? verdict_helps[r] : "unknown verdict";
 }
 
 int verdict_is_drop(enum pgs_reason r)
 {
-	return r >= PGS_R_DROP_NO_SERVER && r != PGS_R_RESET;
+	return pgs_reason_is_drop(r);
+}
+
+int verdict_by_name(const char *name)
+{
+	int r;
+
+	for (r = 0; r < PGS_R_MAX; r++)
+		if (!strcmp(verdict_names[r], name))
+			return r;
+	return -1;
 }

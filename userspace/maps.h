@@ -46,8 +46,10 @@ int maps_services_each(const struct pgs_maps *m, maps_svc_fn cb, void *arg);
 /* Entries in the flow table, counted key by key. */
 int maps_flow_count(const struct pgs_maps *m, uint64_t *n);
 
-/* The name of a verdict, as the stats and the CLI print it. */
+/* The verdicts' names, help texts and drop flags: PGS_REASONS in pgsteer_abi.h. */
 const char *verdict_name(enum pgs_reason r);
+const char *verdict_help(enum pgs_reason r);
 int verdict_is_drop(enum pgs_reason r);
+int verdict_by_name(const char *name); /* -1 when unknown */
 
 #endif

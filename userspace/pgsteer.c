@@ -169,6 +169,27 @@ static const char *human_bytes(uint64_t b, char *buf, size_t len)
 	return buf;
 }
 
+/* The datapath's verdicts on two lines, passes and translations first, then the drops (named
+ * without their "drop_" prefix). */
+static void print_verdicts(const uint64_t v[PGS_R_MAX])
+{
+	int i, drops;
+
+	for (drops = 0; drops <= 1; drops++) {
+		printf(drops ? "\ndrops:   " : "verdicts:");
+		for (i = 0; i < PGS_R_MAX; i++) {
+			const char *name = verdict_name((enum pgs_reason)i);
+
+			if (verdict_is_drop((enum pgs_reason)i) != drops)
+				continue;
+			if (drops && !strncmp(name, "drop_", 5))
+				name += 5;
+			printf(" %s %llu", name, (unsigned long long)v[i]);
+		}
+	}
+	printf("\n");
+}
+
 static void print_status(json_object *root)
 {
 	json_object *services, *dp, *vrrp, *verdicts;
@@ -208,15 +229,15 @@ static void print_status(json_object *root)
 		printf("\nflow table: %llu of %llu (%.1f%%), %llu expired\n", (unsigned long long)flows, (unsigned long long)max,
 		       max ? 100.0 * (double)flows / (double)max : 0.0, (unsigned long long)ju64(dp, "expired"));
 		if (json_object_object_get_ex(dp, "verdicts", &verdicts)) {
-			printf("verdicts:");
-			json_object_object_foreach(verdicts, k, v)
-				if (strncmp(k, "drop_", 5))
-					printf(" %s %llu", k, (unsigned long long)json_object_get_uint64(v));
-			printf("\ndrops:   ");
-			json_object_object_foreach(verdicts, k2, v2)
-				if (!strncmp(k2, "drop_", 5))
-					printf(" %s %llu", k2 + 5, (unsigned long long)json_object_get_uint64(v2));
-			printf("\n");
+			uint64_t n[PGS_R_MAX] = { 0 };
+
+			json_object_object_foreach(verdicts, k, v) {
+				int r = verdict_by_name(k);
+
+				if (r >= 0)
+					n[r] = json_object_get_uint64(v);
+			}
+			print_verdicts(n);
 		}
 	}
 }
@@ -283,17 +304,8 @@ static int status_from_maps(void)
 		}
 	}
 	printf("\nflow table: %llu of %u\n", (unsigned long long)flows, cfg.flow_table_size);
-	if (!maps_read_verdicts(&m, v)) {
-		printf("verdicts:");
-		for (i = 0; i < PGS_R_MAX; i++)
-			if (!verdict_is_drop((enum pgs_reason)i))
-				printf(" %s %llu", verdict_name((enum pgs_reason)i), (unsigned long long)v[i]);
-		printf("\ndrops:   ");
-		for (i = 0; i < PGS_R_MAX; i++)
-			if (verdict_is_drop((enum pgs_reason)i))
-				printf(" %s %llu", verdict_name((enum pgs_reason)i) + 5, (unsigned long long)v[i]);
-		printf("\n");
-	}
+	if (!maps_read_verdicts(&m, v))
+		print_verdicts(v);
 	maps_close(&m);
 	return 0;
 }

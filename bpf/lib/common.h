@@ -16,4 +16,6 @@
 
 #define PGS_NSEC 1000000000ull
 
+#define PGS_EEXIST 17 /* errno of a BPF_NOEXIST update that found the key (no libc errno.h in BPF) */
+
 #endif

@@ -80,12 +80,16 @@ static __always_inline int pgs_active(void)
 	return ctl && ctl->active;
 }
 
-static __always_inline int server_selectable(__u32 slot)
+/* The server in a slot if it may take new connections: UP, weight above 0, not passive-down. */
+static __always_inline struct pgs_server *selectable_server(__u32 slot)
 {
 	struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &slot);
-	__u64 *passive = bpf_map_lookup_elem(&pgs_passive, &slot);
+	__u64 *passive;
 
-	return srv && srv->state == PGS_SRV_UP && srv->weight && !(passive && *passive);
+	if (!srv || srv->state != PGS_SRV_UP || !srv->weight)
+		return 0;
+	passive = bpf_map_lookup_elem(&pgs_passive, &slot);
+	return passive && *passive ? 0 : srv;
 }
 
 /* State of one leastconn scan, carried through bpf_loop. */
@@ -103,16 +107,13 @@ static long select_one(__u32 i, void *arg)
 	__u32 j = lc_scan_pos(sc->start, i, sc->n), slot;
 	struct pgs_server *srv;
 	struct pgs_conns *c;
-	__u64 *adj, *passive;
+	__u64 *adj;
 
 	if (j >= PGS_MAX_SERVERS || sc->id >= PGS_MAX_SERVICES)
 		return 1;
-	slot = sc->id * PGS_MAX_SERVERS + j;
-	srv = bpf_map_lookup_elem(&pgs_servers, &slot);
-	if (!srv || srv->state != PGS_SRV_UP || !srv->weight)
-		return 0;
-	passive = bpf_map_lookup_elem(&pgs_passive, &slot);
-	if (passive && *passive)
+	slot = pgs_slot(sc->id, j);
+	srv = selectable_server(slot);
+	if (!srv)
 		return 0;
 	c = bpf_map_lookup_elem(&pgs_conns, &slot);
 	adj = bpf_map_lookup_elem(&pgs_conn_adj, &slot);
@@ -140,7 +141,179 @@ static __always_inline int select_server(const struct pgs_svc *svc, struct pgs_p
 		return -1;
 	plan->rr = rr;
 	plan->rr_next = (__u32)sc.best.idx + 1 >= sc.n ? 0 : (__u32)sc.best.idx + 1;
-	return (int)(sc.id * PGS_MAX_SERVERS + (__u32)sc.best.idx);
+	return (int)pgs_slot(sc.id, (__u32)sc.best.idx);
+}
+
+static __always_inline struct pgs_svc *service_at(__u32 daddr, __u16 dport)
+{
+	struct pgs_svc_key sk = { .vip = daddr, .port = dport };
+
+	return bpf_map_lookup_elem(&pgs_services, &sk);
+}
+
+/* An IPv4 fragment: a first fragment addressed to a service is dropped (we cannot steer what we
+ * cannot reassemble); later ones carry no ports, reach the stack and die unassembled. */
+static __always_inline int classify_fragment(const struct pgs_pkt *p, const struct hdr_cursor *c)
+{
+	const struct tcphdr *ports = c->pos;
+
+	if (p->ip->frag_off & bpf_htons(PGS_IP_OFFSET))
+		return PGS_R_PASS;
+	if ((void *)c->pos + PGS_TCP_PORTS_LEN > p->data_end)
+		return PGS_R_PASS;
+	return service_at(p->ip->daddr, ports->dest) ? PGS_R_DROP_FRAGMENT : PGS_R_PASS;
+}
+
+/* Ethernet and IPv4 up to the TCP ports. Returns PASS or a DROP reason for what is not an
+ * unfragmented TCP segment, or -1 with the cursor at the TCP header and its ports readable. */
+static __always_inline int parse_to_ports(struct pgs_pkt *p, struct hdr_cursor *c)
+{
+	int proto = parse_eth(c, p->data_end, &p->eth);
+
+	if (proto < 0)
+		return PGS_R_DROP_MALFORMED;
+	if (proto != bpf_htons(ETH_P_IP))
+		return PGS_R_PASS;
+	proto = parse_ipv4(c, p->data_end, &p->ip);
+	if (proto < 0)
+		return PGS_R_DROP_MALFORMED;
+	if (proto != IPPROTO_TCP)
+		return PGS_R_PASS;
+	if (ipv4_is_fragment(p->ip))
+		return classify_fragment(p, c);
+	if ((void *)c->pos + PGS_TCP_PORTS_LEN > p->data_end)
+		return PGS_R_DROP_MALFORMED;
+	return -1;
+}
+
+/* The whole TCP header of a segment that concerns us, on a node that steers. */
+static __always_inline int take_segment(struct pgs_pkt *p, struct hdr_cursor *c, struct pgs_plan *plan)
+{
+	if (parse_tcp(c, p->data_end, &p->tcp) < 0)
+		return PGS_R_DROP_MALFORMED;
+	if (!pgs_active())
+		return PGS_R_PASS_INACTIVE;
+	plan->now = bpf_ktime_get_ns();
+	p->flags = tcp_flag_byte(p->tcp);
+	return -1;
+}
+
+/* A new connection: select a server; its SNAT port is allocated at commit. */
+static __always_inline int plan_new(const struct pgs_svc *svc, struct pgs_plan *plan)
+{
+	struct pgs_server *srv;
+	int slot = select_server(svc, plan);
+
+	if (slot < 0)
+		return PGS_R_DROP_NO_SERVER;
+	plan->kind = PGS_K_NEW;
+	plan->slot = (__u32)slot;
+	srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
+	if (!srv)
+		return PGS_R_DROP_NO_SERVER;
+	plan->saddr = plan->fk.vip;
+	plan->daddr = srv->addr;
+	plan->sport = 0;
+	plan->dport = srv->port;
+	return -1;
+}
+
+/* A client packet along its flow: VIP:SNAT port -> backend. */
+static __always_inline void plan_forward(struct pgs_plan *plan, struct pgs_flow *f)
+{
+	plan->kind = PGS_K_FWD;
+	plan->flow = f;
+	plan->slot = f->slot;
+	plan->saddr = plan->fk.vip;
+	plan->daddr = f->backend;
+	plan->sport = f->sport;
+	plan->dport = f->bport;
+}
+
+/* A backend reply along its flow: VIP:port -> client. */
+static __always_inline void plan_reply(struct pgs_plan *plan, struct pgs_flow *f)
+{
+	plan->kind = PGS_K_REV;
+	plan->flow = f;
+	plan->slot = f->slot;
+	plan->saddr = plan->fk.vip;
+	plan->daddr = plan->fk.client;
+	plan->sport = plan->fk.vport;
+	plan->dport = plan->fk.cport;
+}
+
+/* Client -> VIP:port of a service: a new connection, or a packet of a known flow. */
+static __always_inline int classify_client(struct pgs_pkt *p, struct hdr_cursor *c, const struct pgs_svc *svc,
+					   struct pgs_plan *plan)
+{
+	struct pgs_flow *f;
+	int r = take_segment(p, c, plan);
+
+	if (r >= 0)
+		return r;
+	plan->fk.client = p->ip->saddr;
+	plan->fk.vip = p->ip->daddr;
+	plan->fk.cport = p->tcp->source;
+	plan->fk.vport = p->tcp->dest;
+	f = bpf_map_lookup_elem(&pgs_flows, &plan->fk);
+	plan->flow = f;
+	if ((p->flags & (PGS_TCP_SYN | PGS_TCP_ACK | PGS_TCP_RST | PGS_TCP_FIN)) == PGS_TCP_SYN) {
+		if (!f || flow_syn_reopens(f->state, selectable_server(f->slot) != 0))
+			return plan_new(svc, plan);
+	} else if (p->flags & PGS_TCP_SYN) {
+		return f ? PGS_R_DROP_MALFORMED : PGS_R_PASS_NO_FLOW;
+	} else if (!f) {
+		return PGS_R_PASS_NO_FLOW;
+	}
+	plan_forward(plan, f);
+	return -1;
+}
+
+/* Backend -> VIP:SNAT port: a reply of a flow, or not ours. */
+static __always_inline int classify_reply(struct pgs_pkt *p, struct hdr_cursor *c, struct pgs_plan *plan)
+{
+	const struct tcphdr *ports = c->pos;
+	__u16 dport = bpf_ntohs(ports->dest);
+	struct pgs_rflow_key rk;
+	struct pgs_flow_key *fk;
+	struct pgs_flow *f;
+	int r;
+
+	if (dport < pgs_cfg.snat_min || dport > pgs_cfg.snat_max)
+		return PGS_R_PASS;
+	rk.backend = p->ip->saddr;
+	rk.vip = p->ip->daddr;
+	rk.bport = ports->source;
+	rk.sport = ports->dest;
+	fk = bpf_map_lookup_elem(&pgs_rflows, &rk);
+	if (!fk)
+		return PGS_R_PASS;
+	r = take_segment(p, c, plan);
+	if (r >= 0)
+		return r;
+	plan->fk = *fk;
+	f = bpf_map_lookup_elem(&pgs_flows, &plan->fk);
+	if (!f || f->backend != rk.backend || f->sport != rk.sport)
+		return PGS_R_PASS; /* a stale reverse entry: not ours any more */
+	plan_reply(plan, f);
+	return -1;
+}
+
+/* A flow of a server the controller shut the sessions of (created before its kill time, in the
+ * slot's same generation) is answered with RST instead of being forwarded. */
+static __always_inline int flow_shut_down(const struct pgs_plan *plan)
+{
+	struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
+
+	return srv && srv->kill_ns && plan->flow->created_ns < srv->kill_ns && plan->flow->gen == srv->gen;
+}
+
+/* TCP payload bytes; 0 for BIG TCP (tot_len 0): not counted. */
+static __always_inline __u32 tcp_payload(const struct pgs_pkt *p)
+{
+	__u32 tot = bpf_ntohs(p->ip->tot_len), hdrs = p->ip->ihl * 4 + p->tcp->doff * 4;
+
+	return tot > hdrs ? tot - hdrs : 0;
 }
 
 /* Parse and classify. Returns a reason (PASS or DROP_*) when the packet is not to be translated,
@@ -148,132 +321,21 @@ static __always_inline int select_server(const struct pgs_svc *svc, struct pgs_p
 static __always_inline int pgs_classify(struct pgs_pkt *p, struct pgs_plan *plan)
 {
 	struct hdr_cursor c = { .pos = p->data };
-	struct pgs_svc_key sk = {};
+	const struct tcphdr *ports;
 	struct pgs_svc *svc;
-	struct pgs_flow *f;
-	int proto;
+	int r;
 
-	proto = parse_eth(&c, p->data_end, &p->eth);
-	if (proto < 0)
-		return PGS_R_DROP_MALFORMED;
-	if (proto != bpf_htons(ETH_P_IP))
-		return PGS_R_PASS;
-	proto = parse_ipv4(&c, p->data_end, &p->ip);
-	if (proto < 0)
-		return PGS_R_DROP_MALFORMED;
-	if (proto != IPPROTO_TCP)
-		return PGS_R_PASS;
-	if (ipv4_is_fragment(p->ip)) {
-		/* Only a first fragment carries ports; later ones reach the stack and die unassembled. */
-		if (p->ip->frag_off & bpf_htons(0x1fff))
-			return PGS_R_PASS;
-		if ((void *)c.pos + 4 > p->data_end)
-			return PGS_R_PASS;
-		sk.vip = p->ip->daddr;
-		sk.port = ((struct tcphdr *)c.pos)->dest;
-		return bpf_map_lookup_elem(&pgs_services, &sk) ? PGS_R_DROP_FRAGMENT : PGS_R_PASS;
-	}
-	if ((void *)c.pos + 4 > p->data_end)
-		return PGS_R_DROP_MALFORMED;
-
-	/* Client -> VIP:port of a service. */
-	sk.vip = p->ip->daddr;
-	sk.port = ((struct tcphdr *)c.pos)->dest;
-	svc = bpf_map_lookup_elem(&pgs_services, &sk);
-	if (svc) {
-		int slot;
-
-		if (parse_tcp(&c, p->data_end, &p->tcp) < 0)
-			return PGS_R_DROP_MALFORMED;
-		if (!pgs_active())
-			return PGS_R_PASS_INACTIVE;
-		plan->now = bpf_ktime_get_ns();
-		p->flags = tcp_flag_byte(p->tcp);
-		plan->fk.client = p->ip->saddr;
-		plan->fk.vip = p->ip->daddr;
-		plan->fk.cport = p->tcp->source;
-		plan->fk.vport = p->tcp->dest;
-		f = bpf_map_lookup_elem(&pgs_flows, &plan->fk);
-		plan->flow = f;
-		if ((p->flags & (PGS_TCP_SYN | PGS_TCP_ACK | PGS_TCP_RST | PGS_TCP_FIN)) == PGS_TCP_SYN) {
-			if (f && !flow_syn_reopens(f->state, server_selectable(f->slot)))
-				goto forward;
-			slot = select_server(svc, plan);
-			if (slot < 0)
-				return PGS_R_DROP_NO_SERVER;
-			plan->kind = PGS_K_NEW;
-			plan->slot = (__u32)slot;
-			{
-				struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
-
-				if (!srv)
-					return PGS_R_DROP_NO_SERVER;
-				plan->daddr = srv->addr;
-				plan->dport = srv->port;
-			}
-			plan->saddr = plan->fk.vip;
-			plan->sport = 0; /* allocated at commit */
-			return -1;
-		}
-		if (p->flags & PGS_TCP_SYN)
-			return f ? PGS_R_DROP_MALFORMED : PGS_R_PASS_NO_FLOW;
-		if (!f)
-			return PGS_R_PASS_NO_FLOW;
-forward:
-		plan->kind = PGS_K_FWD;
-		plan->slot = f->slot;
-		plan->saddr = plan->fk.vip;
-		plan->daddr = f->backend;
-		plan->sport = f->sport;
-		plan->dport = f->bport;
-		goto check_reset;
-	}
-
-	/* Backend -> VIP:SNAT port: a reply of a flow. */
-	{
-		__u16 dport = bpf_ntohs(((struct tcphdr *)c.pos)->dest);
-		struct pgs_rflow_key rk;
-		struct pgs_flow_key *fk;
-
-		if (dport < pgs_cfg.snat_min || dport > pgs_cfg.snat_max)
-			return PGS_R_PASS;
-		rk.backend = p->ip->saddr;
-		rk.vip = p->ip->daddr;
-		rk.bport = ((struct tcphdr *)c.pos)->source;
-		rk.sport = ((struct tcphdr *)c.pos)->dest;
-		fk = bpf_map_lookup_elem(&pgs_rflows, &rk);
-		if (!fk)
-			return PGS_R_PASS;
-		if (parse_tcp(&c, p->data_end, &p->tcp) < 0)
-			return PGS_R_DROP_MALFORMED;
-		if (!pgs_active())
-			return PGS_R_PASS_INACTIVE;
-		plan->now = bpf_ktime_get_ns();
-		plan->fk = *fk;
-		f = bpf_map_lookup_elem(&pgs_flows, &plan->fk);
-		if (!f || f->backend != rk.backend || f->sport != rk.sport)
-			return PGS_R_PASS; /* a stale reverse entry: not ours any more */
-		p->flags = tcp_flag_byte(p->tcp);
-		plan->flow = f;
-		plan->kind = PGS_K_REV;
-		plan->slot = f->slot;
-		plan->saddr = plan->fk.vip;
-		plan->daddr = plan->fk.client;
-		plan->sport = plan->fk.vport;
-		plan->dport = plan->fk.cport;
-	}
-check_reset:
-	{
-		struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
-
-		if (srv && srv->kill_ns && plan->flow->created_ns < srv->kill_ns && plan->flow->gen == srv->gen)
-			plan->kind = PGS_K_RESET;
-	}
-	{
-		__u32 tot = bpf_ntohs(p->ip->tot_len), hdrs = p->ip->ihl * 4 + p->tcp->doff * 4;
-
-		p->payload = tot > hdrs ? tot - hdrs : 0; /* 0 for BIG TCP (tot_len 0): not counted */
-	}
+	r = parse_to_ports(p, &c);
+	if (r >= 0)
+		return r;
+	ports = c.pos;
+	svc = service_at(p->ip->daddr, ports->dest);
+	r = svc ? classify_client(p, &c, svc, plan) : classify_reply(p, &c, plan);
+	if (r >= 0 || plan->kind == PGS_K_NEW)
+		return r;
+	if (flow_shut_down(plan))
+		plan->kind = PGS_K_RESET;
+	p->payload = tcp_payload(p);
 	return -1;
 }
 
@@ -332,11 +394,11 @@ static __always_inline int commit_new(struct pgs_plan *plan)
 	for (t = 0; t < PGS_SNAT_TRIES; t++) {
 		rk.sport = bpf_htons(snat_port(rnd, t, pgs_cfg.snat_min, pgs_cfg.snat_max));
 		err = bpf_map_update_elem(&pgs_rflows, &rk, &plan->fk, BPF_NOEXIST);
-		if (err != -17 /* EEXIST */)
+		if (err != -PGS_EEXIST)
 			break;
 	}
 	if (err)
-		return err == -17 ? PGS_R_DROP_SNAT_EXHAUSTED : PGS_R_DROP_TABLE_FULL;
+		return err == -PGS_EEXIST ? PGS_R_DROP_SNAT_EXHAUSTED : PGS_R_DROP_TABLE_FULL;
 
 	fv.sport = rk.sport;
 	if (bpf_map_update_elem(&pgs_flows, &plan->fk, &fv, BPF_NOEXIST)) {

@@ -9,6 +9,13 @@
 #include <bpf/bpf_endian.h>
 #include "common.h"
 
+#define PGS_IP_MF 0x2000      /* frag_off: more fragments */
+#define PGS_IP_OFFSET 0x1fff  /* frag_off: fragment offset */
+#define PGS_TCP_PORTS_LEN 4   /* source and destination port: all a first look needs */
+#define PGS_TCP_OFF_SEQ 4     /* byte offsets in the TCP header */
+#define PGS_TCP_OFF_FLAGS 12  /* the 16-bit word of data offset and flags */
+#define PGS_TCP_OFF_CHECK 16
+
 struct hdr_cursor {
 	void *pos;
 };
@@ -49,7 +56,7 @@ static __always_inline int parse_ipv4(struct hdr_cursor *c, void *data_end, stru
 /* A fragment that is not the first (no TCP header in it) or a first fragment with more to come. */
 static __always_inline int ipv4_is_fragment(const struct iphdr *ip)
 {
-	return (ip->frag_off & bpf_htons(0x3fff)) != 0; /* MF or an offset */
+	return (ip->frag_off & bpf_htons(PGS_IP_MF | PGS_IP_OFFSET)) != 0;
 }
 
 /* Returns 0, or -1 when the TCP header (with its options) does not fit in the frame. */
@@ -68,10 +75,10 @@ static __always_inline int parse_tcp(struct hdr_cursor *c, void *data_end, struc
 	return 0;
 }
 
-/* FIN/SYN/RST/PSH/ACK/URG as one byte (byte 13 of the TCP header). */
+/* FIN/SYN/RST/PSH/ACK/URG as one byte (the second of the data offset and flags word). */
 static __always_inline __u8 tcp_flag_byte(const struct tcphdr *tcp)
 {
-	return ((const __u8 *)tcp)[13];
+	return ((const __u8 *)tcp)[PGS_TCP_OFF_FLAGS + 1];
 }
 
 #endif

@@ -885,8 +885,16 @@ static void verdict_names_are_complete(void)
 	CHECK_STR(verdict_name(PGS_R_FWD_NEW), "fwd_new");
 	CHECK_STR(verdict_name(PGS_R_DROP_SNAT_EXHAUSTED), "drop_snat_exhausted");
 	CHECK_STR(verdict_name(PGS_R_MAX), "unknown");
+	CHECK_EQ(verdict_by_name("no_such_verdict"), -1);
+	CHECK(verdict_is_drop(PGS_R_DROP_FIB) && !verdict_is_drop(PGS_R_RESET) && !verdict_is_drop(PGS_R_PASS_PUNT),
+	      "drop flags");
 	for (i = 0; i < PGS_R_MAX; i++) {
 		CHECK(strcmp(verdict_name(i), "unknown"), "verdict %u has no name", i);
+		CHECK(verdict_help(i)[0], "verdict %s has no help text", verdict_name(i));
+		CHECK_EQ(verdict_by_name(verdict_name(i)), (int)i);
+		/* The drop flag and the name agree: the stats and the CLI show drops as drop_* and * alone. */
+		CHECK(verdict_is_drop(i) == !strncmp(verdict_name(i), "drop_", 5), "verdict %s: drop flag %d",
+		      verdict_name(i), verdict_is_drop(i));
 		for (j = 0; j < i; j++)
 			CHECK(strcmp(verdict_name(i), verdict_name(j)), "verdicts %u and %u share a name", i, j);
 	}
