@@ -44,8 +44,8 @@ svc_match() {
     sink) echo "--dir $LAB_DIR/sink" ;;
     lb1|lb2) echo "$LAB_DIR/$1/pgsteerd.conf" ;;
     haproxy) echo "$LAB_DIR/haproxy/haproxy.cfg" ;;
-    api) echo "api/dist/server.js --lab-dir=$LAB_DIR/app" ;;
-    web) echo "web/server.js --lab-dir=$LAB_DIR/app" ;;
+    api) echo "api/dist/server.js --app-dir=$LAB_DIR/app" ;;
+    web) echo "web/server.js --app-dir=$LAB_DIR/app" ;;
   esac
 }
 

@@ -14,7 +14,8 @@ BUILD=${BUILD:-$TOP/build}
 NS=${PGSTEER_CT_NS:-pgv}
 export PGSTEER_CT_NS=$NS PGSTEER_ATTACH=${PGSTEER_ATTACH:-tc} PGSTEER_VRRP=1
 VIP=10.100.1.100
-NODES=(db pgb client lb1 lb2)
+NODES=(db pgb client lb1 lb2 app)
+APP=http://10.100.1.3
 PFX=vagrant
 SOCKET=/run/pgsteer-vagrant-$NS/docker.sock
 export DOCKER_HOST=unix://$SOCKET
@@ -102,6 +103,16 @@ else
   exit 1
 fi
 
+# The example app's machine runs the host's build of it (the image has no npm toolchain).
+t0=$(now_ms)
+if PGSTEER_APP_BUILD=$(APP_BUILD_ROOT=$BUILD/app LOG_TAG=app timeout 600 "$TOP/scripts/provision/app.sh" build 2>"$tmp/app-build.log"); then
+  export PGSTEER_APP_BUILD
+  echo "    example app build $PGSTEER_APP_BUILD ready in $(secs_since "$t0") s"
+else
+  fail app_build "$(tail -n 5 "$tmp/app-build.log" | tr '\n' ' ')"
+  exit 1
+fi
+
 cd "$REPO/vagrant" || exit 1
 
 # --- vagrant validate, every provider --------------------------------------------------------------
@@ -134,7 +145,9 @@ if [ -s "$tmp/nslab.trace" ]; then
   echo "    steps run by both labs: $(comm -12 "$tmp/ns.steps" "$tmp/ct.steps" | paste -sd, -)"
   only_ns=$(comm -23 "$tmp/ns.steps" "$tmp/ct.steps" | paste -sd, -)
   # pgsteerd itself: the namespace lab starts it in its namespaces, a container with lb.sh start.
-  only_ct=$(comm -13 "$tmp/ns.steps" "$tmp/ct.steps" | grep -vx 'lb lb_start' | paste -sd, -)
+  # The example app: the namespace lab starts it on demand (lab.sh app start, t_app) through the same
+  # scripts/provision/app.sh, not at up.
+  only_ct=$(comm -13 "$tmp/ns.steps" "$tmp/ct.steps" | grep -vx -e 'lb lb_start' -e 'app app_start api' -e 'app app_start web' | paste -sd, -)
   check_eval same_provisioning "[ -z '$only_ns' ] && [ -z '$only_ct' ] && grep -qx 'db db_init' $tmp/ct.steps"
   [ -z "$only_ns$only_ct" ] || echo "    only in the namespace lab: $only_ns; only in the containers: $only_ct"
 fi
@@ -142,6 +155,11 @@ fi
 # --- psql through the VIP, from the client, with vagrant ssh --------------------------------------
 q=$(vagrant ssh client -c "PGPASSWORD=app-secret psql -h $VIP -U app -d app -XAtc 'select count(*) from pgbench_accounts'" 2>&1 | tr -d '\r')
 check_eval psql_through_vip '[ "$(echo "$q" | tail -n 1)" = 1000000 ]'
+
+# --- seed flow 1: the example app's API and page answer, reading PostgreSQL through the VIP -------
+app_users() { dx client curl -sS -m 20 "$APP:3000/api/users" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["count"], d["pgbouncer"])' 2>/dev/null; }
+if wait_eval 30 '[[ "$(app_users)" =~ ^300\ pgb[123]$ ]]'; then pass app_api_through_vip; else fail app_api_through_vip "$(app_users)"; fi
+check_eval app_page_renders_users 'dx client curl -sS -m 20 "$APP:3001/" | grep -q "data-user-id=\"7\""'
 
 # --- pgsteer status on lb1: three UP servers ------------------------------------------------------
 srv_status() { dx lb1 pgsteer status -j | python3 -c '
@@ -180,6 +198,7 @@ if wait_eval 10 has_vip\ lb2; then pass lb2_holds_vip; else fail lb2_holds_vip "
 t_vip=$(secs_since "$t0")
 if wait_eval 10 '[ "$(psql_vip)" = 1 ]'; then pass query_after_lb1_failure; else fail query_after_lb1_failure "no answer through $VIP"; fi
 echo "    lb1 failed: lb2 holds the VIP after $t_vip s, a query answered after $(secs_since "$t0") s"
+if wait_eval 30 '[[ "$(app_users)" =~ ^300\ pgb[123]$ ]]'; then pass app_api_after_lb1_failure; else fail app_api_after_lb1_failure "$(app_users)"; fi
 if wait_eval 10 'alerts | tail -n +$((n0 + 1)) | grep -q "lb2"'; then pass lb2_alert; else fail lb2_alert "no alert from lb2 at the sink"; fi
 alerts | tail -n +$((n0 + 1)) | python3 -c 'import json,sys; [print("    alert:", json.loads(l)["text"]) for l in sys.stdin if l.strip()]'
 # lb1 comes back: link up, vagrant provision lb1 starts pgsteerd again; it takes the VIP back (preempt).
