@@ -16,29 +16,109 @@ struct parser {
 	int line;
 	char *err;
 	size_t errlen;
+	int nerr;
 	struct config *cfg;
-	enum { SEC_NONE, SEC_GLOBAL, SEC_VRRP, SEC_SERVICE } section;
+	/* SEC_SKIP: the lines of a section whose header was refused (one error, not one per line). */
+	enum { SEC_NONE, SEC_GLOBAL, SEC_VRRP, SEC_SERVICE, SEC_SKIP } section;
 	struct cfg_service *svc;
 	int seen_global, seen_vrrp;
 };
 
 static int fail(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Every error of the file is kept, one "file:line: what" per line, as haproxy -c prints them. */
 static int fail(struct parser *p, const char *fmt, ...)
 {
 	va_list ap;
-	int n = 0;
+	size_t used = strnlen(p->err, p->errlen);
+	int n;
 
-	if (p->line > 0)
-		n = snprintf(p->err, p->errlen, "%s:%d: ", p->name, p->line);
-	else
-		n = snprintf(p->err, p->errlen, "%s: ", p->name);
-	if (n < 0 || (size_t)n >= p->errlen)
+	p->nerr++;
+	if (used + 2 >= p->errlen)
 		return -EINVAL;
+	if (used)
+		p->err[used++] = '\n';
+	if (p->line > 0)
+		n = snprintf(p->err + used, p->errlen - used, "%s:%d: ", p->name, p->line);
+	else
+		n = snprintf(p->err + used, p->errlen - used, "%s: ", p->name);
+	if (n < 0 || (size_t)n >= p->errlen - used)
+		return -EINVAL;
+	used += n;
 	va_start(ap, fmt);
-	vsnprintf(p->err + n, p->errlen - n, fmt, ap);
+	vsnprintf(p->err + used, p->errlen - used, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* Levenshtein distance of two short words (keywords: longer ones never come close). */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, row[33], prev, cur;
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cur = row[j];
+			row[j] = a[i - 1] == b[j - 1] ? prev : 1 + (prev < row[j] ? (prev < row[j - 1] ? prev : row[j - 1])
+									  : (row[j] < row[j - 1] ? row[j] : row[j - 1]));
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+/* " (did you mean 'interface'?)" when one keyword of the NULL-ended list is close to word, else "". */
+static const char *did_you_mean(const char *word, const char *const *list, char *buf, size_t size)
+{
+	size_t best = SIZE_MAX, d, len = strlen(word);
+	const char *pick = NULL;
+
+	for (; *list; list++) {
+		d = distance(word, *list);
+		if (d < best) {
+			best = d;
+			pick = *list;
+		}
+	}
+	/* Close: a typo or two, and never more than a third of the word. */
+	if (!pick || best == 0 || best > 2 || best * 3 > len + 1)
+		return "";
+	snprintf(buf, size, " (did you mean '%s'?)", pick);
+	return buf;
+}
+
+static const char *const global_words[] = { "interface", "attach", "pin-root", "runtime-socket", "stats", "state-dir",
+					    "node-name", "flow-table-size", "snat-ports", "timeout", "alert", NULL };
+static const char *const vrrp_words[] = { "vrid", "priority", "advert-interval", "preempt", "nopreempt", "preempt-delay",
+					  "vip", "unicast-peer", "peer-name", "unicast-src", "checksum", "garp-repeat",
+					  "garp-delay", NULL };
+static const char *const service_words[] = { "bind", "balance", "check", "server", "slowstart", "on-marked-down", NULL };
+static const char *const check_words[] = { "inter", "fastinter", "downinter", "timeout", "fall", "rise", "user",
+					   "database", NULL };
+static const char *const section_words[] = { "global", "vrrp", "service", NULL };
+
+/* An unknown keyword inside a section: the section's keywords, else a misspelt section header. */
+static const char *keyword_hint(const char *kw, const char *const *words, char *buf, size_t size)
+{
+	const char *h = did_you_mean(kw, words, buf, size);
+
+	return *h ? h : did_you_mean(kw, section_words, buf, size);
+}
+
+/* A duration for messages: whole seconds as "2s", the rest in ms. */
+static const char *fmt_ms(uint64_t ms, char *buf, size_t size)
+{
+	if (ms && ms % 1000 == 0)
+		snprintf(buf, size, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(buf, size, "%llums", (unsigned long long)ms);
+	return buf;
 }
 
 int config_duration(const char *s, uint64_t *ms)
@@ -87,8 +167,12 @@ static int parse_ms(struct parser *p, const char *kw, const char *v, uint32_t *o
 {
 	uint64_t ms;
 
-	if (config_duration(v, &ms) || ms < min_ms)
+	char lim[32];
+
+	if (config_duration(v, &ms))
 		return fail(p, "%s: invalid duration '%s' (examples: 100ms, 2s, 5m, 3h)", kw, v);
+	if (ms < min_ms)
+		return fail(p, "%s: %s is below the minimum of %s", kw, v, fmt_ms(min_ms, lim, sizeof(lim)));
 	*out = (uint32_t)ms;
 	return 0;
 }
@@ -110,8 +194,21 @@ static int parse_ip(struct parser *p, const char *kw, const char *v, uint32_t *o
 {
 	struct in_addr a;
 
-	if (inet_pton(AF_INET, v, &a) != 1)
+	if (inet_pton(AF_INET, v, &a) != 1) {
+		struct in6_addr a6;
+		char bare[64];
+		size_t n = strlen(v);
+
+		/* [::1] as in URLs and HAProxy's binds */
+		if (n > 2 && n < sizeof(bare) && v[0] == '[' && v[n - 1] == ']') {
+			memcpy(bare, v + 1, n - 2);
+			bare[n - 2] = '\0';
+			v = bare;
+		}
+		if (inet_pton(AF_INET6, v, &a6) == 1)
+			return fail(p, "%s: '%s' is an IPv6 address: IPv4 only for now", kw, v);
 		return fail(p, "%s: '%s' is not an IPv4 address", kw, v);
+	}
 	*out = a.s_addr;
 	return 0;
 }
@@ -269,7 +366,9 @@ static int parse_global(struct parser *p, int argc, char **argv)
 		}
 		return fail(p, "alert: expects 'alert slack webhook-file PATH', 'alert slack webhook-env VAR' or 'alert flow-table N%%'");
 	}
-	return fail(p, "unknown keyword '%s' in section global", kw);
+	char dym[64];
+
+	return fail(p, "unknown keyword '%s' in section global%s", kw, keyword_hint(kw, global_words, dym, sizeof(dym)));
 }
 
 static int parse_vrrp(struct parser *p, int argc, char **argv)
@@ -389,7 +488,9 @@ static int parse_vrrp(struct parser *p, int argc, char **argv)
 			return fail(p, "garp-delay: expects a duration (0 = no second burst)");
 		return parse_ms(p, kw, argv[1], &v->garp_delay_ms, 0);
 	}
-	return fail(p, "unknown keyword '%s' in section vrrp", kw);
+	char dym[64];
+
+	return fail(p, "unknown keyword '%s' in section vrrp%s", kw, keyword_hint(kw, vrrp_words, dym, sizeof(dym)));
 }
 
 /* check TYPE [inter D] [fastinter D] [downinter D] [timeout D] [fall N] [rise N] [user U] [database D] */
@@ -442,7 +543,11 @@ static int parse_check(struct parser *p, int argc, char **argv, struct cfg_check
 			if (copy_str(p, "check database", ck->database, sizeof(ck->database), val))
 				return -EINVAL;
 		} else {
-			return fail(p, "check: unknown option '%s' (inter, fastinter, downinter, timeout, fall, rise, user, database)", k);
+			char dym[64];
+			const char *hint = did_you_mean(k, check_words, dym, sizeof(dym));
+
+			return fail(p, "check: unknown option '%s'%s", k,
+				    *hint ? hint : " (inter, fastinter, downinter, timeout, fall, rise, user, database)");
 		}
 	}
 	/* HAProxy: the check timeout defaults to inter; fastinter and downinter to inter. */
@@ -535,7 +640,9 @@ static int parse_service(struct parser *p, int argc, char **argv)
 		svc->shutdown_sessions = 1;
 		return 0;
 	}
-	return fail(p, "unknown keyword '%s' in service %s", kw, svc->name);
+	char dym[64];
+
+	return fail(p, "unknown keyword '%s' in service %s%s", kw, svc->name, keyword_hint(kw, service_words, dym, sizeof(dym)));
 }
 
 static void set_defaults(struct config *c)
@@ -636,6 +743,8 @@ static int parse_line(struct parser *p, char *line)
 	if (argc == 0)
 		return 0;
 	r = section_start(p, argc, argv);
+	if (r < 0)
+		p->section = SEC_SKIP;
 	if (r)
 		return r < 0 ? r : 0;
 	switch (p->section) {
@@ -645,50 +754,55 @@ static int parse_line(struct parser *p, char *line)
 		return parse_vrrp(p, argc, argv);
 	case SEC_SERVICE:
 		return parse_service(p, argc, argv);
-	default:
-		return fail(p, "'%s' outside a section (global, vrrp or service NAME)", argv[0]);
+	case SEC_SKIP:
+		return 0;
+	default: {
+		char dym[64];
+		const char *hint = did_you_mean(argv[0], section_words, dym, sizeof(dym));
+
+		return fail(p, "'%s' outside a section%s", argv[0], *hint ? hint : " (global, vrrp or service NAME)");
+	}
 	}
 }
 
-/* Whole-file rules, reported at the line that introduced the offending part. */
-static int validate(struct parser *p)
+/* Whole-file rules, reported at the line that introduced the offending part; all of them. */
+static void validate(struct parser *p)
 {
 	struct config *c = p->cfg;
 	int i, j;
 
 	p->line = 0;
 	if (!c->interface[0])
-		return fail(p, "global: 'interface' is required");
+		fail(p, "global: 'interface' is required");
 	if (c->nservices == 0)
-		return fail(p, "no service defined");
+		fail(p, "no service defined");
 	for (i = 0; i < c->nservices; i++) {
 		struct cfg_service *s = &c->services[i];
 		uint16_t port = ntohs(s->port);
 
 		p->line = s->line;
 		if (!s->vip)
-			return fail(p, "service %s: 'bind ADDRESS:PORT' is required", s->name);
+			fail(p, "service %s: 'bind ADDRESS:PORT' is required", s->name);
 		if (s->nservers == 0)
-			return fail(p, "service %s: no server defined", s->name);
-		if (port >= c->snat_min && port <= c->snat_max)
-			return fail(p, "service %s: port %u lies in snat-ports %u-%u", s->name, port, c->snat_min, c->snat_max);
+			fail(p, "service %s: no server defined", s->name);
+		if (s->vip && port >= c->snat_min && port <= c->snat_max)
+			fail(p, "service %s: port %u lies in snat-ports %u-%u", s->name, port, c->snat_min, c->snat_max);
 		for (j = 0; j < i; j++)
-			if (c->services[j].vip == s->vip && c->services[j].port == s->port)
-				return fail(p, "service %s binds the same address as service %s", s->name, c->services[j].name);
+			if (s->vip && c->services[j].vip == s->vip && c->services[j].port == s->port)
+				fail(p, "service %s binds the same address as service %s", s->name, c->services[j].name);
 	}
 	if (c->vrrp.enabled) {
 		p->line = c->vrrp.line;
 		if (!c->vrrp.vrid)
-			return fail(p, "vrrp: 'vrid' is required");
+			fail(p, "vrrp: 'vrid' is required");
 		if (!c->vrrp.vip)
-			return fail(p, "vrrp: 'vip ADDRESS/PREFIX' is required");
-		for (i = 0; i < c->nservices; i++)
-			if (c->services[i].vip != c->vrrp.vip) {
+			fail(p, "vrrp: 'vip ADDRESS/PREFIX' is required");
+		for (i = 0; c->vrrp.vip && i < c->nservices; i++)
+			if (c->services[i].vip && c->services[i].vip != c->vrrp.vip) {
 				p->line = c->services[i].line;
-				return fail(p, "service %s binds an address that is not the vrrp vip", c->services[i].name);
+				fail(p, "service %s binds an address that is not the vrrp vip", c->services[i].name);
 			}
 	}
-	return 0;
 }
 
 int config_parse(const char *text, const char *name, struct config *cfg, char *err, size_t errlen)
@@ -701,20 +815,22 @@ int config_parse(const char *text, const char *name, struct config *cfg, char *e
 		snprintf(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;
 	}
+	if (errlen)
+		err[0] = '\0';
 	set_defaults(cfg);
+	/* Every line is read, whatever came before: each mistake is reported, not just the first. */
 	for (line = copy; line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
 		p.line++;
-		r = parse_line(&p, line);
-		if (r < 0)
-			break;
+		parse_line(&p, line);
 	}
 	free(copy);
-	if (r < 0)
-		return r;
-	return validate(&p);
+	/* The whole-file rules only mean something once every line parsed. */
+	if (!p.nerr)
+		validate(&p);
+	return p.nerr ? -EINVAL : r;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)

@@ -290,7 +290,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	int foreground = 0, check_only = 0, verbose = 0, short_v = 0, resume = 0, opt, r;
-	char err[1024];
+	char err[4096]; /* every error of the file (pgsteerd -n) */
 	ssize_t n;
 
 	n = readlink("/proc/self/exe", d.self, sizeof(d.self) - 1);

@@ -144,7 +144,7 @@ static void errors(void)
 		const char *msg;
 	} t[] = {
 		{ "global\n    interface eth0\n    attach dpdk\n", "t.conf:3: attach: unknown mode 'dpdk' (xdp, tc or xdp-generic)" },
-		{ "global\n    interfac eth0\n", "t.conf:2: unknown keyword 'interfac' in section global" },
+		{ "global\n    interfac eth0\n", "t.conf:2: unknown keyword 'interfac' in section global (did you mean 'interface'?)" },
 		{ "    interface eth0\n", "t.conf:1: 'interface' outside a section (global, vrrp or service NAME)" },
 		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1\n", "t.conf:4: bind: '10.0.0.1' is not ADDRESS:PORT" },
 		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:99999\n", "t.conf:4: bind: '99999' is not a number from 1 to 65535" },
