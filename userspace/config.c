@@ -256,6 +256,7 @@ static int parse_global(struct parser *p, int argc, char **argv)
 	const char *kw = argv[0];
 
 	if (!strcmp(kw, "interface")) {
+		c->interface_line = p->line;
 		if (argc != 2)
 			return fail(p, "interface: expects one interface name");
 		return copy_str(p, kw, c->interface, sizeof(c->interface), argv[1]);
@@ -311,6 +312,7 @@ static int parse_global(struct parser *p, int argc, char **argv)
 		return parse_uint(p, kw, argv[1], 1024, 16u << 20, &c->flow_table_size);
 	}
 	if (!strcmp(kw, "snat-ports")) {
+		c->snat_line = p->line;
 		uint32_t lo, hi;
 		char buf[32], *dash;
 
@@ -344,6 +346,7 @@ static int parse_global(struct parser *p, int argc, char **argv)
 	}
 	if (!strcmp(kw, "alert")) {
 		if (argc == 4 && !strcmp(argv[1], "slack") && !strcmp(argv[2], "webhook-file")) {
+			c->webhook_line = p->line;
 			if (argv[3][0] != '/')
 				return fail(p, "alert slack webhook-file: expects an absolute path");
 			return copy_str(p, kw, c->alert.webhook_file, sizeof(c->alert.webhook_file), argv[3]);

@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "checker.h"
 #include "config.h"
+#include "config_warn.h"
 #include "datapath.h"
 #include "dpsync.h"
 #include "hooks.h"
@@ -347,6 +348,13 @@ int main(int argc, char **argv)
 	if (r) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
+	}
+	{
+		struct cfg_host host;
+
+		cfg_host_probe(&d.cfg, &host);
+		if (config_warnings(&d.cfg, conf, &host, err, sizeof(err)))
+			fprintf(stderr, "%s\n", err);
 	}
 	if (check_only) {
 		printf("configuration OK\n");

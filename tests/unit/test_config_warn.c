@@ -1,0 +1,86 @@
+/* Config warnings: what parses but will not work on this machine, each as file:line: warning. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "harness.h"
+#include "config.h"
+#include "config_warn.h"
+
+#define G "global\n    interface eth9\n"
+#define S "service pgsql\n    bind 10.0.0.1:5432\n    server pgb1 10.0.0.5:6432\n"
+#define V "vrrp\n    vrid 5\n    vip 10.0.0.1/24\n"
+
+/* eth9 with 10.0.0.2/24, the kernel's local ports 32768-60999 */
+static const struct cfg_host host = {
+	.if_exists = 1, .naddrs = 1, .addr = { 0x0200000a }, .prefix = { 24 }, .local_min = 32768, .local_max = 60999,
+};
+
+static const struct {
+	const char *name, *text, *msg;
+	int no_interface;
+} cases[] = {
+	{ "clean", G S, "", 0 },
+	{ "clean_vrrp", G V S, "", 0 },
+	{ "no_interface", G S, "w.conf:2: warning: interface eth9 does not exist on this machine", 1 },
+	{ "vip_outside_subnet", G "vrrp\n    vrid 5\n    vip 10.9.0.1/24\n" "service pgsql\n    bind 10.9.0.1:5432\n"
+				"    server pgb1 10.0.0.5:6432\n",
+	  "w.conf:3: warning: vip 10.9.0.1 is outside the subnets of eth9 (10.0.0.2/24)", 0 },
+	{ "bind_outside_subnet", G "service pgsql\n    bind 192.168.1.1:5432\n    server pgb1 10.0.0.5:6432\n",
+	  "w.conf:3: warning: service pgsql: bind 192.168.1.1 is outside the subnets of eth9 (10.0.0.2/24)", 0 },
+	{ "duplicate_server", G S "    server pgb2 10.0.0.5:6432\n",
+	  "w.conf:6: warning: server pgsql/pgb2: 10.0.0.5:6432 is also server pgsql/pgb1", 0 },
+	{ "duplicate_across_services", G S "service other\n    bind 10.0.0.1:5433\n    server o1 10.0.0.5:6432\n",
+	  "w.conf:8: warning: server other/o1: 10.0.0.5:6432 is also server pgsql/pgb1", 0 },
+	{ "snat_in_local_range", G "    snat-ports 30000-40000\n" S,
+	  "w.conf:3: warning: snat-ports 30000-40000 overlaps net.ipv4.ip_local_port_range 32768-60999: "
+	  "the kernel may pick the same ports for the node's own connections", 0 },
+	{ "missing_webhook", G "    alert slack webhook-file /nonexistent/pgsteer-hook\n" S,
+	  "w.conf:3: warning: alert slack webhook-file /nonexistent/pgsteer-hook cannot be read: alerts will not be sent", 0 },
+	{ "three_at_once", G "    snat-ports 60000-61000\n    alert slack webhook-file /nonexistent/h\n" S "    server b 10.0.0.5:6432\n",
+	  "w.conf:8: warning: server pgsql/b: 10.0.0.5:6432 is also server pgsql/pgb1\n"
+	  "w.conf:3: warning: snat-ports 60000-61000 overlaps net.ipv4.ip_local_port_range 32768-60999: "
+	  "the kernel may pick the same ports for the node's own connections\n"
+	  "w.conf:4: warning: alert slack webhook-file /nonexistent/h cannot be read: alerts will not be sent", 0 },
+};
+
+/* The probe reads the real machine: lo is there with 127.0.0.1/8, the port range is the kernel's. */
+static void probe_lo(void)
+{
+	static struct config c;
+	struct cfg_host h;
+	char err[512];
+	int i, found = 0;
+
+	CHECK(config_parse("global\n    interface lo\nservice s\n    bind 127.0.0.1:5432\n    server a 127.0.0.2:6432\n", "lo.conf",
+			   &c, err, sizeof(err)) == 0, "%s", err);
+	cfg_host_probe(&c, &h);
+	CHECK(h.if_exists, "lo not found");
+	for (i = 0; i < h.naddrs; i++)
+		found |= h.addr[i] == htonl(INADDR_LOOPBACK) && h.prefix[i] == 8;
+	CHECK(found, "127.0.0.1/8 not among lo's %d addresses", h.naddrs);
+	CHECK(h.local_min > 0 && h.local_min <= h.local_max, "ip_local_port_range %u-%u", h.local_min, h.local_max);
+}
+
+int main(void)
+{
+	static struct config c;
+	char err[1024], out[2048], name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cfg_host h = host;
+		int n;
+
+		snprintf(name, sizeof(name), "config_warn/%s", cases[i].name);
+		h_begin(name);
+		if (cases[i].no_interface)
+			h.if_exists = 0, h.naddrs = 0;
+		CHECK(config_parse(cases[i].text, "w.conf", &c, err, sizeof(err)) == 0, "parse: %s", err);
+		n = config_warnings(&c, "w.conf", &h, out, sizeof(out));
+		CHECK(strcmp(out, cases[i].msg) == 0, "\n       got  %s\n       want %s", out, cases[i].msg);
+		CHECK((n == 0) == (cases[i].msg[0] == '\0'), "%d warning(s) counted", n);
+		h_end();
+	}
+	RUN(probe_lo);
+	return h_exit();
+}
