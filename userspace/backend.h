@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "config.h"
 #include "health.h"
+#include "sync.h"
 
 /* check_status values, as HAProxy names them. */
 enum chk_status {
@@ -87,6 +88,7 @@ struct model {
 	struct {
 		uint64_t queued, sent, failed, dropped;
 	} alerts;
+	struct sync_view sync;       /* flow sync (sync.c); enabled 0 when off */
 };
 
 /* The effective datapath state and weight of a server (admin, health, passive flag, slow start). */

@@ -97,7 +97,7 @@ static const char *const global_words[] = { "interface", "attach", "pin-root", "
 					    "node-name", "flow-table-size", "snat-ports", "timeout", "alert", NULL };
 static const char *const vrrp_words[] = { "vrid", "priority", "advert-interval", "preempt", "nopreempt", "preempt-delay",
 					  "vip", "unicast-peer", "peer-name", "unicast-src", "checksum", "garp-repeat",
-					  "garp-delay", NULL };
+					  "garp-delay", "sync", NULL };
 static const char *const service_words[] = { "bind", "balance", "check", "server", "slowstart", "on-marked-down", NULL };
 static const char *const check_words[] = { "inter", "fastinter", "downinter", "timeout", "fall", "rise", "user",
 					   "database", NULL };
@@ -491,9 +491,36 @@ static int parse_vrrp(struct parser *p, int argc, char **argv)
 			return fail(p, "garp-delay: expects a duration (0 = no second burst)");
 		return parse_ms(p, kw, argv[1], &v->garp_delay_ms, 0);
 	}
-	char dym[64];
+	if (!strcmp(kw, "sync")) {
+		int i;
 
-	return fail(p, "unknown keyword '%s' in section vrrp%s", kw, keyword_hint(kw, vrrp_words, dym, sizeof(dym)));
+		if (argc == 2 && !strcmp(argv[1], "off")) {
+			v->sync_off = 1;
+			return 0;
+		}
+		if (argc < 3 || argc % 2 == 0)
+			return fail(p, "sync: expects 'sync key-file PATH [port N]' or 'sync off'");
+		for (i = 1; i + 1 < argc; i += 2) {
+			if (!strcmp(argv[i], "key-file")) {
+				if (copy_str(p, "key-file", v->sync_key_file, sizeof(v->sync_key_file), argv[i + 1]))
+					return -EINVAL;
+				v->sync_key_explicit = 1;
+			} else if (!strcmp(argv[i], "port")) {
+				if (parse_uint(p, "port", argv[i + 1], 1, 65535, &n))
+					return -EINVAL;
+				v->sync_port = (uint16_t)n;
+			} else {
+				return fail(p, "sync: unknown option '%s' (key-file, port)", argv[i]);
+			}
+		}
+		v->sync_off = 0;
+		return 0;
+	}
+	{
+		char dym[64];
+
+		return fail(p, "unknown keyword '%s' in section vrrp%s", kw, keyword_hint(kw, vrrp_words, dym, sizeof(dym)));
+	}
 }
 
 /* check TYPE [inter D] [fastinter D] [downinter D] [timeout D] [fall N] [rise N] [user U] [database D] */
@@ -674,6 +701,8 @@ static void set_defaults(struct config *c)
 	c->vrrp.csum = VRRP_CSUM_PSEUDO;
 	c->vrrp.garp_repeat = 5;
 	c->vrrp.garp_delay_ms = 5000;
+	snprintf(c->vrrp.sync_key_file, sizeof(c->vrrp.sync_key_file), "%s", CFG_SYNC_KEY_DEFAULT);
+	c->vrrp.sync_port = CFG_SYNC_PORT_DEFAULT;
 }
 
 static void service_defaults(struct cfg_service *svc)

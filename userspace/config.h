@@ -10,6 +10,8 @@
 
 #define CFG_MAX_PEERS 8
 #define CFG_STR 64
+#define CFG_SYNC_KEY_DEFAULT "/etc/pgsteer/sync.key"
+#define CFG_SYNC_PORT_DEFAULT 8848 /* IPVS sync daemon's port */
 
 enum attach_mode { ATTACH_XDP, ATTACH_TC, ATTACH_XDP_GENERIC };
 enum check_type { CHECK_NONE, CHECK_TCP, CHECK_PGSQL, CHECK_LOGIN };
@@ -72,6 +74,10 @@ struct cfg_vrrp {
 	enum vrrp_csum csum;
 	uint32_t garp_repeat;
 	uint32_t garp_delay_ms; /* second burst; 0 = none */
+	char sync_key_file[PATH_MAX]; /* flow sync's shared key; sync is on when the file exists */
+	int sync_key_explicit;  /* the file was named: it must exist */
+	int sync_off;           /* "sync off" */
+	uint16_t sync_port;     /* UDP (flow events) and TCP (bulk resync), host order */
 	int line;
 };
 

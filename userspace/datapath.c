@@ -268,6 +268,8 @@ static void fill_maps(struct datapath *dp)
 	dp->maps.flows = bpf_map__fd(t->maps.pgs_flows);
 	dp->maps.rflows = bpf_map__fd(t->maps.pgs_rflows);
 	dp->maps.ctl = bpf_map__fd(t->maps.pgs_ctl);
+	dp->maps.events = bpf_map__fd(t->maps.pgs_events);
+	dp->maps.ev_lost = bpf_map__fd(t->maps.pgs_ev_lost);
 	dp->maps.rr = bpf_map__fd(t->maps.pgs_rr);
 }
 
@@ -721,4 +723,75 @@ int datapath_purge_before(struct datapath *dp, uint64_t before_ns, uint64_t *pur
 	}
 	*purged = w.n;
 	return r;
+}
+
+int datapath_flow_get(struct datapath *dp, const struct pgs_flow_key *k, struct pgs_flow *f)
+{
+	return bpf_map_lookup_elem(dp->maps.flows, k, f) ? -errno : 0;
+}
+
+int datapath_rflow_get(struct datapath *dp, uint32_t vip, uint32_t backend, uint16_t bport, uint16_t sport,
+		       struct pgs_flow_key *k)
+{
+	struct pgs_rflow_key rk = { .backend = backend, .vip = vip, .bport = bport, .sport = sport };
+
+	return bpf_map_lookup_elem(dp->maps.rflows, &rk, k) ? -errno : 0;
+}
+
+int datapath_flow_update(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	return bpf_map_update_elem(dp->maps.flows, k, f, BPF_EXIST) ? -errno : 0;
+}
+
+void datapath_flow_forget(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	forget_flow(dp, k, f);
+}
+
+static void count_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	uint64_t *counted = arg;
+
+	if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
+		counted[f->slot]++;
+}
+
+int datapath_recount(struct datapath *dp)
+{
+	static uint64_t counted[PGS_MAX_SLOTS];
+	uint32_t slot;
+	int r;
+
+	memset(counted, 0, sizeof(counted));
+	r = datapath_flows_each(dp, count_flow, counted);
+	if (r)
+		return r;
+	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
+		struct pgs_conns c;
+		uint64_t adj;
+
+		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &c))
+			return -errno;
+		/* active = opened - closed - adj: keep the totals and move adj; raise opened only when the
+		 * flows outnumber what this node ever opened there (flows synced from the peer). */
+		if (c.opened - c.closed < counted[slot]) {
+			c.opened = c.closed + counted[slot];
+			if (bpf_map_update_elem(dp->maps.conns, &slot, &c, BPF_ANY))
+				return -errno;
+		}
+		adj = c.opened - c.closed - counted[slot];
+		if (bpf_map_update_elem(dp->maps.conn_adj, &slot, &adj, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+int datapath_events_fd(const struct datapath *dp)
+{
+	return dp->maps.events;
+}
+
+int datapath_read_ev_lost(struct datapath *dp, uint64_t *lost)
+{
+	return maps_read_ev_lost(&dp->maps, lost);
 }

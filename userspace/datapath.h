@@ -66,4 +66,21 @@ int datapath_purge_before(struct datapath *dp, uint64_t before_ns, uint64_t *pur
 typedef void (*dp_flow_fn)(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f);
 int datapath_flows_each(struct datapath *dp, dp_flow_fn cb, void *arg);
 
+/* One flow by its client side: 0, -ENOENT or -errno. */
+int datapath_flow_get(struct datapath *dp, const struct pgs_flow_key *k, struct pgs_flow *f);
+/* The client side of the flow that holds SNAT port sport toward backend:bport: 0, -ENOENT or -errno. */
+int datapath_rflow_get(struct datapath *dp, uint32_t vip, uint32_t backend, uint16_t bport, uint16_t sport,
+		       struct pgs_flow_key *k);
+/* Rewrite an existing flow's value (its reverse entry is unchanged): 0, -ENOENT or -errno. */
+int datapath_flow_update(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f);
+/* Remove a flow and its reverse entry (counts are the caller's: see datapath_recount). */
+void datapath_flow_forget(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f);
+/* Make each slot's connection count equal the flows marked PGS_FLOW_F_COUNTED in the table at once
+ * (flows synced from the peer were never opened here), rather than at the next clean-up pass. */
+int datapath_recount(struct datapath *dp);
+
+/* The flow events ring buffer (pgs_events) for ring_buffer__new, and the events it had no room for. */
+int datapath_events_fd(const struct datapath *dp);
+int datapath_read_ev_lost(struct datapath *dp, uint64_t *lost);
+
 #endif

@@ -325,17 +325,178 @@ void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(v
 }
 
 /* Taking over after this node was not steering for a while: its flows are sessions the other node
- * has reset since (no flow sync), which would otherwise count toward leastconn for hours. A short
- * flap keeps them: an idle session that sent nothing meanwhile is still alive. */
+ * has reset since (unless flow sync kept them fresh), which would otherwise count toward leastconn
+ * for hours. A short flap keeps them: an idle session that sent nothing meanwhile is still alive. */
 #define STALE_AFTER_NS (10ull * 1000000000)
 
-void dpsync_purge_stale(struct datapath *dp)
+void dpsync_takeover(struct datapath *dp)
 {
 	uint64_t off = 0, n = 0;
+	int r;
 
-	if (datapath_get_off_ns(dp, &off) || !off || now_ns() - off < STALE_AFTER_NS)
-		return;
-	if (!datapath_purge_before(dp, off, &n) && n)
+	if (!datapath_get_off_ns(dp, &off) && off && now_ns() - off >= STALE_AFTER_NS &&
+	    !datapath_purge_before(dp, off, &n) && n)
 		log_info("forgot %llu flow(s) from before this node stopped steering %llus ago: the other node "
 			 "reset those sessions", (unsigned long long)n, (unsigned long long)((now_ns() - off) / 1000000000));
+	r = datapath_recount(dp);
+	if (r)
+		log_warnx("rebuilding connection counts from the flow table: %s", strerror(-r));
+}
+
+static const struct server_rt *server_at(const struct model *m, uint32_t slot)
+{
+	int i, j;
+
+	for (i = 0; i < m->nservices; i++)
+		for (j = 0; j < m->services[i].nservers; j++)
+			if (m->services[i].servers[j].slot == slot)
+				return &m->services[i].servers[j];
+	return NULL;
+}
+
+static int fill_record(const struct model *m, const struct pgs_flow_key *k, uint32_t slot, uint32_t backend,
+		       uint16_t bport, uint16_t sport, struct sync_flow *r)
+{
+	const struct server_rt *s = server_at(m, slot);
+
+	if (!s)
+		return -ENOENT;
+	memset(r, 0, sizeof(*r));
+	snprintf(r->service, sizeof(r->service), "%s", s->svc->cfg.name);
+	r->client = k->client;
+	r->cport = k->cport;
+	r->vip = k->vip;
+	r->vport = k->vport;
+	r->backend = backend;
+	r->bport = bport;
+	r->sport = sport;
+	return 0;
+}
+
+#define SYNC_FLAGS (PGS_FLOW_F_FIN_CLIENT | PGS_FLOW_F_FIN_SERVER | PGS_FLOW_F_SERVER_FIRST)
+
+int dpsync_flow_record(const struct model *m, const struct pgs_flow_key *k, const struct pgs_flow *f,
+		       enum sync_op op, uint64_t now, struct sync_flow *r)
+{
+	if (f->state != PGS_FLOW_ESTABLISHED && f->state != PGS_FLOW_FIN_WAIT)
+		return -ENOENT;
+	if (fill_record(m, k, f->slot, f->backend, f->bport, f->sport, r))
+		return -ENOENT;
+	r->op = (uint8_t)op;
+	r->state = (uint8_t)f->state;
+	r->flags = (uint16_t)(f->flags & SYNC_FLAGS);
+	r->idle_ms = now > f->seen_ns ? (uint32_t)((now - f->seen_ns) / 1000000) : 0;
+	return 0;
+}
+
+int dpsync_event_record(const struct model *m, const struct pgs_flow_event *e, struct sync_flow *r)
+{
+	if (fill_record(m, &e->fk, e->slot, e->backend, e->bport, e->sport, r))
+		return -ENOENT;
+	r->op = e->type == PGS_EV_ESTABLISHED ? SYNC_OP_NEW : SYNC_OP_CLOSE;
+	r->state = PGS_FLOW_ESTABLISHED;
+	r->flags = (uint16_t)(e->flags & SYNC_FLAGS);
+	return 0;
+}
+
+/* The server a record names, by service name and VIP:port, then server ip:port. */
+static const struct server_rt *server_named(const struct model *m, const struct sync_flow *r, int *why)
+{
+	int i, j;
+
+	*why = SYNC_E_UNKNOWN_SERVICE;
+	for (i = 0; i < m->nservices; i++) {
+		const struct service_rt *svc = &m->services[i];
+
+		if (strcmp(svc->cfg.name, r->service))
+			continue;
+		if (svc->cfg.vip != r->vip || svc->cfg.port != r->vport)
+			return NULL;
+		*why = SYNC_E_UNKNOWN_SERVER;
+		for (j = 0; j < svc->nservers; j++)
+			if (svc->servers[j].cfg.addr == r->backend && svc->servers[j].cfg.port == r->bport)
+				return &svc->servers[j];
+		return NULL;
+	}
+	return NULL;
+}
+
+int dpsync_flow_known(const struct model *m, const struct sync_flow *r)
+{
+	int why;
+
+	return server_named(m, r, &why) ? 0 : why;
+}
+
+/* A flow of another client side that holds the SNAT port r wants: gone on the peer (its close was
+ * lost), or its reverse entry would be taken away under the new flow when it expires. */
+static void free_snat_port(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	struct pgs_flow_key other;
+	struct pgs_flow of;
+
+	if (datapath_rflow_get(dp, k->vip, f->backend, f->bport, f->sport, &other) ||
+	    !memcmp(&other, k, sizeof(other)))
+		return;
+	if (!datapath_flow_get(dp, &other, &of) && of.backend == f->backend && of.bport == f->bport &&
+	    of.sport == f->sport)
+		datapath_flow_forget(dp, &other, &of);
+}
+
+int dpsync_flow_apply(struct datapath *dp, const struct model *m, const struct sync_flow *r, uint64_t now)
+{
+	struct pgs_flow_key k = { .client = r->client, .vip = r->vip, .cport = r->cport, .vport = r->vport };
+	const struct server_rt *s;
+	struct pgs_server srv;
+	struct pgs_flow f, old;
+	int why, have;
+
+	have = !datapath_flow_get(dp, &k, &old);
+	if (have && (old.backend != r->backend || old.bport != r->bport || old.sport != r->sport))
+		have = 0;
+	if (r->op == SYNC_OP_CLOSE) {
+		if (have)
+			datapath_flow_forget(dp, &k, &old);
+		return 0;
+	}
+	if (have && r->op == SYNC_OP_REFRESH && old.state == r->state) {
+		old.seen_ns = now;
+		return datapath_flow_update(dp, &k, &old);
+	}
+	s = server_named(m, r, &why);
+	if (!s)
+		return -ENOENT;
+	memset(&f, 0, sizeof(f));
+	f.backend = r->backend;
+	f.bport = r->bport;
+	f.sport = r->sport;
+	f.slot = s->slot;
+	f.gen = datapath_get_server(dp, s->slot, &srv) ? 0 : srv.gen;
+	/* A half-closed flow no longer counts toward its server (the first FIN released it). */
+	f.flags = r->flags | (r->state == PGS_FLOW_ESTABLISHED ? PGS_FLOW_F_COUNTED : 0);
+	f.state = r->state;
+	f.created_ns = now;
+	f.seen_ns = now; /* heard of just now: the peer saw it within its refresh period */
+	if (have) {
+		f.created_ns = old.created_ns;
+		memcpy(f.hop, old.hop, sizeof(f.hop));
+		return datapath_flow_update(dp, &k, &f);
+	}
+	if (!datapath_flow_get(dp, &k, &old))
+		datapath_flow_forget(dp, &k, &old); /* the client side reopened toward another server */
+	free_snat_port(dp, &k, &f);
+	return datapath_flow_insert(dp, &k, &f);
+}
+
+void dpsync_takeover_down(struct datapath *dp, struct model *m)
+{
+	int i, j;
+
+	for (i = 0; i < m->nservices; i++)
+		for (j = 0; j < m->services[i].nservers; j++) {
+			struct server_rt *s = &m->services[i].servers[j];
+
+			if (s->svc->cfg.shutdown_sessions && server_class(s) == CLASS_DOWN)
+				dpsync_shutdown_sessions(dp, s, 1);
+		}
 }

@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "config.h"
 #include "datapath.h"
+#include "sync_proto.h"
 
 /* Write one server's entry (state, weight, name), keeping the generation and kill time earlier
  * runs set while the slot holds the same address. */
@@ -46,8 +47,29 @@ void dpsync_shutdown_sessions(struct datapath *dp, struct server_rt *s, int stee
 void dpsync_clear_passive(struct datapath *dp, struct server_rt *s);
 void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(void *arg, struct server_rt *s),
 			 void *arg);
-/* Forget flows from before steering last went off, if it was off for long: the other node reset
- * those sessions. */
-void dpsync_purge_stale(struct datapath *dp);
+/* This node starts steering: forget flows from before steering last went off if it was off for
+ * long and nothing kept them fresh (the other node reset those sessions), and make each server's
+ * connection count equal its flows at once (flows synced from the peer were never opened here). */
+void dpsync_takeover(struct datapath *dp);
+
+/* --- Flow sync (sync.c): this node's flows as records that name their server by service name and
+ * ip:port, and records from the peer into the maps. --------------------------------------------- */
+
+/* The record of flow (k, f), for op: 0, or -ENOENT for a flow not worth sending (half-open or
+ * closed) or whose slot the model no longer has. */
+int dpsync_flow_record(const struct model *m, const struct pgs_flow_key *k, const struct pgs_flow *f,
+		       enum sync_op op, uint64_t now_ns, struct sync_flow *r);
+/* The record of a datapath flow event (ESTABLISHED: SYNC_OP_NEW, CLOSED: SYNC_OP_CLOSE): 0 or -ENOENT. */
+int dpsync_event_record(const struct model *m, const struct pgs_flow_event *e, struct sync_flow *r);
+/* Whether this node has r's service (same name and VIP:port) and server (ip:port in it): 0,
+ * SYNC_E_UNKNOWN_SERVICE or SYNC_E_UNKNOWN_SERVER (a sync_resolve_fn). */
+int dpsync_flow_known(const struct model *m, const struct sync_flow *r);
+/* Apply a known record while not steering: NEW installs the flow in both directions with the same
+ * SNAT port (replacing what held its client side or its SNAT port), REFRESH marks it seen at now_ns
+ * (installing it if missing), CLOSE forgets it. 0 or -errno. */
+int dpsync_flow_apply(struct datapath *dp, const struct model *m, const struct sync_flow *r, uint64_t now_ns);
+/* Servers DOWN here whose service shuts sessions down (on-marked-down shutdown-sessions): their
+ * flows, synced while this node was backup, are reset as if the server had just gone down. */
+void dpsync_takeover_down(struct datapath *dp, struct model *m);
 
 #endif

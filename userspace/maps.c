@@ -154,6 +154,11 @@ int maps_read_verdicts(const struct pgs_maps *m, uint64_t out[PGS_R_MAX])
 	return 0;
 }
 
+int maps_read_ev_lost(const struct pgs_maps *m, uint64_t *out)
+{
+	return read_percpu_u64s(m->ev_lost, 0, out, 1);
+}
+
 int maps_get_active(const struct pgs_maps *m, int *active)
 {
 	struct pgs_ctl ctl;

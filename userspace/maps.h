@@ -45,6 +45,8 @@ typedef void (*maps_svc_fn)(void *arg, const struct pgs_svc_key *k, const struct
 int maps_services_each(const struct pgs_maps *m, maps_svc_fn cb, void *arg);
 /* Entries in the flow table, counted key by key. */
 int maps_flow_count(const struct pgs_maps *m, uint64_t *n);
+/* Flow events the datapath had no ring-buffer room for, summed over CPUs. */
+int maps_read_ev_lost(const struct pgs_maps *m, uint64_t *out);
 
 /* The verdicts' names, help texts and drop flags: PGS_REASONS in pgsteer_abi.h. */
 const char *verdict_name(enum pgs_reason r);

@@ -30,6 +30,7 @@
 #include "persist.h"
 #include "pgsteerd.h"
 #include "stats.h"
+#include "sync.h"
 #include "vrrp.h"
 
 static void usage(FILE *f, int status)
@@ -156,7 +157,7 @@ static void on_vrrp_steer(void *arg, int on)
 	struct pgsteerd *d = arg;
 
 	if (on && d->dp && !d->steering)
-		dpsync_purge_stale(d->dp);
+		dpsync_takeover(d->dp);
 	d->want_steering = on;
 	role_steer(d->role, on);
 	if (!d->dp)
@@ -429,6 +430,8 @@ int main(int argc, char **argv)
 		set_steering(&d, 1);
 	else if (!d.vrrp)
 		start_vrrp(&d, 0);
+	if (sync_start(d.loop, &d.cfg, &d.model, d.dp, d.vrrp, d.node_addr, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 
 	d.rt = runtime_new(d.loop, d.cfg.runtime_socket, &d.model, &runtime_ops, &d, err, sizeof(err));
 	if (!d.rt)

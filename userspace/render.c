@@ -696,6 +696,29 @@ static void prom_pgsteer(FILE *out, const struct model *m, uint64_t now_ms)
 		}
 	}
 
+	if (m->sync.enabled) {
+		const struct sync_view *v = &m->sync;
+
+		prom_scalar(out, "pgsteer_sync_ready", "gauge",
+			    "1 once this node's flow table is in sync (a backup's bulk resync completed).", v->ready);
+		prom_scalar(out, "pgsteer_sync_messages_sent_total", "counter", "Flow-sync messages sent.", v->msgs_tx);
+		prom_scalar(out, "pgsteer_sync_flows_sent_total", "counter", "Flow records sent.", v->flows_tx);
+		prom_scalar(out, "pgsteer_sync_messages_received_total", "counter",
+			    "Flow-sync messages accepted.", v->msgs_rx);
+		prom_scalar(out, "pgsteer_sync_flows_received_total", "counter", "Flow records accepted.", v->flows_rx);
+		prom_scalar(out, "pgsteer_sync_lag_milliseconds", "gauge",
+			    "Receive time minus send time of the last accepted message.", v->lag_ms);
+		prom_scalar(out, "pgsteer_sync_events_lost_total", "counter",
+			    "Flow events the datapath had no ring-buffer room for.", v->ev_lost);
+		prom_family(out, "pgsteer_sync_rejected_total", "counter",
+			    "Flow-sync messages (or records) rejected, by reason.");
+		for (i = SYNC_E_TRUNCATED; i < SYNC_E_MAX; i++) {
+			prom_name(out, "pgsteer_sync_rejected_total", "reason", sync_err_name((enum sync_err)i), NULL,
+				  NULL, NULL, NULL);
+			prom_value(out, (int64_t)v->err[i], 0);
+		}
+	}
+
 	prom_scalar(out, "pgsteer_alerts_queued", "gauge", "Alerts waiting to be delivered.", m->alerts.queued);
 	prom_scalar(out, "pgsteer_alerts_sent_total", "counter", "Alerts delivered.", m->alerts.sent);
 	prom_scalar(out, "pgsteer_alerts_failed_total", "counter", "Alert deliveries that failed (retried).",
@@ -841,6 +864,35 @@ static json_object *json_vrrp(const struct model *m)
 	return o;
 }
 
+static json_object *json_sync(const struct model *m)
+{
+	const struct sync_view *v = &m->sync;
+	json_object *o = json_object_new_object(), *errs = json_object_new_object();
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a = { .s_addr = v->peer };
+	unsigned i;
+
+	j_str(o, "role", v->master ? "sender" : "receiver");
+	json_object_object_add(o, "ready", json_object_new_boolean(v->ready));
+	if (v->peer && inet_ntop(AF_INET, &a, ip, sizeof(ip)))
+		j_str(o, "peer", ip);
+	else
+		json_object_object_add(o, "peer", NULL);
+	j_u64(o, "last_message_ms", v->last_rx_ms); /* wall clock, 0 = none yet */
+	j_u64(o, "lag_ms", v->lag_ms);
+	j_u64(o, "messages_sent", v->msgs_tx);
+	j_u64(o, "flows_sent", v->flows_tx);
+	j_u64(o, "messages_received", v->msgs_rx);
+	j_u64(o, "flows_received", v->flows_rx);
+	j_u64(o, "resyncs", v->resyncs);
+	j_u64(o, "install_errors", v->install_errors);
+	j_u64(o, "events_lost", v->ev_lost);
+	for (i = SYNC_E_TRUNCATED; i < SYNC_E_MAX; i++)
+		j_u64(errs, sync_err_name((enum sync_err)i), v->err[i]);
+	json_object_object_add(o, "rejected", errs);
+	return o;
+}
+
 static json_object *json_alerts(const struct model *m)
 {
 	json_object *o = json_object_new_object();
@@ -872,6 +924,8 @@ int render_json(const struct model *m, uint64_t now_ms, FILE *out)
 	json_object_object_add(root, "datapath", json_datapath(m));
 	if (m->vrrp.enabled)
 		json_object_object_add(root, "vrrp", json_vrrp(m));
+	if (m->sync.enabled)
+		json_object_object_add(root, "sync", json_sync(m));
 	json_object_object_add(root, "alerts", json_alerts(m));
 
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

@@ -312,7 +312,7 @@ static void on_advert_backup(struct vrrp_fsm *f, const struct vrrp_event *ev, ui
 		f->prio0_from = ev->src;
 		return;
 	}
-	if (lower && f->p.preempt) {
+	if (lower && f->p.preempt && !f->hold_preempt) {
 		/* preempt-delay: keep accepting a lower master for a while, counted from its first advert. */
 		if (f->p.preempt_delay_ms && !f->preempt_at)
 			f->preempt_at = now + (uint64_t)f->p.preempt_delay_ms * 1000;

@@ -127,6 +127,7 @@ struct vrrp_fsm {
 	uint64_t preempt_at;        /* end of preempt-delay, counted from the first lower advert */
 	uint32_t prio0_from;        /* down_at was set by a priority 0 advert from this address */
 	uint32_t lower_master;      /* ignoring this lower-priority master: down_at will preempt it */
+	int hold_preempt;           /* not ready to take over from a live master (flow sync incomplete) */
 	char fault_why[64];
 };
 
@@ -191,6 +192,10 @@ void vrrp_advert_now(struct vrrp *v);
 void vrrp_reassert(struct vrrp *v);
 /* The daemon's own fault (e.g. the datapath cannot attach): FAULT while set, even as master. */
 void vrrp_set_fault(struct vrrp *v, int fault, const char *why);
+/* Hold (1) or allow (0) preemption: while held a lower-priority master is accepted as if
+ * nopreempt were set (flow sync holds it until its table is complete). A dead master's election is
+ * never held. */
+void vrrp_hold_preempt(struct vrrp *v, int hold);
 /* Graceful stop: as master, steering off, an advert with priority 0, VIP removed. Then INIT. */
 void vrrp_shutdown(struct vrrp *v);
 void vrrp_free(struct vrrp *v);

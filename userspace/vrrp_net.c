@@ -440,6 +440,15 @@ void vrrp_set_fault(struct vrrp *v, int fault, const char *why)
 	fault_update(v, v->ext_why);
 }
 
+void vrrp_hold_preempt(struct vrrp *v, int hold)
+{
+	if (!v || v->fsm.hold_preempt == hold)
+		return;
+	v->fsm.hold_preempt = hold;
+	if (v->cfg.preempt)
+		log_info("vrrp: preemption %s", hold ? "held until the flow table is in sync" : "allowed again");
+}
+
 void vrrp_shutdown(struct vrrp *v)
 {
 	struct vrrp_event ev = { .type = VRRP_EV_SHUTDOWN };

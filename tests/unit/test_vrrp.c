@@ -440,6 +440,34 @@ static void fsm_preempt_modes(void)
 	}
 }
 
+/* A held preemption (flow sync not complete) accepts a lower master; released, it preempts at the
+ * next Master_Down_Interval; a dead master is taken over at once even while held. */
+static void fsm_preempt_held(void)
+{
+	struct vrrp_fsm f = fsm_new(101, 10, 1, 0);
+	struct vrrp_out o;
+	uint64_t t;
+
+	ev_start(&f, 0, &o);
+	f.hold_preempt = 1;
+	for (t = 100000; t <= 2000000; t += 100000) {
+		ev_advert(&f, t, LOWER_ADDR, 100, 10, &o);
+		CHECK(vrrp_fsm_next(&f) > t + 300000, "held: down timer reset at %llu", (unsigned long long)t);
+	}
+	f.hold_preempt = 0;
+	ev_advert(&f, 2100000, LOWER_ADDR, 100, 10, &o); /* discarded: the timer keeps running */
+	CHECK_EQ(vrrp_fsm_next(&f), 2000000 + 360546);
+	CHECK_EQ(ev_timer(&f, 2000000 + 360546, &o), ON_MASTER);
+	CHECK(o.cause == VRRP_CAUSE_PREEMPTED, "cause %d", o.cause);
+
+	f = fsm_new(101, 10, 1, 0);
+	ev_start(&f, 0, &o);
+	f.hold_preempt = 1;
+	ev_advert(&f, 100000, LOWER_ADDR, 100, 10, &o);
+	CHECK_EQ(ev_timer(&f, 100000 + 360546, &o), ON_MASTER);
+	CHECK_STR(o.why, "master down timer");
+}
+
 /* nopreempt: once the lower master stops, the usual master down timer applies. */
 static void fsm_nopreempt_takes_over_dead_master(void)
 {
@@ -695,6 +723,7 @@ int main(void)
 	RUN(fsm_prio0_skew);
 	RUN(fsm_preempt_modes);
 	RUN(fsm_nopreempt_takes_over_dead_master);
+	RUN(fsm_preempt_held);
 	RUN(fsm_master_hears);
 	RUN(fsm_fault);
 	RUN(fsm_shutdown);

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Flow sync (issue 13): with a shared key and nopreempt, 20 pgbench -S clients and 5 idle psql
+# sessions are held through four VIP moves in a row (master killed with its link cut; old master
+# back; graceful stop of the new master; its return): no client aborts, every idle session answers
+# on its own TCP connection, the new master's counts equal the sessions the PgBouncer host holds,
+# and forged sync messages are counted and change nothing.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+conf1=$LAB_DIR_TEST/lb1/pgsteerd.conf
+conf2=$LAB_DIR_TEST/lb2/pgsteerd.conf
+key=$LAB_DIR_TEST/sync.key
+tmp=$(mktemp -d)
+
+vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["vrrp"][sys.argv[1]])' "$2"; }
+sync_of() {
+  on "$1" pgsteer status -j | python3 -c '
+import json, sys
+v = json.load(sys.stdin).get("sync") or {}
+for k in sys.argv[1].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print(str(v).lower())' "$2"
+}
+# Established flows in NODE's flow table (what a takeover would steer), read from its pinned map.
+flows_est() {
+  bpftool -j map dump pinned "$(pinof "$1")/pgs_flows" | python3 -c '
+import json, sys
+print(sum(1 for e in json.load(sys.stdin) if e.get("formatted", {}).get("value", {}).get("state") == 3))'
+}
+holds_vip() { ip -n "$(nsof "$1")" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "$(nsof "$1")" link show eth0 | grep -q LOWER_UP; }
+# The client's local ports of its connections to the VIP.
+client_ports() { on client ss -Htn state established dst "$VIP" | awk '{ split($3, a, ":"); print a[2] }' | sort; }
+
+restore() {
+  [ -e "$conf1.sync-orig" ] || return 0
+  cp "$conf1.sync-orig" "$conf1"; cp "$conf2.sync-orig" "$conf2"
+  rm -f "$conf1.sync-orig" "$conf2.sync-orig"
+  lab kill lb2 TERM > /dev/null 2>&1
+  if [ "$(vrrp_of lb1 state 2>/dev/null)" = MASTER ]; then on lb1 pgsteer restart > /dev/null 2>&1
+  else lab kill lb1 TERM > /dev/null 2>&1; lab start lb1 > /dev/null 2>&1; fi
+  lab link lb1 up > /dev/null 2>&1
+  wait_eval 10 '[ "$(vrrp_of lb1 state)" = MASTER ]'
+  lab start lb2 > /dev/null 2>&1
+  wait_eval 10 '[ "$(vrrp_of lb2 state)" = BACKUP ]'
+}
+cleanup() { close_sessions; bg_cleanup; restore; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# --- setup: one key on both nodes, nopreempt; lb1 restarts in place (stays master), lb2 restarts ---
+head -c 32 /dev/urandom | base64 > "$key"; chmod 600 "$key"
+for c in "$conf1" "$conf2"; do
+  cp "$c" "$c.sync-orig"
+  sed -i "s|^vrrp\$|vrrp\n    nopreempt\n    sync key-file $key|" "$c"
+done
+on lb1 pgsteer restart > /dev/null
+wait_eval 10 '[ "$(vrrp_of lb1 state)" = MASTER ] && [ "$(sync_of lb1 ready)" = true ]'
+lab kill lb2 TERM > /dev/null; lab start lb2 > /dev/null
+wait_eval 15 '[ "$(vrrp_of lb2 state)" = BACKUP ] && [ "$(sync_of lb2 ready)" = true ]'
+check sync_on_both_nodes [ "$(sync_of lb1 ready)/$(sync_of lb2 ready)" = true/true ]
+
+# --- the load: 5 idle sessions, then 20 pgbench -S clients for the whole run ------------------------
+open_sessions 5
+ports_before=$(client_ports)
+"$LAB" exec client pgbench -n -S -c 20 -j 4 -T 90 -h "$VIP" -U app app > "$tmp/pgbench" 2>&1 &
+PGBENCH=$!
+BG_PIDS+=($PGBENCH)
+wait_eval 10 '[ "$(sum3 "$(pgb_counts)")" -ge 25 ]'
+wait_eval 10 '[ "$(flows_est lb2)" -ge 25 ]'
+check backup_holds_the_flows [ "$(flows_est lb2)" -ge 25 ]
+echo "    before: lb1 $(flows_est lb1) established flows, lb2 (backup) $(flows_est lb2), PgBouncer host $(sum3 "$(pgb_counts)") sessions"
+
+# --- 1. master killed with its link cut ------------------------------------------------------------
+t0=$(mono_ms)
+lab kill lb1 KILL > /dev/null; lab link lb1 down > /dev/null
+wait_eval 10 '[ "$(vrrp_of lb2 state)" = MASTER ] && holds_vip lb2'
+echo "    1. lb1 killed: lb2 MASTER after $(( $(mono_ms) - t0 )) ms"
+check takeover_after_crash [ "$(vrrp_of lb2 state)" = MASTER ]
+wait_eval 5 '[ "$(sum3 "$(status_counts lb2)")" = "$(sum3 "$(pgb_counts)")" ]'
+check counts_after_crash_equal_pgbouncer [ "$(sum3 "$(status_counts lb2)")" = "$(sum3 "$(pgb_counts)")" ]
+echo "       lb2 counts $(status_counts lb2), PgBouncer host $(pgb_counts)"
+
+# --- 2. old master back: stays backup (nopreempt), resyncs -----------------------------------------
+lab start lb1 > /dev/null; lab link lb1 up > /dev/null
+wait_eval 15 '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(sync_of lb1 ready)" = true ]'
+check old_master_back_as_synced_backup [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)/$(sync_of lb1 ready)" = BACKUP/MASTER/true ]
+echo "    2. lb1 back: BACKUP, resynced $(flows_est lb1) established flows (lb2 holds $(flows_est lb2))"
+
+# --- 3. graceful stop of the new master --------------------------------------------------------------
+t0=$(mono_ms)
+lab kill lb2 TERM > /dev/null
+wait_eval 10 '[ "$(vrrp_of lb1 state)" = MASTER ] && holds_vip lb1'
+echo "    3. lb2 stopped: lb1 MASTER after $(( $(mono_ms) - t0 )) ms"
+check takeover_after_graceful_stop [ "$(vrrp_of lb1 state)" = MASTER ]
+wait_eval 5 '[ "$(sum3 "$(status_counts lb1)")" = "$(sum3 "$(pgb_counts)")" ]'
+check counts_after_handover_equal_pgbouncer [ "$(sum3 "$(status_counts lb1)")" = "$(sum3 "$(pgb_counts)")" ]
+echo "       lb1 counts $(status_counts lb1), PgBouncer host $(pgb_counts)"
+
+# --- 4. its return: stays backup ---------------------------------------------------------------------
+lab start lb2 > /dev/null
+wait_eval 15 '[ "$(vrrp_of lb2 state)" = BACKUP ] && [ "$(sync_of lb2 ready)" = true ]'
+check returning_node_stays_backup [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)" = MASTER/BACKUP ]
+
+# --- the sessions survived ---------------------------------------------------------------------------
+wait $PGBENCH; rc=$?
+sed 's/^/       pgbench: /' "$tmp/pgbench" | grep -E 'transactions|aborted|error|tps' | head -8
+check pgbench_no_aborted_client eval '[ $rc -eq 0 ] && ! grep -qiE "aborted|error" "$tmp/pgbench"'
+for ((k = 0; k < 5; k++)); do echo "select 'after$k';" >&"${FDS[$k]}"; done
+wait_eval 10 'for ((k = 0; k < 5; k++)); do grep -q "after$k" "$SESS_DIR/out$k" || exit 1; done'
+ok=yes
+for ((k = 0; k < 5; k++)); do
+  grep -q "after$k" "$SESS_DIR/out$k" || ok=no
+  grep -qiE 'lost|reset|closed|terminat|error' "$SESS_DIR/out$k" && ok=no
+done
+check idle_sessions_answer [ $ok = yes ]
+ports_after=$(client_ports)
+check idle_sessions_same_connections eval '[ -z "$(comm -23 <(echo "$ports_before") <(echo "$ports_after"))" ]'
+
+# --- forged sync messages: counted, nothing installed ------------------------------------------------
+before_flows=$(flows_est lb2)
+for kind in garbage:version truncated:truncated wrongkey:auth replay:replay unknown:unknown_service unknown:unknown_server; do
+  what=${kind%%:*} reason=${kind#*:}
+  n0=$(sync_of lb2 "rejected.$reason")
+  on client python3 "$TOP/tests/lab/sync_craft.py" "$what" "${LAB_ADDR_LB2:-10.100.1.11}" "$key"
+  wait_eval 3 '[ "$(sync_of lb2 "rejected.'"$reason"'")" -gt '"$n0"' ]'
+  check "forged_${what}_counted_as_${reason}" [ "$(sync_of lb2 "rejected.$reason")" -gt "$n0" ]
+done
+check forged_messages_change_no_flow [ "$(flows_est lb2)" -le "$before_flows" ]
