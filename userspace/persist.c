@@ -7,8 +7,10 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include "log.h"
+#include "loop.h"
 #include "persist.h"
 #include "statefile.h"
+#include "text.h"
 
 /* The fields copied as they are, in both directions. */
 #define STATE_FIELDS(X) X(admin) X(uweight) X(last) X(chkfail) X(chkdown) X(last_change_ms) \
@@ -41,14 +43,15 @@ void server_state_set(struct server_rt *s, const struct server_state *st)
 static const struct {
 	const char *key;
 	size_t off;
+	int clock; /* a point in time on CLOCK_MONOTONIC: never after now */
 } u64_fields[] = {
-	{ "chkfail", offsetof(struct server_state, chkfail) },
-	{ "chkdown", offsetof(struct server_state, chkdown) },
-	{ "last_change_ms", offsetof(struct server_state, last_change_ms) },
-	{ "down_since_ms", offsetof(struct server_state, down_since_ms) },
-	{ "downtime_ms", offsetof(struct server_state, downtime_ms) },
-	{ "up_since_ms", offsetof(struct server_state, up_since_ms) },
-	{ "smax", offsetof(struct server_state, smax) },
+	{ "chkfail", offsetof(struct server_state, chkfail), 0 },
+	{ "chkdown", offsetof(struct server_state, chkdown), 0 },
+	{ "last_change_ms", offsetof(struct server_state, last_change_ms), 1 },
+	{ "down_since_ms", offsetof(struct server_state, down_since_ms), 1 },
+	{ "downtime_ms", offsetof(struct server_state, downtime_ms), 0 },
+	{ "up_since_ms", offsetof(struct server_state, up_since_ms), 1 },
+	{ "smax", offsetof(struct server_state, smax), 0 },
 };
 
 #define NFIELDS (sizeof(u64_fields) / sizeof(u64_fields[0]))
@@ -77,45 +80,71 @@ static struct json_object *state_to_json(const struct server_state *st, unsigned
 	return o;
 }
 
-static int64_t jint(struct json_object *o, const char *k)
+/* A file is input like any other (hand-edited, from another version, damaged): a field is taken
+ * only with the right JSON type and in range, anything else keeps what the server already has. */
+static int jint(struct json_object *o, const char *k, int64_t min, int64_t max, int64_t *out)
+{
+	struct json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
+		return 0;
+	n = json_object_get_int64(v);
+	if (n < min || n > max)
+		return 0;
+	*out = n;
+	return 1;
+}
+
+static void jstr(struct json_object *o, const char *k, char *buf, size_t len)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+	if (json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)) {
+		snprintf(buf, len, "%s", json_object_get_string(v));
+		text_clean(buf);
+	}
 }
 
-/* Read the parts of st that o holds; health only if it fits s's rise and fall, weight only in range. */
+/* Read the parts of st that o holds; health only if it fits s's rise and fall, weight only in range,
+ * timestamps (monotonic, valid across a restart in place) not after now. */
 static void state_from_json(struct json_object *o, unsigned parts, const struct server_rt *s, struct server_state *st)
 {
 	struct json_object *v;
+	uint64_t now = now_ms();
+	int64_t n;
 	size_t i;
 
+	if (!json_object_is_type(o, json_type_object))
+		return;
 	if (parts & PART_CHANGES) {
-		if (json_object_object_get_ex(o, "admin", &v)) {
+		if (json_object_object_get_ex(o, "admin", &v) && json_object_is_type(v, json_type_string)) {
 			const char *a = json_object_get_string(v);
 
 			st->admin = !strcmp(a, "maint") ? ADMIN_MAINT : !strcmp(a, "drain") ? ADMIN_DRAIN : ADMIN_READY;
 		}
-		if (json_object_object_get_ex(o, "weight", &v)) {
-			int w = json_object_get_int(v);
-
-			if (w >= 0 && w <= 256)
-				st->uweight = (uint32_t)w;
-		}
+		if (jint(o, "weight", 0, 256, &n))
+			st->uweight = (uint32_t)n;
 	}
 	if (parts & PART_HEALTH) {
-		if (jint(o, "health") < s->health.rise + s->health.fall)
-			st->health = (uint32_t)jint(o, "health");
-		st->up = (int)jint(o, "up");
-		st->last.status = (enum chk_status)jint(o, "status");
-		st->last.ok = (int)jint(o, "ok");
-		st->last.duration_ms = (uint32_t)jint(o, "duration_ms");
-		if (json_object_object_get_ex(o, "code", &v))
-			snprintf(st->last.code, sizeof(st->last.code), "%s", json_object_get_string(v));
-		if (json_object_object_get_ex(o, "desc", &v))
-			snprintf(st->last.desc, sizeof(st->last.desc), "%s", json_object_get_string(v));
+		if (jint(o, "health", 0, (int64_t)s->health.rise + s->health.fall - 1, &n))
+			st->health = (uint32_t)n;
+		if (jint(o, "up", 0, 1, &n))
+			st->up = (int)n;
+		if (jint(o, "status", 0, CHK_MAX - 1, &n))
+			st->last.status = (enum chk_status)n;
+		if (jint(o, "ok", 0, 1, &n))
+			st->last.ok = (int)n;
+		if (jint(o, "duration_ms", 0, UINT32_MAX, &n))
+			st->last.duration_ms = (uint32_t)n;
+		jstr(o, "code", st->last.code, sizeof(st->last.code));
+		jstr(o, "desc", st->last.desc, sizeof(st->last.desc));
 		for (i = 0; i < NFIELDS; i++)
-			*U64_AT(st, i) = (uint64_t)jint(o, u64_fields[i].key);
+			if (jint(o, u64_fields[i].key, 0, u64_fields[i].clock ? (int64_t)now : INT64_MAX, &n))
+				*U64_AT(st, i) = (uint64_t)n;
+		/* a down time cannot be longer than the clock has run */
+		if (st->downtime_ms > now)
+			st->downtime_ms = now;
 	}
 }
 
@@ -201,7 +230,11 @@ void persist_load_changes(struct model *m, const char *state_dir)
 		struct server_state st;
 
 		if (!s) {
-			log_info("runtime change for %s dropped: no such server in the configuration", key);
+			char name[2 * PGS_NAME_LEN + 2];
+
+			snprintf(name, sizeof(name), "%s", key);
+			text_clean(name);
+			log_info("runtime change for %s dropped: no such server in the configuration", name);
 			continue;
 		}
 		st = server_state_get(s);

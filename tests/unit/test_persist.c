@@ -1,10 +1,13 @@
 /* The server state that outlives a process: the handover and the state file give back what was
  * saved, and a reload keeps the state of servers that stay. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "harness.h"
 #include "backend.h"
 #include "config.h"
+#include "loop.h"
 #include "persist.h"
 
 static const char *conf_text = "global\n interface eth0\n"
@@ -118,6 +121,83 @@ static void reload_carries_state_over(void)
 	CHECK_EQ(m.flows, 5);
 }
 
+static void write_file(const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f)) {
+		printf("     cannot write %s\n", path);
+		exit(1);
+	}
+}
+
+/* A state file is input: a field of the wrong type or out of range is ignored, never a crash. */
+static void changes_bad_fields_ignored(void)
+{
+	static const char *bad[] = {
+		"{\"rw/pgb1\":{\"admin\":null}}",
+		"{\"rw/pgb1\":{\"admin\":[1,2],\"weight\":\"abc\"}}",
+		"{\"rw/pgb1\":{\"admin\":7,\"weight\":-1}}",
+		"{\"rw/pgb1\":{\"weight\":257}}",
+		"{\"rw/pgb1\":{\"weight\":1.5e300}}",
+		"{\"rw/pgb1\":5,\"rw/pgb2\":null}",
+		"{\"rw/pgb1\\n[ALERT] forged line\":{\"admin\":\"maint\"}}",
+	};
+	struct server_rt *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_file("servers.json", bad[i]);
+		fresh(&back);
+		persist_load_changes(&back, dir);
+		s = model_find(&back, "rw/pgb1");
+		CHECK(s->admin == ADMIN_READY && s->uweight == 1, "%s: admin %d weight %u", bad[i], s->admin, s->uweight);
+		CHECK_EQ(model_find(&back, "rw/pgb2")->uweight, 3);
+	}
+	/* the good fields of a file beside bad ones still count */
+	write_file("servers.json", "{\"rw/pgb1\":{\"admin\":\"drain\",\"weight\":\"abc\"}}");
+	fresh(&back);
+	persist_load_changes(&back, dir);
+	CHECK_EQ(model_find(&back, "rw/pgb1")->admin, ADMIN_DRAIN);
+	CHECK_EQ(model_find(&back, "rw/pgb1")->uweight, 1);
+}
+
+/* The handover: a negative or too large health, a future timestamp, an unknown status, a description
+ * with a newline keep the new process's own value (or a clean one). */
+static void handover_bad_fields_ignored(void)
+{
+	char text[1024];
+	enum chk_status status0;
+	struct server_rt *s;
+	uint64_t now = now_ms();
+
+	snprintf(text, sizeof(text),
+		 "{\"rw/pgb1\":{\"health\":-5,\"up\":7,\"status\":999,\"ok\":\"1\","
+		 "\"last_change_ms\":%llu,\"down_since_ms\":-3,\"downtime_ms\":%llu,\"up_since_ms\":%llu,"
+		 "\"chkfail\":\"x\",\"desc\":\"line1\\nline2\\u0000x\",\"code\":null},"
+		 "\"rw/pgb2\":{\"health\":5}}",
+		 (unsigned long long)now + 3600000, (unsigned long long)now + 3600000, (unsigned long long)-1 >> 1);
+	write_file("handover.json", text);
+	fresh(&back);
+	s = model_find(&back, "rw/pgb1");
+	status0 = s->last.status;
+	persist_load_handover(&back, dir);
+	CHECK_EQ(s->health.health, 2); /* rise 2: the start value */
+	CHECK_EQ(s->health.up, 1);
+	CHECK_EQ(s->last.status, status0);
+	CHECK(s->last_change_ms <= now_ms() && s->up_since_ms <= now_ms() && s->down_since_ms == 0,
+	      "timestamps %llu %llu %llu", (unsigned long long)s->last_change_ms,
+	      (unsigned long long)s->up_since_ms, (unsigned long long)s->down_since_ms);
+	CHECK(s->downtime_ms <= now_ms(), "downtime %llu", (unsigned long long)s->downtime_ms);
+	CHECK_EQ(s->chkfail, 0);
+	CHECK(!strchr(s->last.desc, '\n'), "desc '%s' keeps a newline", s->last.desc);
+	/* health 5 is beyond rise + fall - 1 = 4 */
+	CHECK_EQ(model_find(&back, "rw/pgb2")->health.health, 2);
+}
+
 int main(void)
 {
 	char cmd[64];
@@ -129,6 +209,8 @@ int main(void)
 	RUN(handover_round_trip);
 	RUN(changes_round_trip);
 	RUN(reload_carries_state_over);
+	RUN(changes_bad_fields_ignored);
+	RUN(handover_bad_fields_ignored);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))
 		return 1;
