@@ -134,6 +134,8 @@ run_fuzz() {
 run_sanitize() {
 	local f
 	mkdir -p "$log/san"
+	# a make run by a test (install.sh) builds with the same flags, never relinks without them
+	export SANITIZE=1
 	export ASAN_OPTIONS="log_path=$log/san/asan:detect_leaks=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
 	export UBSAN_OPTIONS="log_path=$log/san/ubsan:print_stacktrace=1:halt_on_error=1"
 	export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"

@@ -450,14 +450,17 @@ static int poolers_up(void)
 	return port_open(port[T_PGB1]) && port_open(port[T_PGB2]);
 }
 
-/* Three free ports in a row from 17432 up, for PostgreSQL and the two PgBouncers. */
+/* Three free ports in a row in 17432-18231, for PostgreSQL and the two PgBouncers. The search starts
+ * at a place of this process's own: runs side by side (other worktrees, other labs) seldom try the
+ * same ports between one's check and its PostgreSQL's bind. */
 static int pick_ports(void)
 {
-	int base, k;
+	int i, k, base;
 
-	for (base = 17432; base < 17432 + 40 * 20; base += 20) {
+	for (i = 0; i < 40; i++) {
 		int fds[3], okc = 0;
 
+		base = 17432 + (int)((getpid() + i) % 40) * 20;
 		for (k = 0; k < 3; k++) {
 			fds[k] = tcp_socket(htons(base + k), 1, NULL);
 			okc += fds[k] >= 0;
