@@ -11,8 +11,9 @@
 struct stats_http;
 
 /* Listen on addr:port (addr in network order, port in host order; 0 picks a free port) and serve
- * the model m. refresh(arg), when set, runs before each rendering so the caller can pull fresh
- * datapath counters into m. NULL on failure, with "stats: bind 0.0.0.0:8404: Address already in
+ * the model m. refresh(arg), when set, runs before a rendering (at most once a second) so the caller
+ * can pull fresh datapath counters into m. At most 128 connections, 16 from one address, idle ones
+ * closed after 10 s. NULL on failure, with "stats: bind 0.0.0.0:8404: Address already in
  * use" (or similar) in err. */
 struct stats_http *stats_http_start(struct loop *l, uint32_t addr, uint16_t port, struct model *m,
 				    void (*refresh)(void *arg), void *arg, char *err, size_t errlen);
@@ -22,6 +23,10 @@ void stats_http_stop(struct stats_http *s);
 
 /* The port actually bound (host order). */
 uint16_t stats_http_port(const struct stats_http *s);
+
+/* Documents rendered since start: requests within STATS_SNAPSHOT_MS (1 s) of the last rendering of
+ * the same document share it, so a scrape storm costs one rendering per document and second. */
+uint64_t stats_http_renders(const struct stats_http *s);
 
 /* Which document a request asks for, from its method and raw URI (path and query): a pure
  * function so the routing is testable without a socket. */
