@@ -63,6 +63,9 @@ struct alerter {
 	unsigned attempts;        /* failed attempts of the head of the queue */
 	unsigned seed;
 	int state_failing;
+	int state_dirty;          /* the file is behind memory: written once per loop turn at most */
+	struct timer save_timer;
+	int single_left;          /* after a refused batch: its alerts go one per message, to find the bad one */
 
 	struct alert_counters n;
 };
@@ -306,14 +309,14 @@ static int event_parse(struct json_object *o, struct slack_event *ev, struct qit
 	return 0;
 }
 
-/* Write the whole state; on failure log once per streak (the alerts still go out). */
-static void state_save(struct alerter *a)
+/* Write the whole state; on failure log once per streak (the alerts still go out). 0 or -errno. */
+static int state_save(struct alerter *a)
 {
 	struct json_object *root, *objs, *queue;
 	int i, err = -ENOMEM;
 
 	if (!a->state_path)
-		return;
+		return 0;
 	root = json_object_new_object();
 	objs = json_object_new_object();
 	queue = json_object_new_array();
@@ -348,6 +351,38 @@ out:
 		log_info("alert: %s written again", a->state_path);
 	}
 	a->state_failing = err != 0;
+	return err;
+}
+
+#define STATE_RETRY_MS 5000 /* a state file that cannot be written (disk full, read-only) is retried */
+
+/* Write the state if it changed: from the save timer (every change of one loop turn in one write)
+ * and when the alerter stops. Until it can be written it stays in memory, and is retried. */
+static void state_flush(struct alerter *a)
+{
+	if (!a->state_dirty)
+		return;
+	if (state_save(a)) {
+		timer_arm(&a->save_timer, STATE_RETRY_MS);
+		return;
+	}
+	a->state_dirty = 0;
+}
+
+static void save_timer_fire(void *arg)
+{
+	state_flush(arg);
+}
+
+/* The state changed: written after this loop turn (two fsyncs per change stalled the loop: one
+ * poll of 4096 changed servers took 59 s). */
+static void state_changed(struct alerter *a)
+{
+	if (!a->state_path)
+		return;
+	if (!a->state_dirty) /* else the timer is armed already: for this turn, or for a retry */
+		timer_arm(&a->save_timer, 0);
+	a->state_dirty = 1;
 }
 
 /* Is service/server still configured? */
@@ -458,7 +493,7 @@ static void enqueue(struct alerter *a, struct obj *o, const char *cls, const str
 		/* No webhook configured: the log line above is the alert. */
 		if (o)
 			snprintf(o->announced, sizeof(o->announced), "%s", cls);
-		state_save(a);
+		state_changed(a);
 		return;
 	}
 	if (a->nq == ALERT_QUEUE_MAX) {
@@ -488,7 +523,7 @@ static void enqueue(struct alerter *a, struct obj *o, const char *cls, const str
 		snprintf(it->cls, sizeof(it->cls), "%s", cls);
 	}
 	it->queued_ms = wall_ms();
-	state_save(a);
+	state_changed(a);
 	send_kick(a);
 }
 
@@ -541,7 +576,7 @@ void alert_adopt(struct alerter *a, const struct server_rt *s)
 	snprintf(o->cls, sizeof(o->cls), "%s", cls);
 	snprintf(o->announced, sizeof(o->announced), "%s", cls);
 	o->since_ms = wall_ms();
-	state_save(a);
+	state_changed(a);
 }
 
 void alert_server(struct alerter *a, const struct server_rt *s, enum srv_class from, enum srv_class to)
@@ -575,7 +610,7 @@ void alert_vrrp(struct alerter *a, enum vrrp_alert kind, const char *self, const
 		if (o) {
 			snprintf(o->cls, sizeof(o->cls), "%s", role);
 			o->since_ms = wall_ms();
-			state_save(a);
+			state_changed(a);
 		}
 		return;
 	}
@@ -656,11 +691,23 @@ static void post_done(void *arg, const struct http_result *res)
 		queue_drop_head(a, n);
 		a->n.sent += n;
 		a->attempts = 0;
+		if (a->single_left)
+			a->single_left--;
 		a->next_send_ms = now_ms() + a->tune.pace_ms;
-		state_save(a);
+		state_changed(a);
 		goto next;
 	}
 	a->n.failed++;
+	if (!res->transport_err && res->status >= 400 && res->status < 500 && res->status != 429 &&
+	    res->status != 408 && n > 1) {
+		/* One alert of a batch may be what is refused: send them one per message, so that only
+		 * a refused one is dropped. */
+		log_warnx("alert: the webhook refused a message of %d alerts with HTTP %ld (%s); sending them one by one",
+			  n, res->status, body);
+		a->single_left = n;
+		a->next_send_ms = now_ms() + a->tune.pace_ms;
+		goto next;
+	}
 	if (!res->transport_err && res->status >= 400 && res->status < 500 && res->status != 429 &&
 	    res->status != 408) {
 		/* Permanent: the payload or the webhook itself is refused; retrying cannot help. */
@@ -669,8 +716,10 @@ static void post_done(void *arg, const struct http_result *res)
 		queue_drop_head(a, n);
 		a->n.dropped += n;
 		a->attempts = 0;
+		if (a->single_left)
+			a->single_left--;
 		a->next_send_ms = now_ms() + a->tune.pace_ms;
-		state_save(a);
+		state_changed(a);
 		goto next;
 	}
 	a->attempts++;
@@ -721,10 +770,10 @@ static void send_start(struct alerter *a)
 		old++;
 	}
 	if (old)
-		state_save(a);
+		state_changed(a);
 	if (!a->nq)
 		return;
-	n = a->nq < a->tune.batch ? a->nq : a->tune.batch;
+	n = a->single_left ? 1 : a->nq < a->tune.batch ? a->nq : a->tune.batch;
 	if (slack_payload(a->evs, n, &json))
 		goto retry;
 	o.url = a->url;
@@ -772,7 +821,7 @@ struct alerter *alerter_open(struct loop *l, const struct alert_params *p, char 
 	}
 	a->loop = l;
 	a->tune = tuning_default;
-	a->send_timer.fd = -1;
+	a->send_timer.fd = a->save_timer.fd = -1;
 	a->seed = (unsigned)(now_ns() ^ (uint64_t)getpid());
 	a->flow_pct = p->flow_table_pct;
 	snprintf(a->node, sizeof(a->node), "%s", p->node && p->node[0] ? p->node : "pgsteer");
@@ -792,6 +841,8 @@ struct alerter *alerter_open(struct loop *l, const struct alert_params *p, char 
 		a->own_http = 1;
 	}
 	ret = timer_init(&a->send_timer, l, send_timer_fire, a);
+	if (!ret)
+		ret = timer_init(&a->save_timer, l, save_timer_fire, a);
 	if (ret) {
 		snprintf(err, errlen, "alert timer: %s", strerror(-ret));
 		goto fail;
@@ -846,10 +897,13 @@ void alerter_free(struct alerter *a)
 {
 	if (!a)
 		return;
+	if (a->save_timer.fd >= 0)
+		state_flush(a);
 	http_cancel(a->post);
 	if (a->own_http)
 		http_free(a->http);
 	timer_close(&a->send_timer);
+	timer_close(&a->save_timer);
 	if (a->url) {
 		/* Do not leave the secret in freed memory. */
 		explicit_bzero(a->url, strlen(a->url));

@@ -1081,6 +1081,64 @@ static void down_event(struct alerter *a, const char *server)
 	alert_class(a, "pgsql", server, CLASS_DOWN, "L4CON", "Connection refused");
 }
 
+static int file_exists(void *arg)
+{
+	return access(arg, F_OK) == 0;
+}
+
+/* Persistence is off the hot path: a burst of changes writes nothing before the loop turns, then
+ * one file; a state directory that cannot be written keeps the alerts in memory, nothing crashes,
+ * and the file is written once it can be (the retry, 5 s later). */
+static void test_state_batched(void)
+{
+	struct loop *l = loop_new();
+	struct alerter *a;
+	struct drive d = {};
+	char dir[300], state[320], name[16], err[256];
+	struct json_object *st = NULL, *q;
+	uint64_t t0;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/later", tmpdir);
+	snprintf(state, sizeof(state), "%s/alerts.json", dir);
+	rmdir(dir);
+	setenv("PGS_TEST_HOOK", "http://127.0.0.1:9/never", 1);
+	a = open_alerter(l, state, "PGS_TEST_HOOK", 80);
+	if (!a)
+		goto out;
+	t0 = now_ms();
+	for (i = 0; i < 4096; i++) {
+		snprintf(name, sizeof(name), "pgb%d", i);
+		alert_class(a, "pgsql", name, CLASS_DOWN, "L4CON", "Connection refused");
+	}
+	printf("     4096 changes recorded in %llu ms\n", (unsigned long long)(now_ms() - t0));
+	CHECK_EQ(queued(a), ALERT_QUEUE_MAX);
+	/* the directory is missing: the write fails, the loop goes on, the queue stays */
+	drive(&d, l, 300);
+	CHECK(access(state, F_OK) != 0, "%s written into a missing directory", state);
+	CHECK_EQ(queued(a), ALERT_QUEUE_MAX);
+	CHECK(mkdir(dir, 0700) == 0, "mkdir %s: %s", dir, strerror(errno));
+	d.done = file_exists;
+	d.arg = state;
+	d.timed_out = 0;
+	drive(&d, l, DELIVERY_DEADLINE_MS);
+	CHECK(!d.timed_out, "%s not written within %d s of its directory appearing", state, DELIVERY_DEADLINE_MS / 1000);
+	CHECK_EQ(statefile_read(state, &st, err, sizeof(err)), 0);
+	if (st) {
+		CHECK(json_object_object_get_ex(st, "queue", &q) && json_object_array_length(q) == ALERT_QUEUE_MAX,
+		      "queue of %d", ALERT_QUEUE_MAX);
+		json_object_put(st);
+	}
+	/* a change then a stop: written by alerter_free, without a loop turn */
+	unlink(state);
+	alert_class(a, "pgsql", "pgb0", CLASS_UP, "L4OK", NULL);
+	CHECK(access(state, F_OK) != 0, "written before the loop turned");
+	alerter_free(a);
+	CHECK(access(state, F_OK) == 0, "not written when the alerter stopped");
+out:
+	loop_free(l);
+}
+
 /* 500 then 200: delivered by the retry, about a second later. */
 static void test_live_500_then_200(void)
 {
@@ -1172,6 +1230,43 @@ static void test_live_400(void)
 	log = sink_log();
 	CHECK(log && json_object_array_length(log) == 1, "sink got %zu requests, expected 1",
 	      log ? json_object_array_length(log) : 0);
+	json_object_put(log);
+	live_close(&v);
+}
+
+/* A 4xx for a message of several alerts drops none of them at once: they go one per message, and
+ * only the one refused again is dropped. */
+static void test_live_400_batch(void)
+{
+	struct live v;
+	struct drive d = {};
+	struct json_object *log;
+	struct alert_counters c;
+
+	if (sink_script_set("[\"400\", \"200\", \"400\", \"200\"]") || live_open(&v, "s400b", 5000))
+		return;
+	down_event(v.a, "pgb1");
+	down_event(v.a, "pgb2");
+	down_event(v.a, "pgb3");
+	v.want_sent = 2;
+	v.want_dropped = 1;
+	d.done = live_done;
+	d.arg = &v;
+	drive(&d, v.l, DELIVERY_DEADLINE_MS);
+	alerter_counters(v.a, &c);
+	CHECK(!d.timed_out, "not settled in %d s", DELIVERY_DEADLINE_MS / 1000);
+	CHECK_EQ(c.sent, 2);
+	CHECK_EQ(c.dropped, 1);
+	CHECK_EQ(c.queued, 0);
+	log = sink_log();
+	CHECK(log && json_object_array_length(log) == 4, "sink got %zu requests, expected 4",
+	      log ? json_object_array_length(log) : 0);
+	if (log && json_object_array_length(log) == 4) {
+		CHECK(strstr(log_body(log, 0), "pgb1") && strstr(log_body(log, 0), "pgb3"), "first: the batch");
+		CHECK(strstr(log_body(log, 1), "pgb1") && !strstr(log_body(log, 1), "pgb2"), "then pgb1 alone");
+		CHECK(strstr(log_body(log, 2), "pgb2") && !strstr(log_body(log, 2), "pgb3"), "then pgb2 alone");
+		CHECK(strstr(log_body(log, 3), "pgb3") && !strstr(log_body(log, 3), "pgb2"), "then pgb3 alone");
+	}
 	json_object_put(log);
 	live_close(&v);
 }
@@ -1571,6 +1666,7 @@ int main(void)
 	RUN(test_statefile);
 	RUN(test_dedup_restart);
 	RUN(test_alerter_new_config);
+	RUN(test_state_batched);
 	RUN(test_monitor_reads_pgsteerd_csv);
 
 	snprintf(sink_script, sizeof(sink_script), "%s/sink.py", tmpdir);
@@ -1582,6 +1678,7 @@ int main(void)
 		RUN(test_live_500_then_200);
 		RUN(test_live_429);
 		RUN(test_live_400);
+		RUN(test_live_400_batch);
 		RUN(test_live_coalesce);
 		RUN(test_live_hang);
 		RUN(test_live_sink_down);
