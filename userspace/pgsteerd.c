@@ -281,7 +281,8 @@ int main(int argc, char **argv)
 {
 	static struct pgsteerd d;
 	const char *conf = "/etc/pgsteer/pgsteer.conf";
-	char *handover = NULL;
+	const char *was = getenv("PGSTEER_HANDOVER");
+	int handover = was != NULL;
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'f' },
 		{ "foreground", no_argument, NULL, 'd' },
@@ -299,9 +300,7 @@ int main(int argc, char **argv)
 	if (n > 0)
 		d.self[n] = '\0';
 	/* Set by the process this one replaces (restart in place): what it was. */
-	if (getenv("PGSTEER_HANDOVER"))
-		handover = strdup(getenv("PGSTEER_HANDOVER"));
-	resume = handover && !strcmp(handover, "master");
+	resume = handover && !strcmp(was, "master");
 	if (handover)
 		foreground = 1; /* already a daemon: keep the PID the supervisor knows */
 	unsetenv("PGSTEER_HANDOVER");
