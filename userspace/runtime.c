@@ -25,6 +25,8 @@ struct runtime {
 	const struct runtime_ops *ops;
 	void *arg;
 	int fd;
+	struct timer resume;  /* out of descriptors: accepting again after a pause, not in a spin */
+	unsigned starved;     /* accepts failed in a row for want of descriptors */
 	uint64_t started;  /* wall ms when this process opened the socket: tells a restart apart */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -107,14 +109,39 @@ static void conn_read(void *arg, uint32_t events)
 	conn_write(c, EPOLLOUT);
 }
 
+#define ACCEPT_PAUSE_MS 200
+
+static void on_accept(void *arg, uint32_t events);
+
+static void accept_resume(void *arg)
+{
+	struct runtime *rt = arg;
+
+	if (loop_add(rt->loop, rt->fd, EPOLLIN, on_accept, rt))
+		timer_arm(&rt->resume, ACCEPT_PAUSE_MS);
+}
+
 static void on_accept(void *arg, uint32_t events)
 {
 	struct runtime *rt = arg;
 	struct rt_conn *c;
 	int fd = accept4(rt->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0) {
+		/* The waiting connection stays waiting: the socket stays readable, and the loop would
+		 * come straight back here (85% CPU at EMFILE). Stop watching it for a while. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			if (!rt->starved++)
+				log_warnx("runtime socket: accept: %s; retrying every %d ms", strerror(errno), ACCEPT_PAUSE_MS);
+			loop_del(rt->loop, rt->fd);
+			timer_arm(&rt->resume, ACCEPT_PAUSE_MS);
+		}
 		return;
+	}
+	if (rt->starved) {
+		log_info("runtime socket: accepting again after %u failed attempt(s)", rt->starved);
+		rt->starved = 0;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
@@ -420,7 +447,12 @@ struct runtime *runtime_new(struct loop *l, const char *path, struct model *m, c
 	rt->fd = fd;
 	rt->started = wall_ms();
 	strcpy(rt->path, path);
-	r = loop_add(l, fd, EPOLLIN, on_accept, rt);
+	r = timer_init(&rt->resume, l, accept_resume, rt);
+	if (!r) {
+		r = loop_add(l, fd, EPOLLIN, on_accept, rt);
+		if (r)
+			timer_close(&rt->resume);
+	}
 	if (r) {
 		snprintf(err, errlen, "runtime socket %s: %s", path, strerror(-r));
 		goto fail;
@@ -443,6 +475,7 @@ void runtime_free(struct runtime *rt)
 	if (!rt)
 		return;
 	loop_del(rt->loop, rt->fd);
+	timer_close(&rt->resume);
 	close(rt->fd);
 	unlink(rt->path);
 	free(rt);
