@@ -40,8 +40,9 @@ LDLIBS    += $(PKG_LIBS) -lelf -lz -lm
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -mcpu=v3 -I$(ARCH_INC) -Ibpf
 
 BPF_ENTRIES := xdp tc
-BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_ENTRIES) xdp_pass)
-SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_ENTRIES))
+# bench_fwd: the bench's bare XDP forwarder (scripts/bench.sh), never loaded by pgsteerd.
+BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_ENTRIES) xdp_pass bench_fwd)
+SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_ENTRIES) bench_fwd)
 
 # pgsteerd's own parts (pgsteerd_*.c) link into pgsteerd only.
 DAEMON_SRCS := $(wildcard userspace/pgsteerd_*.c)
@@ -176,7 +177,7 @@ fuzz: fuzz-build
 demo: all
 	$(Q)scripts/demo.sh
 
-## bench: direct vs pgsteer (XDP, TC) vs HAProxy, and ns per packet of the BPF program
+## bench: direct, pgsteer (XDP, TC), HAProxy, IPVS, kernel NAT, a bare XDP forwarder; ns per packet; plots (build/bench)
 bench: all
 	$(Q)scripts/bench.sh
 

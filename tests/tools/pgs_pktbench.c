@@ -7,9 +7,11 @@
 #include <linux/pkt_cls.h>
 #include "bpf/pktgen.h"
 #include "bpf/testenv.h"
+#include "bench_fwd.skel.h"
 
 #define RUNS 20000
 #define REPEATS 5 /* the median of REPEATS means of RUNS packets */
+#define COLD_FLOWS 16384 /* flows of the cold case, one packet each */
 #ifndef EMPTY_PROG
 #define EMPTY_PROG "build/bpf/xdp_pass.bpf.o"
 #endif
@@ -53,15 +55,34 @@ static size_t seg(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t sport, uint
 	return pkt_build(buf, &s);
 }
 
+/* Empty both flow maps: every key collected first (a walk restarted from the first bucket after
+ * each delete would cost a scan of the whole table per entry), then deleted. */
+static void clear_map(int fd, size_t ksz)
+{
+	size_t n = 0, cap = 1024, i;
+	uint8_t *keys = malloc(cap * ksz), *prev = NULL;
+
+	while (keys && !bpf_map_get_next_key(fd, prev, keys + n * ksz)) {
+		prev = keys + n * ksz;
+		if (++n == cap) {
+			uint8_t *k = realloc(keys, 2 * cap * ksz);
+
+			if (!k)
+				break;
+			keys = k;
+			cap *= 2;
+			prev = keys + (n - 1) * ksz;
+		}
+	}
+	for (i = 0; keys && i < n; i++)
+		bpf_map_delete_elem(fd, keys + i * ksz);
+	free(keys);
+}
+
 static void clear_flows(void)
 {
-	struct pgs_flow_key k;
-	struct pgs_rflow_key rk;
-
-	while (!bpf_map_get_next_key(M.flows, NULL, &k))
-		bpf_map_delete_elem(M.flows, &k);
-	while (!bpf_map_get_next_key(M.rflows, NULL, &rk))
-		bpf_map_delete_elem(M.rflows, &rk);
+	clear_map(M.flows, sizeof(struct pgs_flow_key));
+	clear_map(M.rflows, sizeof(struct pgs_rflow_key));
 }
 
 static void setup_service(void)
@@ -99,11 +120,31 @@ static double bench_new(int *bad)
 	return (double)total / RUNS;
 }
 
-/* Average ns of a segment of an established flow: client data, then server replies. */
+/* Open flow CPORT with a full handshake (SYN, SYN-ACK, ACK); its entry goes to *f. */
+static int establish(uint16_t cport, struct pgs_flow *f)
+{
+	uint8_t pkt[PKT_MAX];
+	struct pgs_flow_key k = { .client = htonl(CLIENT), .vip = htonl(VIP), .cport = htons(cport), .vport = htons(VPORT) };
+	uint32_t ns;
+	size_t len;
+	int ret;
+
+	len = seg(pkt, CLIENT, VIP, cport, VPORT, F_SYN, MAC_CLIENT);
+	run_once(prog_fd[cur], pkt, len, &ns, &ret);
+	if (bpf_map_lookup_elem(M.flows, &k, f))
+		return -1;
+	len = seg(pkt, BACKEND, VIP, ntohs(f->bport), ntohs(f->sport), F_SYN | F_ACK, MAC_BACKEND);
+	run_once(prog_fd[cur], pkt, len, &ns, &ret);
+	len = seg(pkt, CLIENT, VIP, cport, VPORT, F_ACK, MAC_CLIENT);
+	run_once(prog_fd[cur], pkt, len, &ns, &ret);
+	return 0;
+}
+
+/* Average ns of a segment of one established flow, again and again (its entry stays hot in the
+ * caches): client data, or server replies. */
 static double bench_est(int reply, int *bad)
 {
 	uint8_t pkt[PKT_MAX];
-	struct pgs_flow_key k = { .client = htonl(CLIENT), .vip = htonl(VIP), .cport = htons(999), .vport = htons(VPORT) };
 	struct pgs_flow f;
 	uint64_t total = 0;
 	uint32_t ns;
@@ -111,16 +152,10 @@ static double bench_est(int reply, int *bad)
 	int i, ret;
 
 	clear_flows();
-	len = seg(pkt, CLIENT, VIP, 999, VPORT, F_SYN, MAC_CLIENT);
-	run_once(prog_fd[cur], pkt, len, &ns, &ret);
-	if (bpf_map_lookup_elem(M.flows, &k, &f)) {
+	if (establish(999, &f)) {
 		(*bad)++;
 		return 0;
 	}
-	len = seg(pkt, BACKEND, VIP, ntohs(f.bport), ntohs(f.sport), F_SYN | F_ACK, MAC_BACKEND);
-	run_once(prog_fd[cur], pkt, len, &ns, &ret);
-	len = seg(pkt, CLIENT, VIP, 999, VPORT, F_ACK, MAC_CLIENT);
-	run_once(prog_fd[cur], pkt, len, &ns, &ret);
 	if (reply)
 		len = seg(pkt, BACKEND, VIP, ntohs(f.bport), ntohs(f.sport), F_ACK | F_PSH, MAC_BACKEND);
 	else
@@ -131,6 +166,81 @@ static double bench_est(int reply, int *bad)
 		total += ns;
 	}
 	clear_flows();
+	return (double)total / RUNS;
+}
+
+/* Average ns of client data over COLD_FLOWS established flows, one packet each in turn: every
+ * lookup meets another entry, as on a balancer with many live flows. */
+static double bench_cold(int *bad)
+{
+	static uint8_t pkts[COLD_FLOWS][PKT_MAX];
+	static size_t lens[COLD_FLOWS];
+	struct pgs_flow f;
+	uint64_t total = 0;
+	uint32_t ns;
+	int i, ret;
+
+	clear_flows();
+	for (i = 0; i < COLD_FLOWS; i++) {
+		if (establish((uint16_t)(1024 + i), &f)) {
+			(*bad)++;
+			return 0;
+		}
+		lens[i] = seg(pkts[i], CLIENT, VIP, (uint16_t)(1024 + i), VPORT, F_ACK | F_PSH, MAC_CLIENT);
+	}
+	for (i = 0; i < COLD_FLOWS; i++) {
+		if (run_once(prog_fd[cur], pkts[i], lens[i], &ns, &ret) || !forwarded(ret))
+			(*bad)++;
+		total += ns;
+	}
+	clear_flows();
+	return (double)total / COLD_FLOWS;
+}
+
+/* The bare forwarder (bpf/bench_fwd.bpf.c) with the test environment's mapping: client data and
+ * server replies (it keeps no state, so every packet is its "new" and "established" packet). */
+static double bench_fwd(int reply, int *bad)
+{
+	struct pgs_bench_fwd *s = pgs_bench_fwd__open();
+	uint8_t pkt[PKT_MAX];
+	uint64_t total = 0;
+	uint32_t ns;
+	size_t len;
+	enum prog saved = cur;
+	int i, ret, fd;
+
+	if (!s) {
+		(*bad)++;
+		return 0;
+	}
+	s->rodata->fwd_vip = htonl(VIP);
+	s->rodata->fwd_vport = htons(VPORT);
+	s->rodata->fwd_client = htonl(CLIENT);
+	s->rodata->fwd_server = htonl(BACKEND);
+	for (i = 0; i < 3; i++)
+		s->rodata->fwd_sports[i] = htons((uint16_t)(6432 + i));
+	s->rodata->fwd_nservers = 3;
+	memcpy((void *)s->rodata->fwd_mac_self, MAC_LB, 6);
+	memcpy((void *)s->rodata->fwd_mac_client, MAC_CLIENT, 6);
+	memcpy((void *)s->rodata->fwd_mac_server, MAC_BACKEND, 6);
+	if (pgs_bench_fwd__load(s)) {
+		pgs_bench_fwd__destroy(s);
+		(*bad)++;
+		return 0;
+	}
+	fd = bpf_program__fd(s->progs.bench_fwd);
+	if (reply)
+		len = seg(pkt, BACKEND, VIP, 6433, 999, F_ACK | F_PSH, MAC_BACKEND);
+	else
+		len = seg(pkt, CLIENT, VIP, 999, VPORT, F_ACK | F_PSH, MAC_CLIENT);
+	cur = P_XDP;
+	for (i = 0; i < RUNS; i++) {
+		if (run_once(fd, pkt, len, &ns, &ret) || ret != XDP_TX)
+			(*bad)++;
+		total += ns;
+	}
+	cur = saved;
+	pgs_bench_fwd__destroy(s);
 	return (double)total / RUNS;
 }
 
@@ -197,19 +307,33 @@ int main(int argc, char **argv)
 		base = median(b);
 	}
 	printf("ns per packet: BPF_PROG_TEST_RUN, one run per call so each packet is a fresh frame; the median of %d\n"
-	       "means of %d runs, less %.1f ns measured the same way around an empty XDP program (the harness's cost)\n",
-	       REPEATS, RUNS, base);
-	printf("%-4s %10s %14s %14s\n", "prog", "new flow", "established", "est. reply");
+	       "means of %d runs, less %.1f ns measured the same way around an empty XDP program (the harness's cost).\n"
+	       "est. hot: one flow again and again; est. cold: %d flows, one packet each; fwd: the bench's bare\n"
+	       "XDP forwarder (static mapping, no state)\n",
+	       REPEATS, RUNS, base, COLD_FLOWS);
+	printf("%-4s %10s %10s %10s %10s\n", "prog", "new flow", "est. hot", "est. cold", "reply");
 	for (cur = P_XDP; cur <= P_TC; cur++) {
-		double n[REPEATS], e[REPEATS], r[REPEATS];
+		double n[REPEATS], e[REPEATS], c[REPEATS], r[REPEATS];
 		int i;
 
 		for (i = 0; i < REPEATS; i++) {
 			n[i] = bench_new(&bad);
 			e[i] = bench_est(0, &bad);
+			c[i] = bench_cold(&bad);
 			r[i] = bench_est(1, &bad);
 		}
-		printf("%-4s %10.1f %14.1f %14.1f\n", prog_name[cur], median(n) - base, median(e) - base, median(r) - base);
+		printf("%-4s %10.1f %10.1f %10.1f %10.1f\n", prog_name[cur], median(n) - base, median(e) - base,
+		       median(c) - base, median(r) - base);
+	}
+	{
+		double e[REPEATS], r[REPEATS];
+		int i;
+
+		for (i = 0; i < REPEATS; i++) {
+			e[i] = bench_fwd(0, &bad);
+			r[i] = bench_fwd(1, &bad);
+		}
+		printf("%-4s %10s %10.1f %10s %10.1f\n", "fwd", "-", median(e) - base, "-", median(r) - base);
 	}
 	if (bad)
 		fprintf(stderr, "%s: %d runs were not forwarded\n", argv0, bad);
