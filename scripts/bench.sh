@@ -1,86 +1,108 @@
 #!/usr/bin/env bash
-# make bench: in one lab run, pgbench -S at 1 and 8 clients and pgbench -S -C (a new connection per
-# transaction), directly to a PgBouncer, through pgsteer (XDP, then TC) and through HAProxy
-# leastconn started beside it; a table of TPS, latency, ratios and LB CPU per transaction; then ns
-# per packet of the BPF programs (BPF_PROG_TEST_RUN, a fresh frame each run).
-# "direct" spreads the clients over the three PgBouncers by hand (one pgbench per PgBouncer, run at
-# once, summed): the ideal balancer, so that only the balancer differs between the rows.
-# env: BENCH_SECONDS=8 (per run)  BENCH_ROUNDS=5 (medians of)  BENCH_OUT=build/bench.md
+# make bench: every path a PgBouncer user could put in front of PgBouncer, side by side, in one lab
+# run: interleaved rounds, medians.
+#   direct   the clients split over the three PgBouncers by hand (the ideal balancer, no hop)
+#   xdp, tc  pgsteer on lb1 (VIP 10.100.1.100), native XDP, then TC
+#   haproxy  HAProxy 2.6 leastconn in lb2 (10.100.1.11)
+#   ipvs     IPVS in lb2, scheduler lc, NAT (masquerading) mode plus an SNAT rule with the VIP as source
+#            (10.100.1.102): full NAT, as IPVS runs in front of PgBouncer when the servers are not
+#            routed back through the balancer (kube-proxy's IPVS mode does the same); skipped with a
+#            reason where the kernel has no IP_VS
+#   nat      the kernel's conntrack NAT in lb2 (iptables DNAT, a random server per connection, plus
+#            SNAT to its VIP 10.100.1.104): the stack's forwarding path, measurable on any kernel
+#   fwd      a bare XDP forwarder on the app node (bpf/bench_fwd.bpf.c, VIP 10.100.1.103): the same
+#            full-NAT rewrite with a static mapping, no flow state, no selection: this hop's limit
+# Workloads: pgbench -S at BENCH_CLIENTS clients (TPS, p50 and p99 from the per-transaction log), and
+# pgbench -S -C at 8 clients (a new connection per transaction). LB CPU per transaction: the BPF
+# programs' run time (kernel run-time stats) on the node's interface, HAProxy's process CPU time; ipvs
+# and nat work in softirq, which no process owns: not attributed. Then ns per packet of the BPF
+# programs (BPF_PROG_TEST_RUN), and the report:
+# $BENCH_DIR/results.json, bench.md and PNG plots (scripts/bench_report.py, gnuplot).
+# env: BENCH_SECONDS=5 (per run)  BENCH_ROUNDS=3 (medians of)  BENCH_CLIENTS="1 4 8 16 32 64"
+#      BENCH_PATHS="direct xdp tc haproxy ipvs nat fwd"  BENCH_DIR=build/bench
+#      BENCH_PKTBENCH=1  BENCH_QUICK=1: one round of 3 s, clients "1 8", no ns per packet (the CI smoke test)
+#      LAB_NS=pgs (the lab's namespace prefix)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 LAB=$top/scripts/lab.sh
-BUILD=${BUILD:-$top/build}
-SECS=${BENCH_SECONDS:-8}
-ROUNDS=${BENCH_ROUNDS:-5}
-OUT=${BENCH_OUT:-$BUILD/bench.md}
-LAB_NS=${LAB_NS:-pgs}
+export BUILD=${BUILD:-$top/build}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  SECS=${BENCH_SECONDS:-3} ROUNDS=${BENCH_ROUNDS:-1} CLIENTS=${BENCH_CLIENTS:-"1 8"} PKTBENCH=${BENCH_PKTBENCH:-0}
+else
+  SECS=${BENCH_SECONDS:-5} ROUNDS=${BENCH_ROUNDS:-3} CLIENTS=${BENCH_CLIENTS:-"1 4 8 16 32 64"} PKTBENCH=${BENCH_PKTBENCH:-1}
+fi
+PATHS=${BENCH_PATHS:-"direct xdp tc haproxy ipvs nat fwd"}
+OUT=${BENCH_DIR:-$BUILD/bench}
+export LAB_NS=${LAB_NS:-pgs}
 if [ "$LAB_NS" = pgs ]; then LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab}; else LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab-$LAB_NS}; fi
-VIP=10.100.1.100
+export LAB_DIR
+WORK=$LAB_DIR/bench
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (network namespaces, BPF)" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+ns() { printf '%s-%s\n' "$LAB_NS" "$1"; }
+in_node() { local n=$1; shift; nsenter --net="/run/netns/$(ns "$n")" -- "$@"; }
+
+declare -A TARGET=([xdp]="10.100.1.100 5432" [tc]="10.100.1.100 5432" [haproxy]="10.100.1.11 5432"
+  [ipvs]="10.100.1.102 5432" [nat]="10.100.1.104 5432" [fwd]="10.100.1.103 5432")
+PGB_ADDR=10.100.1.5 PGB_PORTS="6432 6433 6434" CLIENT_ADDR=10.100.1.2
+declare -A SKIPPED=()
+FWD_PID=""
 
 stats_was=$(cat /proc/sys/kernel/bpf_stats_enabled)
 cleanup() {
   echo "$stats_was" > /proc/sys/kernel/bpf_stats_enabled
-  "$LAB" down > /dev/null 2>&1 || true
+  [ -z "$FWD_PID" ] || { kill "$FWD_PID" 2>/dev/null; wait "$FWD_PID" 2>/dev/null; } || true
+  [ "${BENCH_KEEP_LAB:-0}" = 1 ] || "$LAB" down > /dev/null 2>&1 || true
 }
 trap cleanup EXIT
-"$LAB" down > /dev/null 2>&1 || true
-echo "bench: bringing the lab up (XDP)"
-ATTACH=xdp "$LAB" up > /dev/null
-"$LAB" haproxy start > /dev/null
 
-declare -A TARGET=([direct]="10.100.1.5 6432" [haproxy]="10.100.1.11 5432" [xdp]="$VIP 5432" [tc]="$VIP 5432")
-WORKLOADS=("c1" "c8" "conn")
-declare -A WL_ARGS=([c1]="-S -c 1 -j 1" [c8]="-S -c 8 -j 2" [conn]="-S -C -c 8 -j 2")
-declare -A WL_NAME=([c1]="pgbench -S, 1 client" [c8]="pgbench -S, 8 clients" [conn]="pgbench -S -C, 8 clients")
-declare -A TPS LAT CPU
+mac_of() { ip -n "$(ns "$1")" -j link show eth0 | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["address"])'; }
 
-# pgbench's output -> "tps latency_ms transactions".
-pgbench_figures() {
-  awk -F'= ' '/^tps/ { split($2, a, " "); tps = a[1] } /^latency average/ { split($2, a, " "); lat = a[1] }
-    /number of transactions actually processed/ { split($0, b, ": "); split(b[2], c, "/"); n = c[1] }
-    END { if (tps == "") exit 1; printf "%s %s %s\n", tps, lat, n }'
+# The bare forwarder on the app node: XDP_TX on a veth needs XDP on the peer (platform fact 3).
+fwd_start() {
+  local cm pm ports i
+  ip -n "$(ns sw)" link set dev app xdp obj "$BUILD/bpf/xdp_pass.bpf.o" sec xdp
+  ip -n "$(ns app)" addr add 10.100.1.103/24 dev eth0
+  cm=$(mac_of client) pm=$(mac_of pgb) ports=$(tr ' ' , <<< "$PGB_PORTS")
+  in_node app "$BUILD/tools/pgs_benchfwd" eth0 10.100.1.103:5432 "$CLIENT_ADDR=$cm" "$PGB_ADDR=$pm" "$ports" \
+    > "$WORK/fwd.log" 2>&1 &
+  FWD_PID=$!
+  for ((i = 0; i < 100; i++)); do grep -q '^attached' "$WORK/fwd.log" && return 0; sleep 0.1; done
+  say "the bare forwarder did not attach: $(cat "$WORK/fwd.log")"
+  return 1
 }
 
-# One pgbench run: prints "tps latency_ms transactions".
-run_pgbench() {
-  local host=$1 port=$2 wl=$3 out
-  # shellcheck disable=SC2086
-  out=$("$LAB" exec client pgbench -n ${WL_ARGS[$wl]} -T "$SECS" -h "$host" -p "$port" -U app app 2>&1)
-  pgbench_figures <<< "$out" ||
-    { echo "bench: pgbench failed against $host:$port:" >&2; echo "$out" | tail -5 >&2; exit 1; }
+# IPVS in lb2: lc over the PgBouncers in NAT mode; SNAT to the VIP makes it full NAT (conntrack=1 lets
+# netfilter NAT see IPVS connections). All of it inside lb2's namespace.
+ipvs_start() {
+  local vip=10.100.1.102 p err
+  if ! err=$(in_node lb2 ipvsadm -Ln 2>&1); then
+    SKIPPED[ipvs]="ipvsadm cannot reach IPVS (kernel without IP_VS?): $(tr '\n' ' ' <<< "$err")"
+    return 1
+  fi
+  in_node lb2 sysctl -qw net.ipv4.vs.conntrack=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+  ip -n "$(ns lb2)" addr add $vip/32 dev eth0
+  in_node lb2 ipvsadm -A -t $vip:5432 -s lc
+  for p in $PGB_PORTS; do in_node lb2 ipvsadm -a -t $vip:5432 -r "$PGB_ADDR:$p" -m -w 1; done
+  in_node lb2 iptables -t nat -A POSTROUTING -m ipvs --vaddr $vip/32 --vport 5432 -j SNAT --to-source $vip
 }
 
-# The clients split over pgb1-3 by hand, one pgbench each, at once: summed TPS and transactions,
-# latency weighted by transactions.
-run_pgbench_split() {
-  local wl=$1 args=${WL_ARGS[$1]} n i port tmp sum
-  n=$(sed -E 's/.*-c ([0-9]+).*/\1/' <<< "$args")
-  [ "$n" -ge 3 ] || { run_pgbench 10.100.1.5 6432 "$wl"; return; }
-  tmp=$(mktemp -d)
-  for i in 0 1 2; do
-    port=$((6432 + i))
-    # shellcheck disable=SC2086
-    "$LAB" exec client pgbench -n $(sed -E "s/-c [0-9]+/-c $(( n / 3 + (i < n % 3) ))/; s/-j [0-9]+/-j 1/" <<< "$args") \
-      -T "$SECS" -h 10.100.1.5 -p $port -U app app > "$tmp/$i" 2>&1 &
+# Kernel conntrack NAT in lb2: DNAT to a PgBouncer picked at random per connection, SNAT to the VIP.
+nat_start() {
+  local vip=10.100.1.104 p n=3 i=0
+  in_node lb2 sysctl -qw net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+  ip -n "$(ns lb2)" addr add $vip/32 dev eth0
+  for p in $PGB_PORTS; do
+    if [ $((n - i)) -gt 1 ]; then
+      in_node lb2 iptables -t nat -A PREROUTING -d $vip -p tcp --dport 5432 -m statistic --mode random \
+        --probability "$(awk -v k=$((n - i)) 'BEGIN { printf "%.5f", 1 / k }')" -j DNAT --to-destination "$PGB_ADDR:$p"
+    else
+      in_node lb2 iptables -t nat -A PREROUTING -d $vip -p tcp --dport 5432 -j DNAT --to-destination "$PGB_ADDR:$p"
+    fi
+    i=$((i + 1))
   done
-  wait
-  sum=$(for i in 0 1 2; do pgbench_figures < "$tmp/$i" || { tail -5 "$tmp/$i" >&2; exit 1; }; done |
-    awk '{ tps += $1; tx += $3; lw += $2 * $3 } END { printf "%s %s %s\n", tps, tx ? lw / tx : 0, tx }')
-  rm -rf "$tmp"
-  echo "$sum"
-}
-
-# CPU the load balancer spent: the BPF programs' run time (kernel stats) or HAProxy's process time, in ns.
-lb_cpu_ns() {
-  case $1 in
-    xdp|tc) bpftool prog show -j | python3 -c '
-import json, sys
-print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin) if p.get("name") in ("pgs_xdp", "pgs_tc")))' ;;
-    haproxy) awk '{ print ($14 + $15) * 1000000000 / '"$(getconf CLK_TCK)"' }' "/proc/$(cat "$LAB_DIR/haproxy/haproxy.pid")/stat" ;;
-    *) echo 0 ;;
-  esac
+  in_node lb2 iptables -t nat -A POSTROUTING -m conntrack --ctorigdst $vip -j SNAT --to-source $vip
 }
 
 set_attach() { # restart lb1's pgsteerd in place in another attach mode
@@ -88,61 +110,140 @@ set_attach() { # restart lb1's pgsteerd in place in another attach mode
   "$LAB" exec lb1 pgsteer restart > /dev/null
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# Nanoseconds of BPF run time of every program on NODE's eth0 (XDP and TC), from the kernel's stats.
+bpf_ns_on() {
+  in_node "$1" bpftool -j net show dev eth0 | python3 -c '
+import json, subprocess, sys
+ids = [p["id"] for n in json.load(sys.stdin) for k in ("xdp", "tc") for p in n.get(k, [])]
+tot = 0
+for i in ids:
+    tot += json.loads(subprocess.check_output(["bpftool", "-j", "prog", "show", "id", str(i)])).get("run_time_ns", 0)
+print(tot)'
+}
 
-# The kernel's run-time stats for BPF programs cost ~40 ns a run: on for the CPU figures only, for
-# every target alike (it touches only pgsteer's rows).
+# CPU the load balancer of PATH spent so far, in ns, or "null" where no process owns it.
+lb_cpu_ns() {
+  case $1 in
+    xdp|tc) bpf_ns_on lb1 ;;
+    fwd) bpf_ns_on app ;;
+    haproxy) awk '{ print ($14 + $15) * 1000000000 / '"$(getconf CLK_TCK)"' }' "/proc/$(cat "$LAB_DIR/haproxy/haproxy.pid")/stat" ;;
+    *) echo null ;;
+  esac
+}
+
+# One pgbench -S run of PATH at CLIENTS (CONNECT=1: -C), writing per-transaction logs under DIR;
+# prints "tps transactions". "direct" runs one pgbench per PgBouncer at once, the clients split.
+run_pgbench() {
+  local path=$1 clients=$2 connect=$3 dir=$4 host port i n c pids=() flags=(-n -S)
+  [ "$connect" = 1 ] && flags+=(-C)
+  if [ "$path" = direct ]; then
+    n=0
+    for port in $PGB_PORTS; do
+      c=$((clients / 3 + (n < clients % 3)))
+      n=$((n + 1))
+      [ $c -gt 0 ] || continue
+      in_node client env PGPASSWORD=app-secret pgbench "${flags[@]}" -c $c -j 1 -T "$SECS" --log --log-prefix="$dir/log$n" \
+        -h "$PGB_ADDR" -p "$port" -U app app > "$dir/out$n" 2>&1 &
+      pids+=($!)
+    done
+  else
+    read -r host port <<< "${TARGET[$path]}"
+    in_node client env PGPASSWORD=app-secret pgbench "${flags[@]}" -c "$clients" -j $((clients < 2 ? 1 : 2)) -T "$SECS" \
+      --log --log-prefix="$dir/log1" -h "$host" -p "$port" -U app app > "$dir/out1" 2>&1 &
+    pids+=($!)
+  fi
+  for i in "${pids[@]}"; do wait "$i" || true; done
+  # Summed TPS and transactions of the pgbench runs; each must have succeeded.
+  local figures=""
+  for i in "$dir"/out*; do
+    figures+=$(awk -F'= ' '/^tps/ { split($2, a, " "); tps = a[1] } /number of transactions actually processed/ {
+      split($0, b, ": "); split(b[2], c, "/"); n = c[1] } /number of failed transactions: [1-9]/ { bad = 1 }
+      END { if (tps == "" || bad) exit 1; print tps, n }' "$i")$'\n' ||
+      { say "pgbench failed ($path, $clients clients):"; tail -5 "$i" >&2; return 1; }
+  done
+  awk 'NF { tps += $1; n += $2 } END { print tps, n }' <<< "$figures"
+}
+
+# p50 and p99 in ms of the transactions logged under DIR (column 3: latency in µs).
+latency_pcts() {
+  cat "$1"/log* | awk '{ print $3 }' | sort -n -S 64M | awk '{ v[NR] = $1 }
+    END {
+      if (!NR) { print "null null"; exit }
+      a = int(NR * 0.50); if (a < 1) a = 1
+      b = int(NR * 0.99); if (b < 1) b = 1
+      printf "%.3f %.3f\n", v[a] / 1000, v[b] / 1000
+    }'
+}
+
+# One measured run: appends a row to the samples and prints it.
+measure() {
+  local round=$1 path=$2 clients=$3 connect=$4 dir c0 c1 tps n p50 p99 cpu
+  dir=$(mktemp -d "$WORK/run.XXXXXX")
+  c0=$(lb_cpu_ns "$path")
+  if ! read -r tps n <<< "$(run_pgbench "$path" "$clients" "$connect" "$dir")" || [ -z "$tps" ]; then
+    printf '%s\t%s\t%s\t%s\tnull\tnull\tnull\tnull\n' "$round" "$path" "$clients" "$connect" >> "$WORK/samples.tsv"
+    rm -rf "$dir"
+    return 0
+  fi
+  c1=$(lb_cpu_ns "$path")
+  read -r p50 p99 <<< "$(latency_pcts "$dir")"
+  cpu=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN { if (a == "null" || !n) print "null"; else printf "%.2f", (b - a) / n / 1000 }')
+  rm -rf "$dir"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$path" "$clients" "$connect" "$tps" "$p50" "$p99" "$cpu" >> "$WORK/samples.tsv"
+  say "$(printf 'round %s  %-8s %3s clients%s %9.1f tps  p50 %7s ms  p99 %7s ms  LB %s us/tx' "$round" "$path" "$clients" \
+    "$([ "$connect" = 1 ] && echo ' -C' || echo '   ')" "$tps" "$p50" "$p99" "$cpu")"
+}
+
+# Every workload of the paths in ACTIVE, the paths interleaved within each workload.
+run_half() {
+  local round=$1 c p
+  shift
+  for c in $CLIENTS; do for p in "$@"; do measure "$round" "$p" "$c" 0; done; done
+  for p in "$@"; do measure "$round" "$p" 8 1; done
+}
+
+has_path() { [[ " $PATHS " == *" $1 "* ]] && [ -z "${SKIPPED[$1]:-}" ]; }
+
+"$LAB" down > /dev/null 2>&1 || true
+say "bringing the lab up (LAB_NS=$LAB_NS, XDP)"
+ATTACH=xdp "$LAB" up > /dev/null
+mkdir -p "$WORK" "$OUT"
+: > "$WORK/samples.tsv"
+has_path haproxy && "$LAB" haproxy start > /dev/null
+if has_path ipvs; then ipvs_start || say "ipvs skipped: ${SKIPPED[ipvs]}"; fi
+has_path nat && nat_start
+has_path fwd && fwd_start
+
+# The kernel's run-time stats for BPF programs cost ~40 ns a run: on for the CPU figures, for every path alike.
 echo 1 > /proc/sys/kernel/bpf_stats_enabled
-declare -A samples_tps samples_lat samples_cpu
+others=()
+for p in direct xdp haproxy ipvs nat fwd; do has_path "$p" && others+=("$p"); done
 for round in $(seq 1 "$ROUNDS"); do
-  for mode in xdp tc; do
-    set_attach "$mode"
-    for t in direct haproxy $mode; do
-      [ "$t" = direct ] || [ "$t" = haproxy ] && [ "$mode" = tc ] && continue
-      for wl in "${WORKLOADS[@]}"; do
-        read -r host port <<< "${TARGET[$t]}"
-        c0=$(lb_cpu_ns "$t")
-        if [ "$t" = direct ]; then
-          read -r tps lat n <<< "$(run_pgbench_split "$wl")"
-        else
-          read -r tps lat n <<< "$(run_pgbench "$host" "$port" "$wl")"
-        fi
-        c1=$(lb_cpu_ns "$t")
-        cpu=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN { printf "%.1f", n ? (b - a) / n / 1000 : 0 }')
-        samples_tps[$t.$wl]+="$tps "; samples_lat[$t.$wl]+="$lat "; samples_cpu[$t.$wl]+="$cpu "
-        printf 'bench: round %s  %-8s %-26s %10.1f tps  %7.3f ms  LB %6s us/tx\n' "$round" "$t" "${WL_NAME[$wl]}" "$tps" "$lat" "$cpu"
-      done
-    done
+  # The TC half goes first every other round, so neither half always runs on a warmer machine.
+  halves="xdp tc"; [ $((round % 2)) = 0 ] && halves="tc xdp"
+  for mode in $halves; do
+    if [ "$mode" = tc ]; then
+      has_path tc || continue
+      set_attach tc
+      run_half "$round" tc
+    elif [ ${#others[@]} -gt 0 ]; then
+      set_attach xdp
+      run_half "$round" "${others[@]}"
+    fi
   done
 done
-for t in direct xdp tc haproxy; do
-  for wl in "${WORKLOADS[@]}"; do
-    # shellcheck disable=SC2086
-    TPS[$t.$wl]=$(median ${samples_tps[$t.$wl]}); LAT[$t.$wl]=$(median ${samples_lat[$t.$wl]}); CPU[$t.$wl]=$(median ${samples_cpu[$t.$wl]})
-  done
-done
+set_attach xdp
+echo "$stats_was" > /proc/sys/kernel/bpf_stats_enabled
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+if [ "$PKTBENCH" = 1 ]; then
+  say "ns per packet (BPF_PROG_TEST_RUN)"
+  "$BUILD/tools/pgs_pktbench" > "$WORK/pktbench.txt"
+else
+  rm -f "$WORK/pktbench.txt"
+fi
+for p in "${!SKIPPED[@]}"; do printf '%s\t%s\n' "$p" "${SKIPPED[$p]}"; done > "$WORK/skipped.tsv"
 {
-  echo "| workload | path | TPS | latency ms | vs direct | vs HAProxy | LB CPU µs/tx |"
-  echo "|---|---|---:|---:|---:|---:|---:|"
-  for wl in "${WORKLOADS[@]}"; do
-    for t in direct xdp tc haproxy; do
-      name=$t; [ "$t" = direct ] && name="direct"; [ "$t" = xdp ] && name="pgsteer XDP"; [ "$t" = tc ] && name="pgsteer TC"
-      [ "$t" = haproxy ] && name="HAProxy leastconn"
-      printf '| %s | %s | %.0f | %.3f | %s | %s | %s |\n' "${WL_NAME[$wl]}" "$name" "${TPS[$t.$wl]}" "${LAT[$t.$wl]}" \
-        "$(ratio "${TPS[$t.$wl]}" "${TPS[direct.$wl]}")" "$(ratio "${TPS[$t.$wl]}" "${TPS[haproxy.$wl]}")" \
-        "$([ "$t" = direct ] && echo - || echo "${CPU[$t.$wl]}")"
-    done
-  done
-  echo
-  echo "Medians of $ROUNDS runs of ${SECS} s each, interleaved, in one lab run (\`make bench\`). \"direct\": 1 client to pgb1;"
-  echo "8 clients split 3/3/2 over pgb1-3 by hand (three pgbench at once, summed). LB CPU: the BPF programs' run"
-  echo "time (kernel run-time stats, on for every row) or HAProxy's CPU time, per transaction."
-  echo
-  echo '```'
-  "$BUILD/tools/pgs_pktbench"
-  echo '```'
-} > "$OUT"
-echo
-cat "$OUT"
+  echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $(nproc) CPUs at the end; $(uname -r)"
+  echo "cpu: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+} > "$WORK/machine.txt"
+python3 "$top/scripts/bench_report.py" --work "$WORK" --out "$OUT" --seconds "$SECS" --rounds "$ROUNDS" --paths "$PATHS"

@@ -12,8 +12,10 @@ PKGS=(
   # the Debian package (tests/pkg: dpkg-buildpackage from a fresh clone, lintian)
   git dpkg-dev debhelper lintian
   # lab and tests
-  iproute2 ethtool procps psmisc util-linux kmod curl python3 socat tcpdump
+  iproute2 ethtool procps psmisc util-linux kmod curl python3 socat tcpdump iptables
   postgresql-15 postgresql-client-15 pgbouncer haproxy keepalived prometheus
+  # the bench (scripts/bench.sh): IPVS's admin tool and the plots
+  ipvsadm gnuplot-nox
   # the browser the example app's tests drive (tests/lab/t_app.sh)
   chromium
 )
