@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs pgsteer's tests: unit (plain C), bpf (BPF_PROG_TEST_RUN tables), lab (network namespaces, both
-# attach modes), vagrant (the Vagrant lab on its container provider), pkg (the Debian package built
-# from a fresh clone, installed, purged). Every case prints "PASS name",
+# attach modes), bench (BENCH_QUICK=1 scripts/bench.sh: every path produced figures), vagrant (the
+# Vagrant lab on its container provider), pkg (the Debian package built from a fresh clone,
+# installed, purged). Every case prints "PASS name",
 # "FAIL name: why" or "SKIP name: why"; the run ends
 # with one line "N passed, N failed, N skipped".
 set -uo pipefail
@@ -93,6 +94,41 @@ run_lab() {
 	done
 }
 
+# The bench's smoke test: BENCH_QUICK=1 make bench's script in its own lab run (LAB_NS), then one line
+# per path: PASS when every workload produced TPS, p50 and p99, SKIP when the bench could not run
+# the path here (it says why). Speed is never asserted.
+run_bench() {
+	local out=$log/bench
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP bench: needs root" | tee -a "$results"
+		return
+	fi
+	echo "== bench (BENCH_QUICK=1)"
+	if ! BENCH_QUICK=1 BENCH_DIR=$out timeout 900 "$top/scripts/bench.sh" > "$log/bench.log" 2>&1; then
+		echo "FAIL bench: scripts/bench.sh failed (log: $log/bench.log)" | tee -a "$results"
+		tail -n 15 "$log/bench.log" | sed 's/^/    /'
+		return
+	fi
+	python3 - "$out/results.json" <<'PY' | tee -a "$results"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+for p in "direct xdp tc haproxy ipvs nat fwd".split():
+    rows = [r for r in doc["rows"] if r["path"] == p]
+    if p in doc["skipped"]:
+        print(f"SKIP bench/{p}: {doc['skipped'][p]}")
+    elif not rows:
+        print(f"FAIL bench/{p}: no figures")
+    else:
+        bad = [f"{r['clients']} clients{' -C' if r['connect'] else ''}" for r in rows
+               if any(r[k] is None for k in ("tps", "p50_ms", "p99_ms"))]
+        if bad:
+            print(f"FAIL bench/{p}: no TPS or latency for {', '.join(bad)}")
+        else:
+            print(f"PASS bench/{p}: " + ", ".join(f"{r['clients']}{'C' if r['connect'] else ''}: {r['tps']:.0f} tps"
+                                                  for r in sorted(rows, key=lambda r: (r['connect'], r['clients']))))
+PY
+}
+
 # The Vagrant lab with its container provider (vagrant/README.md); SKIPs where it cannot run.
 run_vagrant() {
 	echo "== vagrant (docker provider)"
@@ -164,10 +200,11 @@ sanitize) run_sanitize ;;
 fuzz) run_fuzz ;;
 bpf) run_bpf ;;
 lab) run_lab ;;
+bench) run_bench ;;
 vagrant) run_vagrant ;;
 pkg) run_pkg ;;
-all) run_unit; run_bpf; run_lab; run_vagrant; run_pkg ;;
-*) echo "usage: $0 [unit|bpf|lab|vagrant|pkg|all|fuzz|sanitize]" >&2; exit 2 ;;
+all) run_unit; run_bpf; run_lab; run_bench; run_vagrant; run_pkg ;;
+*) echo "usage: $0 [unit|bpf|lab|bench|vagrant|pkg|all|fuzz|sanitize]" >&2; exit 2 ;;
 esac
 
 passed=$(grep -c '^PASS ' "$results")
