@@ -142,7 +142,7 @@ test-pkg:
 
 ## check-sanitize: unit and BPF tests, and pgsteerd in one lab, built with ASan+UBSan; any report fails
 check-sanitize:
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SANITIZE=1 all
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) BUILD=$(BUILD)/san SANITIZE=1 all
 	$(Q)BUILD=$(abspath $(BUILD)/san) tests/run.sh sanitize
 
 # libFuzzer harnesses: clang, the library rebuilt with coverage and sanitizers under $(BUILD)/fuzz.

@@ -20,6 +20,7 @@
 #include "config_warn.h"
 #include "datapath.h"
 #include "dpsync.h"
+#include "fdlimit.h"
 #include "hooks.h"
 #include "log.h"
 #include "loop.h"
@@ -361,6 +362,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (fdlimit_raise(&d.cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	d.loop = loop_new();
 	if (!d.loop)
 		fatal("creating the event loop");

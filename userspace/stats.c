@@ -15,7 +15,7 @@
 #include "stats.h"
 
 #define STATS_MAX_URI 2048      /* longer URIs get 414 */
-#define STATS_MAX_CONNS 128     /* in all (pgsteerd's descriptor budget counts them, fdbudget.h) */
+#define STATS_MAX_CONNS 128     /* in all (pgsteerd's descriptor budget counts them, fdlimit.c) */
 #define STATS_MAX_PER_IP 16     /* from one address: a storm from one host leaves room for others */
 #define STATS_CONN_TIMEOUT_S 10 /* idle keep-alive connections are closed after this */
 #define STATS_HEADERS_S 5       /* a request must be whole this long after it began (slowloris) */

@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "backend.h"
 #include "config.h"
+#include "fdlimit.h"
 #include "loop.h"
 #include "runtime.h"
 
@@ -89,8 +90,45 @@ static void runtime_emfile_does_not_spin(void)
 	rmdir(dir);
 }
 
+/* RLIMIT_NOFILE is raised at start to what the configuration needs: 16 x 32 servers. */
+static void fdlimit_raised_for_the_config(void)
+{
+	static struct config cfg;
+	struct rlimit old, low = { 1024, 1024 }, now;
+	char *text = NULL, err[512];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int i, j;
+
+	fprintf(f, "global\n interface lo\n");
+	for (i = 0; i < 16; i++) {
+		fprintf(f, "service s%d\n bind 10.0.0.1:%d\n", i, 5432 + i);
+		for (j = 0; j < 32; j++)
+			fprintf(f, " server p%d 10.0.%d.%d:6432\n", j, 1 + i, 1 + j);
+	}
+	fclose(f);
+	CHECK(config_parse(text, "big.conf", &cfg, err, sizeof(err)) == 0, "config: %s", err);
+	free(text);
+	CHECK(fdlimit_need(&cfg) >= 16 * 32 * 3, "need %lu", fdlimit_need(&cfg));
+	getrlimit(RLIMIT_NOFILE, &old);
+	low.rlim_max = old.rlim_max; /* raising the hard limit needs CAP_SYS_RESOURCE */
+	if (old.rlim_max != RLIM_INFINITY && old.rlim_max < fdlimit_need(&cfg)) {
+		CHECK(fdlimit_raise(&cfg, err, sizeof(err)) != 0 && strstr(err, "need "), "no clear error: %s", err);
+		return;
+	}
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit: %s", strerror(errno));
+	CHECK(fdlimit_raise(&cfg, err, sizeof(err)) == 0, "%s", err);
+	getrlimit(RLIMIT_NOFILE, &now);
+	CHECK(now.rlim_cur >= fdlimit_need(&cfg), "soft limit %llu, need %lu", (unsigned long long)now.rlim_cur,
+	      fdlimit_need(&cfg));
+	printf("    16x32 servers: %lu descriptors needed, soft limit raised from 1024 to %llu\n", fdlimit_need(&cfg),
+	       (unsigned long long)now.rlim_cur);
+	setrlimit(RLIMIT_NOFILE, &old);
+}
+
 int main(void)
 {
 	RUN(runtime_emfile_does_not_spin);
+	RUN(fdlimit_raised_for_the_config);
 	return h_exit();
 }
