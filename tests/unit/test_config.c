@@ -174,6 +174,9 @@ static void errors(void)
 		  "t.conf:6: service a is defined twice" },
 		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server this-name-is-too-long 10.0.0.2:1\n",
 		  "t.conf:5: server: 'this-name-is-too-long' is not a valid name (up to 15 letters, digits, - _ .)" },
+		{ "global\n    interface eth0\nvrrp\n    sync keyfile /k\n", "t.conf:4: sync: unknown option 'keyfile' (key-file, port)" },
+		{ "global\n    interface eth0\nvrrp\n    sync key-file\n", "t.conf:4: sync: expects 'sync key-file PATH [port N]' or 'sync off'" },
+		{ "global\n    interface eth0\nvrrp\n    sync key-file /k port 0\n", "t.conf:4: port: '0' is not a number from 1 to 65535" },
 		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    balance roundrobin\n",
 		  "t.conf:5: balance: only leastconn is supported" },
 	};
@@ -185,6 +188,27 @@ static void errors(void)
 		CHECK(r != 0, "case %zu accepted: %s", i, t[i].text);
 		CHECK(strcmp(err, t[i].msg) == 0, "case %zu:\n       got  %s\n       want %s", i, err, t[i].msg);
 	}
+}
+
+/* Flow sync: on by default with the default key file, named file and port, or off. */
+static void sync_settings(void)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "%svrrp\n    vrid 51\n    vip 10.100.1.100/24\n", base);
+	CHECK_EQ(parse(text), 0);
+	CHECK_STR(cfg.vrrp.sync_key_file, "/etc/pgsteer/sync.key");
+	CHECK_EQ(cfg.vrrp.sync_port, 8848);
+	CHECK_EQ(cfg.vrrp.sync_off, 0);
+	CHECK_EQ(cfg.vrrp.sync_key_explicit, 0);
+	snprintf(text, sizeof(text), "%svrrp\n    vrid 51\n    vip 10.100.1.100/24\n    sync key-file /k port 9000\n", base);
+	CHECK_EQ(parse(text), 0);
+	CHECK_STR(cfg.vrrp.sync_key_file, "/k");
+	CHECK_EQ(cfg.vrrp.sync_port, 9000);
+	CHECK_EQ(cfg.vrrp.sync_key_explicit, 1);
+	snprintf(text, sizeof(text), "%svrrp\n    vrid 51\n    vip 10.100.1.100/24\n    sync off\n", base);
+	CHECK_EQ(parse(text), 0);
+	CHECK_EQ(cfg.vrrp.sync_off, 1);
 }
 
 static void missing_file(void)
@@ -201,6 +225,7 @@ int main(void)
 	RUN(defaults);
 	RUN(durations);
 	RUN(errors);
+	RUN(sync_settings);
 	RUN(missing_file);
 	return h_exit();
 }
