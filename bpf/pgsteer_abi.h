@@ -50,6 +50,8 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_FIN_CLIENT (1u << 1) /* client sent FIN */
 #define PGS_FLOW_F_FIN_SERVER (1u << 2) /* backend sent FIN */
 #define PGS_FLOW_F_SERVER_FIRST (1u << 3) /* the backend closed first: it holds TIME_WAIT on the SNAT port */
+#define PGS_FLOW_F_SEQ_CLIENT (1u << 4)   /* nxt[0] tracks the client's sequence */
+#define PGS_FLOW_F_SEQ_SERVER (1u << 5)   /* nxt[1] tracks the backend's sequence */
 
 /* Every verdict of the datapath, counted per CPU in pgs_verdicts: the one list of them.
  * X(enum suffix, name, is_drop, help). The BPF verdict() turns is_drop into XDP_DROP/TC_ACT_SHOT,
@@ -71,7 +73,9 @@ enum pgs_flow_state {
 	X(DROP_FIB, "drop_fib", 1, "no route to the server or client")                                      \
 	X(DROP_REDISPATCH, "drop_redispatch", 1,                                                            \
 	  "backend refused the SYN (RST): dropped, the client's retry goes elsewhere")                      \
-	X(RESET, "reset", 0, "packet of a session shut down by the controller: answered with RST")
+	X(RESET, "reset", 0, "packet of a session shut down by the controller: answered with RST")          \
+	X(FWD_SUSPECT, "fwd_suspect", 0,                                                                    \
+	  "SYN, RST or FIN outside its flow's sequence window or state: forwarded, flow and counts unchanged")
 
 enum pgs_reason {
 #define PGS_REASON_ENUM(id, name, drop, help) PGS_R_##id,
@@ -167,6 +171,8 @@ struct pgs_flow {
 	__u64 created_ns;
 	__u64 seen_ns;   /* last packet, refreshed at most once a second */
 	struct pgs_hop hop[2]; /* next hop toward the backend [0] and toward the client [1] */
+	__u32 isn[2];    /* initial sequence numbers (host order): the client's SYN [0], the backend's SYN-ACK [1] */
+	__u32 nxt[2];    /* right edge (seq + length, host order) seen from the client [0] and the backend [1] */
 };
 
 /* Key of pgs_rflows: a backend reply as it arrives (backend -> VIP:SNAT port). */

@@ -153,7 +153,7 @@ int pgs_tc(struct __sk_buff *skb)
 	act = tc_forward(&plan, hop, ifindex);
 	if (act < 0)
 		return verdict(PGS_R_DROP_FIB);
-	count_verdict(plan.kind == PGS_K_NEW ? PGS_R_FWD_NEW : plan.kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV);
+	count_verdict(pgs_fwd_reason(&plan));
 	return act;
 }
 

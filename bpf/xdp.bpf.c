@@ -111,7 +111,7 @@ int pgs_xdp(struct xdp_md *ctx)
 	xdp_rewrite(&p, &plan);
 	__builtin_memcpy(p.eth->h_dest, plan.hop.dmac, ETH_ALEN);
 	__builtin_memcpy(p.eth->h_source, plan.hop.smac, ETH_ALEN);
-	count_verdict(plan.kind == PGS_K_NEW ? PGS_R_FWD_NEW : plan.kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV);
+	count_verdict(pgs_fwd_reason(&plan));
 	if (plan.hop.ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
 	return bpf_redirect(plan.hop.ifindex, 0);

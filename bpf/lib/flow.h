@@ -57,16 +57,40 @@ static __always_inline struct flow_step flow_next(__u32 state, int from_client, 
 	return s;
 }
 
-/* A client SYN on an existing flow: forward it to the same server (a retransmission, before the
- * handshake completed), or start a new connection in its place: the client reused its port after
- * close, or after a connection it no longer has (a client never reuses the port of a live one: an
- * ESTABLISHED flow meeting a SYN was lost, e.g. reset by the peer node during a failover), or the
- * server it waited for left selection before answering. */
+/* A client SYN on an existing flow starts a new connection in its place only when the flow is
+ * closed (the client reused its port; a backend that closed first keeps its TIME_WAIT on the old
+ * SNAT port, the new connection gets a fresh one) or its server left selection before answering
+ * the first SYN. On a live flow it goes to the same server, which answers a SYN it does not expect
+ * with a challenge ACK (RFC 5961): a forged SYN cannot end or move a session. */
 static __always_inline int flow_syn_reopens(__u32 state, int server_selectable)
 {
-	if (state >= PGS_FLOW_ESTABLISHED)
+	if (state == PGS_FLOW_CLOSED)
 		return 1;
 	return state == PGS_FLOW_SYN_SENT && !server_selectable;
+}
+
+/* The sequence window pgsteer checks RST, FIN and SYN-ACK against, in bytes. pgsteer sees every
+ * segment of a flow, so it knows the right edge (seq + length) each side has sent: nxt. A segment
+ * may change the flow's state when its sequence number lies within PGS_SEQ_WINDOW of that edge
+ * (an RST: at most PGS_SEQ_WINDOW below it, where a sender's RST sits; a FIN or data: either side
+ * of it, for reordering and losses before pgsteer). A forged one with a random sequence number
+ * passes with a chance of 2^18/2^32 (RST) or 2^19/2^32 (FIN); the endpoint's own RFC 5961 checks
+ * (exact RST, challenge ACKs) still apply to whatever is forwarded. */
+#define PGS_SEQ_WINDOW (256u * 1024)
+
+/* Whether seq (a segment of length len from one side, RST or not) fits the right edge nxt that
+ * side has sent. */
+static __always_inline int seq_in_window(__u32 seq, __u32 nxt, int rst)
+{
+	if (rst)
+		return nxt - seq <= PGS_SEQ_WINDOW;
+	return seq - (nxt - PGS_SEQ_WINDOW) <= 2 * PGS_SEQ_WINDOW;
+}
+
+/* Serial-number order (RFC 1982): a is after b. */
+static __always_inline int seq_after(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) > 0;
 }
 
 /* Idle limits by state, in ns; the controller's clean-up applies them to seen_ns. */

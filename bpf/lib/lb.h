@@ -46,6 +46,7 @@ struct pgs_plan {
 	__u64 now;
 	struct pgs_hop hop;       /* the next hop the packet leaves through */
 	int hop_resolved;         /* hop was just resolved: cache it in the flow */
+	int suspect;              /* forwarded without touching the flow: outside its window or state */
 };
 
 /* The flow's cached next hop for this packet's direction, if still fresh. */
@@ -362,17 +363,19 @@ static __always_inline void flow_forget(struct pgs_flow *f, const struct pgs_flo
 }
 
 /* Insert the flow of a new connection: claim a SNAT port, then the forward entry. */
-static __always_inline int commit_new(struct pgs_plan *plan)
+static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *plan)
 {
 	struct pgs_rflow_key rk = { .backend = plan->daddr, .vip = plan->fk.vip, .bport = plan->dport };
 	struct pgs_flow fv = {
 		.backend = plan->daddr,
 		.bport = plan->dport,
 		.slot = plan->slot,
-		.flags = PGS_FLOW_F_COUNTED,
+		.flags = PGS_FLOW_F_COUNTED | PGS_FLOW_F_SEQ_CLIENT,
 		.state = PGS_FLOW_SYN_SENT,
 		.created_ns = plan->now,
 		.seen_ns = plan->now,
+		.isn = { bpf_ntohl(p->tcp->seq) },
+		.nxt = { bpf_ntohl(p->tcp->seq) + 1 },
 	};
 	struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
 	struct pgs_srv_stats *st;
@@ -420,12 +423,68 @@ static __always_inline int commit_new(struct pgs_plan *plan)
 	return -1;
 }
 
+/* Whether a SYN on a live flow, a SYN-ACK or a backend RST before it belongs to the handshake:
+ * the first SYN again, or an answer that acknowledges it (RFC 793: ACK = client ISN + 1). */
+static __always_inline int handshake_fits(const struct pgs_pkt *p, struct pgs_flow *f, int from_server)
+{
+	__u32 seq = bpf_ntohl(p->tcp->seq), ack = bpf_ntohl(p->tcp->ack_seq);
+
+	if (!(f->flags & PGS_FLOW_F_SEQ_CLIENT))
+		return 0;
+	if (!from_server)
+		return seq == f->isn[0]; /* a retransmission of the first SYN */
+	if (!(p->flags & PGS_TCP_ACK) || ack != f->isn[0] + 1)
+		return 0;
+	if ((p->flags & PGS_TCP_SYN) && f->state == PGS_FLOW_SYN_SENT) {
+		f->isn[1] = seq;
+		f->nxt[1] = seq + 1;
+		__sync_fetch_and_or(&f->flags, PGS_FLOW_F_SEQ_SERVER);
+	}
+	return 1;
+}
+
+/* Whether this packet of an existing flow fits its side's sequence window (PGS_SEQ_WINDOW), so it
+ * may move the flow's state; it then advances that side's right edge. A flow created elsewhere
+ * (the flow sync) learns each side's edge from its first plain segment. Returns 0 for a suspect. */
+static __always_inline int segment_fits(const struct pgs_pkt *p, struct pgs_flow *f, int from_server)
+{
+	__u32 seq = bpf_ntohl(p->tcp->seq);
+	__u32 end = seq + p->payload + !!(p->flags & PGS_TCP_FIN);
+	__u32 tracked = from_server ? PGS_FLOW_F_SEQ_SERVER : PGS_FLOW_F_SEQ_CLIENT;
+	int rst = p->flags & PGS_TCP_RST;
+
+	if ((p->flags & PGS_TCP_SYN) || (from_server && rst && f->state == PGS_FLOW_SYN_SENT))
+		return handshake_fits(p, f, from_server);
+	if (!(f->flags & tracked)) {
+		if (rst || (p->flags & PGS_TCP_FIN))
+			return 0; /* nothing to check it against yet */
+		if (f->state >= PGS_FLOW_ESTABLISHED) {
+			f->nxt[from_server] = end;
+			__sync_fetch_and_or(&f->flags, tracked);
+		}
+		return 1;
+	}
+	if (!seq_in_window(seq, f->nxt[from_server], rst))
+		return 0;
+	if (seq_after(end, f->nxt[from_server]))
+		f->nxt[from_server] = end; /* approximate under races: only ever a few segments behind */
+	return 1;
+}
+
 /* Advance an existing flow with this packet. Returns a DROP reason, or -1 to translate it. */
 static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *plan)
 {
 	struct pgs_flow *f = plan->flow;
 	__u32 plan_state = f->state;
-	struct flow_step s = flow_next(plan_state, plan->kind == PGS_K_FWD, p->flags, f->flags);
+	struct flow_step s;
+
+	if (plan->hop_resolved)
+		f->hop[plan->kind == PGS_K_REV] = plan->hop;
+	if (!segment_fits(p, f, plan->kind == PGS_K_REV)) {
+		plan->suspect = 1;
+		return -1;
+	}
+	s = flow_next(plan_state, plan->kind == PGS_K_FWD, p->flags, f->flags);
 
 	if (s.set_flags)
 		__sync_fetch_and_or(&f->flags, s.set_flags);
@@ -447,8 +506,6 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 	/* States only move forward; another CPU may have moved this one further already. */
 	if (s.state > f->state && __sync_val_compare_and_swap(&f->state, plan_state, s.state) == plan_state)
 		pgs_event_state(&plan->fk, f, plan_state, s.state, plan->now);
-	if (plan->hop_resolved)
-		f->hop[plan->kind == PGS_K_REV] = plan->hop;
 	if (plan->now - f->seen_ns > PGS_NSEC)
 		f->seen_ns = plan->now;
 	return -1;
@@ -462,7 +519,7 @@ static __always_inline int pgs_commit(struct pgs_pkt *p, struct pgs_plan *plan)
 	int r;
 
 	if (plan->kind == PGS_K_NEW)
-		r = commit_new(plan);
+		r = commit_new(p, plan);
 	else
 		r = commit_existing(p, plan);
 	if (r >= 0)
@@ -487,6 +544,16 @@ static __always_inline int pgs_commit_reset(const struct pgs_pkt *p, struct pgs_
 	flow_release(plan->flow);
 	plan->flow->state = PGS_FLOW_CLOSED;
 	return !(p->flags & PGS_TCP_RST);
+}
+
+/* The verdict of a packet that leaves translated. */
+static __always_inline __u32 pgs_fwd_reason(const struct pgs_plan *plan)
+{
+	if (plan->suspect)
+		return PGS_R_FWD_SUSPECT;
+	if (plan->kind == PGS_K_NEW)
+		return PGS_R_FWD_NEW;
+	return plan->kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV;
 }
 
 /* The checksum differences of the full-NAT rewrite: addresses (IP header and TCP pseudo-header)

@@ -8,6 +8,7 @@
 #include "harness.h"
 #include "pktgen.h"
 #include "testenv.h"
+#include "lib/flow.h"
 
 #define SNAT_MIN 20000
 #define SNAT_MAX 20015 /* 16 ports: exactly PGS_SNAT_TRIES */
@@ -990,6 +991,191 @@ static void cli_status_follows_the_maps(void)
 	reset();
 }
 
+/* --- forged segments (issue 12): off-path packets with the right 4-tuple, wrong sequence numbers --- */
+
+/* A client segment with the sequence numbers given. */
+static size_t client_seg(uint8_t *buf, uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct tspec s = { .saddr = CLIENT, .daddr = VIP, .sport = cport, .dport = VPORT, .flags = flags,
+			   .seq = seq, .ack = ack };
+
+	memcpy(s.smac, MAC_CLIENT, 6);
+	memcpy(s.dmac, MAC_LB, 6);
+	return pkt_build(buf, &s);
+}
+
+static size_t backend_seg(uint8_t *buf, const struct pgs_flow *f, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct tspec s = { .saddr = ntohl(f->backend), .daddr = VIP, .sport = ntohs(f->bport), .dport = ntohs(f->sport),
+			   .flags = flags, .seq = seq, .ack = ack };
+
+	memcpy(s.smac, MAC_BACKEND, 6);
+	memcpy(s.dmac, MAC_LB, 6);
+	return pkt_build(buf, &s);
+}
+
+/* SYN, SYN-ACK, ACK and 100 bytes from the client: client edge 1100 (the helpers always send
+ * seq 1000), backend edge 5001. */
+static struct pgs_flow established(uint16_t cport)
+{
+	fwd(cport, F_SYN, 0, "SYN");
+	rev(cport, F_SYN | F_ACK, 0, "SYN-ACK");
+	fwd(cport, F_ACK, 0, "ACK");
+	return fwd(cport, F_ACK | F_PSH, 100, "client data");
+}
+
+/* The forged packet was forwarded along the flow (for the endpoint to judge), and nothing moved. */
+static void forwarded_untouched(const struct pgs_flow *before, uint16_t cport, int to_backend, uint64_t suspects,
+				const char *what)
+{
+	struct pgs_flow f = {};
+	struct tview v = pkt_view(out);
+
+	CHECK(flow_get(cport, &f), "%s: the flow is gone", what);
+	CHECK(f.state == before->state && f.slot == before->slot && f.sport == before->sport &&
+	      (f.flags & PGS_FLOW_F_COUNTED), "%s: flow moved: state %u->%u slot %u->%u port %u->%u flags %x", what,
+	      before->state, f.state, before->slot, f.slot, ntohs(before->sport), ntohs(f.sport), f.flags);
+	if (to_backend)
+		CHECK(v.daddr == ntohl(before->backend) && v.dport == ntohs(before->bport) && v.sport == ntohs(before->sport),
+		      "%s: not forwarded along the flow (%08x:%u)", what, v.daddr, v.dport);
+	else
+		CHECK(v.daddr == CLIENT && v.dport == cport, "%s: not forwarded to the client", what);
+	CHECK(pkt_csums_ok(out, out_len), "%s: checksums", what);
+	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), suspects);
+	CHECK_EQ(total_opened(), 1);
+	CHECK_EQ(total_closed(), 0);
+}
+
+/* Item 1: a SYN on an established flow neither reopens nor moves it; the backend sees it on the
+ * same tuple and answers with a challenge ACK. A SYN on a closed flow still opens a new one. */
+static void forged_syn_on_established_stays(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+
+	reset();
+	f = established(50001);
+	EXPECT_OUTCOME(run(in, client_seg(in, 50001, F_SYN, 0x5eed1234, 0)), O_TX, "SYN with a random ISN");
+	forwarded_untouched(&f, 50001, 1, 1, "SYN on ESTABLISHED");
+	/* A late retransmission of the first SYN fits the handshake: forwarded, counted as such. */
+	EXPECT_OUTCOME(run(in, client_seg(in, 50001, F_SYN, 1000, 0)), O_TX, "SYN with the first ISN");
+	forwarded_untouched(&f, 50001, 1, 1, "the first SYN again on ESTABLISHED");
+	CHECK_EQ(verdict(PGS_R_FWD_NEW), 1);
+	rev(50001, F_ACK | F_PSH, 10, "the session still answers");
+	/* Honest: the session ends, the client reuses its port: a new connection. */
+	fwd(50001, F_FIN | F_ACK, 0, "client FIN");
+	rev(50001, F_FIN | F_ACK, 0, "server FIN");
+	CHECK_EQ(fwd(50001, F_SYN, 0, "SYN after close").state, PGS_FLOW_SYN_SENT);
+	CHECK_EQ(total_opened(), 2);
+}
+
+/* Item 2: an RST or FIN far from the sender's edge is forwarded, and ends nothing; one within the
+ * window ends the flow as before. */
+static void forged_rst_fin_out_of_window(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+	uint64_t n = 0;
+
+	reset();
+	f = established(50002);
+	rev(50002, F_ACK | F_PSH, 200, "server data");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST, 1100 + 0x40000000u, 0)), O_TX, "client RST far ahead");
+	forwarded_untouched(&f, 50002, 1, ++n, "client RST out of window");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST, 1100 + PGS_SEQ_WINDOW / 2, 0)), O_TX, "client RST ahead");
+	forwarded_untouched(&f, 50002, 1, ++n, "client RST ahead of the edge");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST | F_ACK, 1100 - PGS_SEQ_WINDOW - 1, 5200)), O_TX, "client RST behind");
+	forwarded_untouched(&f, 50002, 1, ++n, "client RST behind the window");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_FIN | F_ACK, 0x9abcdef0u, 5200)), O_TX, "client FIN");
+	forwarded_untouched(&f, 50002, 1, ++n, "client FIN out of window");
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 5200 + 0x80000000u, 0)), O_TX, "backend RST");
+	forwarded_untouched(&f, 50002, 0, ++n, "backend RST out of window");
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_FIN | F_ACK, 0x01020304u, 1100)), O_TX, "backend FIN");
+	forwarded_untouched(&f, 50002, 0, ++n, "backend FIN out of window");
+	/* A data segment far out does not move the edge: the honest RST below still fits. */
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_ACK, 1100 + 0x20000000u, 5200)), O_TX, "client data far ahead");
+	CHECK(flow_get(50002, &f) && f.nxt[0] == 1100, "client edge %u, want 1100", f.nxt[0]);
+	CHECK(f.nxt[1] == 5200, "backend edge %u, want 5200", f.nxt[1]);
+	CHECK_EQ(state_of(50002), PGS_FLOW_ESTABLISHED);
+	/* Honest: the client's RST at its edge ends the flow, once. */
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST | F_ACK, 1100, 5200)), O_TX, "client RST at its edge");
+	CHECK_EQ(state_of(50002), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_closed(), 1);
+}
+
+/* Honest FINs inside the window close as before, also when retransmitted behind the edge. */
+static void fin_in_window_closes(void)
+{
+	uint8_t in[PKT_MAX];
+
+	reset();
+	established(50003);
+	rev(50003, F_ACK | F_PSH, 200, "server data");
+	{
+		struct pgs_flow f;
+
+		flow_get(50003, &f);
+		EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_FIN | F_ACK, 5200, 1100)), O_TX, "backend FIN at its edge");
+	}
+	CHECK_EQ(state_of(50003), PGS_FLOW_FIN_WAIT);
+	EXPECT_OUTCOME(run(in, client_seg(in, 50003, F_FIN | F_ACK, 1100, 5202)), O_TX, "client FIN at its edge");
+	CHECK_EQ(state_of(50003), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_closed(), 1);
+	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), 0);
+}
+
+/* Item 3: only an RST that acknowledges the client's SYN takes the server out of selection. */
+static void forged_rst_in_syn_sent(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f, g;
+	uint64_t passive = 0;
+
+	reset();
+	f = fwd(50004, F_SYN, 0, "SYN");
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST | F_ACK, 0, 0x7777)), O_TX, "RST with a wrong ACK");
+	bpf_map_lookup_elem(M.passive, &f.slot, &passive);
+	CHECK(passive == 0, "a forged RST took the server out of selection");
+	CHECK(flow_get(50004, &g) && g.state == PGS_FLOW_SYN_SENT, "the half-open flow must stay");
+	CHECK_EQ(verdict(PGS_R_DROP_REDISPATCH), 0);
+	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), 1);
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 0, 0)), O_TX, "RST without ACK");
+	CHECK(passive == 0 && state_of(50004) == PGS_FLOW_SYN_SENT, "RST without ACK");
+	/* A SYN-ACK that does not acknowledge the SYN is not the handshake either. */
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_SYN | F_ACK, 5000, 0x7777)), O_TX, "SYN-ACK with a wrong ACK");
+	CHECK_EQ(state_of(50004), PGS_FLOW_SYN_SENT);
+	/* Honest: ACK = ISN + 1 (1001). */
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST | F_ACK, 0, 1001)), O_DROP, "RST refusing the SYN");
+	bpf_map_lookup_elem(M.passive, &f.slot, &passive);
+	CHECK(passive != 0, "the refusing server must leave selection");
+	CHECK_EQ(verdict(PGS_R_DROP_REDISPATCH), 1);
+}
+
+/* A flow the datapath did not see open (inserted by the flow sync: no sequence known) learns each
+ * side's edge from its first plain segment; an RST before that is not trusted. */
+static void synced_flow_learns_the_window(void)
+{
+	struct pgs_flow_key k = { .client = htonl(CLIENT), .vip = htonl(VIP), .cport = htons(50005), .vport = htons(VPORT) };
+	struct pgs_flow v = { .backend = htonl(BACKEND), .bport = htons(6432), .sport = htons(SNAT_MIN + 3), .slot = 0,
+			      .flags = PGS_FLOW_F_COUNTED, .state = PGS_FLOW_ESTABLISHED };
+	struct pgs_rflow_key rk = { .backend = htonl(BACKEND), .vip = htonl(VIP), .bport = htons(6432), .sport = htons(SNAT_MIN + 3) };
+	struct pgs_conns c = { .opened = 1 };
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+
+	reset();
+	bpf_map_update_elem(M.flows, &k, &v, BPF_NOEXIST);
+	bpf_map_update_elem(M.rflows, &rk, &k, BPF_NOEXIST);
+	bpf_map_update_elem(M.conns, &(uint32_t){ 0 }, &c, BPF_ANY);
+	EXPECT_OUTCOME(run(in, client_seg(in, 50005, F_RST, 777777, 0)), O_TX, "RST before any segment");
+	forwarded_untouched(&v, 50005, 1, 1, "RST on a synced flow");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50005, F_ACK, 90000, 3000)), O_TX, "first client segment");
+	CHECK(flow_get(50005, &f) && (f.flags & PGS_FLOW_F_SEQ_CLIENT) && f.nxt[0] == 90000, "edge learnt: %u", f.nxt[0]);
+	EXPECT_OUTCOME(run(in, client_seg(in, 50005, F_RST, 90000, 0)), O_TX, "RST at the edge");
+	CHECK_EQ(state_of(50005), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_closed(), 1);
+}
+
 #define CASE(fn) { #fn, fn }
 
 static const struct {
@@ -1026,6 +1212,11 @@ static const struct {
 	CASE(events_rst_closes_established),
 	CASE(events_forged_none),
 	CASE(events_inactive_node_none),
+	CASE(forged_syn_on_established_stays),
+	CASE(forged_rst_fin_out_of_window),
+	CASE(fin_in_window_closes),
+	CASE(forged_rst_in_syn_sent),
+	CASE(synced_flow_learns_the_window),
 };
 
 int main(void)

@@ -113,9 +113,27 @@ static void flow_state_machine(void)
 	CHECK_EQ(flow_syn_reopens(PGS_FLOW_SYN_SENT, 1), 0);
 	CHECK_EQ(flow_syn_reopens(PGS_FLOW_SYN_SENT, 0), 1);
 	CHECK_EQ(flow_syn_reopens(PGS_FLOW_SYN_RECV, 1), 0);
-	CHECK_EQ(flow_syn_reopens(PGS_FLOW_ESTABLISHED, 1), 1); /* the client lost that connection */
-	CHECK_EQ(flow_syn_reopens(PGS_FLOW_FIN_WAIT, 1), 1);
+	CHECK_EQ(flow_syn_reopens(PGS_FLOW_ESTABLISHED, 1), 0); /* a SYN cannot end a live session */
+	CHECK_EQ(flow_syn_reopens(PGS_FLOW_ESTABLISHED, 0), 0);
+	CHECK_EQ(flow_syn_reopens(PGS_FLOW_FIN_WAIT, 1), 0);
 	CHECK_EQ(flow_syn_reopens(PGS_FLOW_CLOSED, 1), 1);
+}
+
+static void sequence_window(void)
+{
+	/* An RST sits at or below the sender's right edge; a FIN or data either side of it. */
+	CHECK_EQ(seq_in_window(5000, 5000, 1), 1);
+	CHECK_EQ(seq_in_window(5000 - PGS_SEQ_WINDOW, 5000, 1), 1);
+	CHECK_EQ(seq_in_window(5001, 5000, 1), 0);
+	CHECK_EQ(seq_in_window(5000 - PGS_SEQ_WINDOW - 1, 5000, 1), 0);
+	CHECK_EQ(seq_in_window(5000 + PGS_SEQ_WINDOW, 5000, 0), 1);
+	CHECK_EQ(seq_in_window(5000 + PGS_SEQ_WINDOW + 1, 5000, 0), 0);
+	/* Across the wrap of the sequence space. */
+	CHECK_EQ(seq_in_window(0xfffffff0u, 10, 1), 1);
+	CHECK_EQ(seq_in_window(20, 0xfffffff0u, 0), 1);
+	CHECK_EQ(seq_in_window(0x80000000u, 10, 0), 0);
+	CHECK_EQ(seq_after(10, 0xfffffff0u), 1);
+	CHECK_EQ(seq_after(0xfffffff0u, 10), 0);
 }
 
 static void flow_expiry(void)
@@ -202,6 +220,7 @@ int main(void)
 	RUN(leastconn_converges);
 	RUN(flow_state_machine);
 	RUN(flow_expiry);
+	RUN(sequence_window);
 	RUN(snat_ports);
 	RUN(incremental_checksum);
 	return h_exit();
