@@ -12,7 +12,9 @@
 #define PGS_MAX_SERVICES 16
 #define PGS_MAX_SERVERS 32 /* per service */
 #define PGS_MAX_SLOTS (PGS_MAX_SERVICES * PGS_MAX_SERVERS)
-#define PGS_SNAT_TRIES 16 /* probes for a free SNAT port before giving up */
+/* Independent random probes for a free SNAT port before giving up: at 90% of a range in use,
+ * 128 probes all miss with a chance of 0.9^128 = 1.4e-6 (the expected probes are 1/(1 - use)). */
+#define PGS_SNAT_TRIES 128
 #define PGS_NAME_LEN 16
 
 /* The slot layout: a service owns PGS_MAX_SERVERS consecutive slots of pgs_servers and of every

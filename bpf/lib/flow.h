@@ -125,12 +125,12 @@ static __always_inline int flow_expired(__u32 state, __u32 flags, __u64 seen_ns,
 	return now > seen_ns && now - seen_ns > limit;
 }
 
-/* The try-th candidate SNAT port (host order) in [min, max], starting from a random offset. */
-static __always_inline __u16 snat_port(__u32 rnd, __u32 try, __u16 min, __u16 max)
+/* The SNAT port (host order) in [min, max] a random number picks. */
+static __always_inline __u16 snat_port_at(__u32 rnd, __u16 min, __u16 max)
 {
 	__u32 range = (__u32)max - min + 1;
 
-	return (__u16)(min + (rnd + try) % range);
+	return (__u16)(min + rnd % range);
 }
 
 #endif

@@ -362,6 +362,23 @@ static __always_inline void flow_forget(struct pgs_flow *f, const struct pgs_flo
 	bpf_map_delete_elem(&pgs_flows, fk);
 }
 
+/* Claiming a SNAT port: each probe an independent random port of the range (consecutive probes
+ * cluster: the first failure came at 42% of the range). */
+struct snat_probe {
+	struct pgs_rflow_key *rk;
+	const struct pgs_flow_key *fk;
+	long err;
+};
+
+static long snat_probe(__u32 i, void *arg)
+{
+	struct snat_probe *sp = arg;
+
+	sp->rk->sport = bpf_htons(snat_port_at(bpf_get_prandom_u32(), pgs_cfg.snat_min, pgs_cfg.snat_max));
+	sp->err = bpf_map_update_elem(&pgs_rflows, sp->rk, sp->fk, BPF_NOEXIST);
+	return sp->err != -PGS_EEXIST; /* claimed, or the table is full: stop */
+}
+
 /* Insert the flow of a new connection: claim a SNAT port, then the forward entry. */
 static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *plan)
 {
@@ -378,10 +395,9 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 		.nxt = { bpf_ntohl(p->tcp->seq) + 1 },
 	};
 	struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
+	struct snat_probe sp;
 	struct pgs_srv_stats *st;
 	struct pgs_conns *c;
-	__u32 rnd = bpf_get_prandom_u32(), t;
-	int err = -1;
 
 	if (plan->flow) {
 		/* The client reused its port, or its server left selection before answering. */
@@ -394,14 +410,12 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 	if (plan->hop_resolved)
 		fv.hop[0] = plan->hop;
 
-	for (t = 0; t < PGS_SNAT_TRIES; t++) {
-		rk.sport = bpf_htons(snat_port(rnd, t, pgs_cfg.snat_min, pgs_cfg.snat_max));
-		err = bpf_map_update_elem(&pgs_rflows, &rk, &plan->fk, BPF_NOEXIST);
-		if (err != -PGS_EEXIST)
-			break;
-	}
-	if (err)
-		return err == -PGS_EEXIST ? PGS_R_DROP_SNAT_EXHAUSTED : PGS_R_DROP_TABLE_FULL;
+	sp.rk = &rk;
+	sp.fk = &plan->fk;
+	sp.err = -PGS_EEXIST;
+	bpf_loop(PGS_SNAT_TRIES, snat_probe, &sp, 0);
+	if (sp.err)
+		return sp.err == -PGS_EEXIST ? PGS_R_DROP_SNAT_EXHAUSTED : PGS_R_DROP_TABLE_FULL;
 
 	fv.sport = rk.sport;
 	if (bpf_map_update_elem(&pgs_flows, &plan->fk, &fv, BPF_NOEXIST)) {
