@@ -26,7 +26,7 @@
 #define PGS_TC_PRIO 1
 #define GC_BATCH 4096
 #define GC_BATCHES_PER_TICK 8 /* at most 32k flows a call: the event loop (and VRRP) stay responsive */
-#define PRESSURE_SYN_NS (2ull * 1000000000) /* half-open limit while the table is over 80% */
+#define PRESSURE_SYN_NS (2ull * 1000000000) /* half-open limit under pressure (flow_pressure) */
 
 /* A clean-up pass, done a bounded number of batches at a time. */
 struct gc_pass {
@@ -38,6 +38,7 @@ struct gc_pass {
 	int pressure;
 	uint64_t entries, expired;
 	uint64_t counted[PGS_MAX_SLOTS];         /* flows still counting toward each slot */
+	uint64_t held[PGS_MAX_SLOTS];            /* flows of each slot left in the table: SNAT ports held */
 	uint64_t expired_counted[PGS_MAX_SLOTS]; /* counting flows this pass removed */
 	struct pgs_conns before[PGS_MAX_SLOTS];  /* each slot's counters when the pass began */
 };
@@ -54,6 +55,7 @@ struct datapath {
 	struct pgs_flow_key *del_keys;
 	struct pgs_rflow_key *del_rkeys;
 	uint64_t last_entries;   /* occupancy at the last clean-up */
+	uint64_t last_held_peak; /* SNAT ports the busiest slot held at the last clean-up */
 	struct gc_pass *gc;      /* the clean-up pass under way */
 };
 
@@ -568,9 +570,10 @@ static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_
 	g->t.fin = (uint64_t)cfg->t_fin_ms * 1000000;
 	g->t.closed = (uint64_t)cfg->t_closed_ms * 1000000;
 	g->t.tw = 60ull * 1000000000; /* Linux's TIME_WAIT */
-	/* A SYN flood fills the table with half-open flows: expire those early so real clients get in
-	 * (established flows are never evicted). */
-	if (dp->last_entries * 100 > (uint64_t)cfg->flow_table_size * 80) {
+	/* A SYN flood fills the table, or one server's SNAT ports, with half-open flows: expire those
+	 * early so real clients get in (established flows are never evicted). */
+	if (flow_pressure(dp->last_entries, cfg->flow_table_size, dp->last_held_peak,
+			  (uint32_t)cfg->snat_max - cfg->snat_min + 1)) {
 		g->pressure = 1;
 		if (g->t.syn > PRESSURE_SYN_NS)
 			g->t.syn = PRESSURE_SYN_NS;
@@ -593,6 +596,8 @@ static void gc_batch(struct datapath *dp, __u32 count)
 
 		if (!flow_expired(f->state, f->flags, f->seen_ns, g->now, &g->t)) {
 			g->entries++;
+			if (f->slot < PGS_MAX_SLOTS)
+				g->held[f->slot]++;
 			if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
 				g->counted[f->slot]++;
 			continue;
@@ -628,7 +633,12 @@ static int gc_finish(struct datapath *dp, struct dp_gc *res)
 	res->expired = g->expired;
 	res->under_pressure = g->pressure;
 	dp->last_entries = g->entries;
+	dp->last_held_peak = 0;
 	g->running = 0;
+	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
+		if (g->held[slot] > dp->last_held_peak)
+			dp->last_held_peak = g->held[slot];
+	}
 	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
 		struct pgs_conns after;
 		uint64_t adj, want;

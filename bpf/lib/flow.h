@@ -125,6 +125,13 @@ static __always_inline int flow_expired(__u32 state, __u32 flags, __u64 seen_ns,
 	return now > seen_ns && now - seen_ns > limit;
 }
 
+/* Whether the clean-up works under pressure (half-open flows expire early): the flow table, or
+ * the SNAT ports toward the busiest server (every flow of a slot holds one of its range), over 80%. */
+static __always_inline int flow_pressure(__u64 entries, __u64 table, __u64 slot_peak, __u32 snat_range)
+{
+	return entries * 100 > table * 80 || slot_peak * 100 > (__u64)snat_range * 80;
+}
+
 /* The SNAT port (host order) in [min, max] a random number picks. */
 static __always_inline __u16 snat_port_at(__u32 rnd, __u16 min, __u16 max)
 {

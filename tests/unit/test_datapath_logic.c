@@ -154,6 +154,14 @@ static void flow_expiry(void)
 	CHECK_EQ(flow_expired(PGS_FLOW_CLOSED, PGS_FLOW_F_SERVER_FIRST, now - 61 * s, now, &t), 1);
 }
 
+static void pressure(void)
+{
+	CHECK_EQ(flow_pressure(80, 100, 0, 1000), 0);
+	CHECK_EQ(flow_pressure(81, 100, 0, 1000), 1);     /* the flow table */
+	CHECK_EQ(flow_pressure(10, 1000000, 800, 1000), 0);
+	CHECK_EQ(flow_pressure(10, 1000000, 801, 1000), 1); /* one server's SNAT ports */
+}
+
 static void snat_ports(void)
 {
 	CHECK_EQ(snat_port_at(0, 20000, 20015), 20000);
@@ -213,6 +221,7 @@ int main(void)
 	RUN(flow_expiry);
 	RUN(sequence_window);
 	RUN(snat_ports);
+	RUN(pressure);
 	RUN(incremental_checksum);
 	return h_exit();
 }
