@@ -581,8 +581,11 @@ static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_
 	return 0;
 }
 
-/* One batch: expire what is idle past its state's limit, count what still counts. A closing flow
- * is looked up again before it goes: its client may have reopened it since the batch was read. */
+/* One batch: expire what is idle past its state's limit, count what still counts. An expiring flow
+ * is looked up again and decided on as it is now, not as the batch read it: the datapath may have
+ * released it since (its close is counted already: no second subtraction), a packet may have
+ * refreshed it, or its client reopened it (a new flow under the same key). A packet between that look and the delete is the race
+ * that remains (the next quiet reconciliation absorbs it). */
 static void gc_batch(struct datapath *dp, __u32 count)
 {
 	struct gc_pass *g = dp->gc;
@@ -594,6 +597,11 @@ static void gc_batch(struct datapath *dp, __u32 count)
 		struct pgs_flow now;
 		int counts;
 
+		if (flow_expired(f->state, f->flags, f->seen_ns, g->now, &g->t)) {
+			if (bpf_map_lookup_elem(dp->maps.flows, k, &now))
+				continue; /* gone meanwhile */
+			f = &now;
+		}
 		if (!flow_expired(f->state, f->flags, f->seen_ns, g->now, &g->t)) {
 			g->entries++;
 			if (f->slot < PGS_MAX_SLOTS)
@@ -601,12 +609,6 @@ static void gc_batch(struct datapath *dp, __u32 count)
 			if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
 				g->counted[f->slot]++;
 			continue;
-		}
-		if (f->state >= PGS_FLOW_FIN_WAIT) {
-			if (bpf_map_lookup_elem(dp->maps.flows, k, &now) || now.created_ns != f->created_ns ||
-			    now.sport != f->sport)
-				continue;
-			f = &now;
 		}
 		counts = (f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS;
 		if (counts)

@@ -485,6 +485,37 @@ static __always_inline int segment_fits(const struct pgs_pkt *p, struct pgs_flow
 	return 1;
 }
 
+/* A FIN sets its side's flag first, atomically, and the state machine decides on the flags as they
+ * were just before: of two FINs on two CPUs at once, the second to set its flag sees the first's and
+ * closes the flow. Returns the flags to decide on. */
+static __always_inline __u32 flow_mark_fin(const struct pgs_pkt *p, const struct pgs_plan *plan)
+{
+	struct pgs_flow *f = plan->flow;
+
+	if ((p->flags & (PGS_TCP_FIN | PGS_TCP_RST)) != PGS_TCP_FIN)
+		return f->flags;
+	return __sync_fetch_and_or(&f->flags, plan->kind == PGS_K_FWD ? PGS_FLOW_F_FIN_CLIENT : PGS_FLOW_F_FIN_SERVER);
+}
+
+/* Move the flow's state forward to `to` (never back), whatever other CPUs did meanwhile; the CPU
+ * whose compare-and-swap makes a move reports it. */
+static __always_inline void flow_advance(struct pgs_plan *plan, __u32 to)
+{
+	struct pgs_flow *f = plan->flow;
+	__u32 cur;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		cur = *(volatile __u32 *)&f->state;
+		if (to <= cur)
+			return;
+		if (__sync_val_compare_and_swap(&f->state, cur, to) == cur) {
+			pgs_event_state(&plan->fk, f, cur, to, plan->now);
+			return;
+		}
+	}
+}
+
 /* Advance an existing flow with this packet. Returns a DROP reason, or -1 to translate it. */
 static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *plan)
 {
@@ -498,9 +529,8 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 		plan->suspect = 1;
 		return -1;
 	}
-	s = flow_next(plan_state, plan->kind == PGS_K_FWD, p->flags, f->flags);
-
-	if (s.set_flags)
+	s = flow_next(plan_state, plan->kind == PGS_K_FWD, p->flags, flow_mark_fin(p, plan));
+	if (s.set_flags & ~f->flags)
 		__sync_fetch_and_or(&f->flags, s.set_flags);
 	if (s.release)
 		flow_release(f);
@@ -517,9 +547,7 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 		flow_forget(f, &plan->fk);
 		return PGS_R_DROP_REDISPATCH;
 	}
-	/* States only move forward; another CPU may have moved this one further already. */
-	if (s.state > f->state && __sync_val_compare_and_swap(&f->state, plan_state, s.state) == plan_state)
-		pgs_event_state(&plan->fk, f, plan_state, s.state, plan->now);
+	flow_advance(plan, s.state);
 	if (plan->now - f->seen_ns > PGS_NSEC)
 		f->seen_ns = plan->now;
 	return -1;
