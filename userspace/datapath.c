@@ -39,6 +39,7 @@ struct gc_pass {
 	uint64_t entries, expired;
 	uint64_t counted[PGS_MAX_SLOTS];         /* flows still counting toward each slot */
 	uint64_t held[PGS_MAX_SLOTS];            /* flows of each slot left in the table: SNAT ports held */
+	uint32_t gen[PGS_MAX_SLOTS];             /* each slot's server generation: older flows count for nobody */
 	uint64_t expired_counted[PGS_MAX_SLOTS]; /* counting flows this pass removed */
 	struct pgs_conns before[PGS_MAX_SLOTS];  /* each slot's counters when the pass began */
 };
@@ -447,6 +448,11 @@ int datapath_set_server(struct datapath *dp, uint32_t slot, const struct pgs_ser
 	return bpf_map_update_elem(dp->maps.servers, &slot, srv, BPF_ANY) ? -errno : 0;
 }
 
+int datapath_reset_slot(struct datapath *dp, uint32_t slot)
+{
+	return maps_reset_slot(&dp->maps, slot);
+}
+
 int datapath_read_server(struct datapath *dp, uint32_t slot, struct dp_server *out)
 {
 	return maps_read_server(&dp->maps, slot, out);
@@ -560,9 +566,14 @@ static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_
 	uint32_t slot;
 
 	memset(g, 0, sizeof(*g));
-	for (slot = 0; slot < PGS_MAX_SLOTS; slot++)
-		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &g->before[slot]))
+	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
+		struct pgs_server srv;
+
+		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &g->before[slot]) ||
+		    bpf_map_lookup_elem(dp->maps.servers, &slot, &srv))
 			return -errno;
+		g->gen[slot] = srv.gen;
+	}
 	g->running = g->first = 1;
 	g->now = now_ns;
 	g->t.syn = (uint64_t)cfg->t_syn_ms * 1000000;
@@ -579,6 +590,12 @@ static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_
 			g->t.syn = PRESSURE_SYN_NS;
 	}
 	return 0;
+}
+
+/* Whether a flow still counts toward its slot's server (the datapath's flow_release rule). */
+static int flow_counts(const struct gc_pass *g, const struct pgs_flow *f)
+{
+	return (f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS && f->gen == g->gen[f->slot];
 }
 
 /* One batch: expire what is idle past its state's limit, count what still counts. An expiring flow
@@ -606,11 +623,11 @@ static void gc_batch(struct datapath *dp, __u32 count)
 			g->entries++;
 			if (f->slot < PGS_MAX_SLOTS)
 				g->held[f->slot]++;
-			if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
+			if (flow_counts(g, f))
 				g->counted[f->slot]++;
 			continue;
 		}
-		counts = (f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS;
+		counts = flow_counts(g, f);
 		if (counts)
 			g->expired_counted[f->slot]++;
 		dp->del_keys[n] = *k;

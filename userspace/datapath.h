@@ -27,6 +27,8 @@ int datapath_del_service(struct datapath *dp, const struct pgs_svc_key *k);
 int datapath_services_each(struct datapath *dp, maps_svc_fn cb, void *arg);
 int datapath_get_server(struct datapath *dp, uint32_t slot, struct pgs_server *out);
 int datapath_set_server(struct datapath *dp, uint32_t slot, const struct pgs_server *srv);
+/* The slot now holds another server: its counters start from zero (maps_reset_slot). */
+int datapath_reset_slot(struct datapath *dp, uint32_t slot);
 int datapath_read_server(struct datapath *dp, uint32_t slot, struct dp_server *out);
 int datapath_read_verdicts(struct datapath *dp, uint64_t out[PGS_R_MAX]);
 int datapath_get_passive(struct datapath *dp, uint32_t slot, uint64_t *ns);

@@ -31,6 +31,8 @@ void dpsync_server(struct datapath *dp, struct server_rt *s, uint64_t now)
 	snprintf(v.name, sizeof(v.name), "%s", s->cfg.name);
 	if (datapath_set_server(dp, s->slot, &v))
 		log_warn("%s/%s: writing its datapath entry", s->svc->cfg.name, s->cfg.name);
+	else if (v.gen != old.gen && datapath_reset_slot(dp, s->slot))
+		log_warn("%s/%s: resetting the counters of its slot %u", s->svc->cfg.name, s->cfg.name, s->slot);
 }
 
 void dpsync_service(struct datapath *dp, struct service_rt *svc)

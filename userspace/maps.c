@@ -203,6 +203,25 @@ int maps_clear_passive(const struct pgs_maps *m, uint32_t slot)
 	return bpf_map_update_elem(m->passive, &slot, &zero, BPF_ANY) ? -errno : 0;
 }
 
+/* A slot given to another server starts from zero: connection counts, adjustment, passive mark and
+ * traffic counters. The datapath no longer counts the previous server's flows there (their gen
+ * differs), so nothing of the old server leaks into the new one's leastconn or stats. */
+int maps_reset_slot(const struct pgs_maps *m, uint32_t slot)
+{
+	struct pgs_conns c = { 0 };
+	uint64_t zero = 0;
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	struct pgs_srv_stats *st = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*st)) : NULL;
+
+	if (!st)
+		return -ENOMEM;
+	if (bpf_map_update_elem(m->conns, &slot, &c, BPF_ANY) || bpf_map_update_elem(m->conn_adj, &slot, &zero, BPF_ANY) ||
+	    bpf_map_update_elem(m->passive, &slot, &zero, BPF_ANY) || bpf_map_update_elem(m->srv_stats, &slot, st, BPF_ANY))
+		err = -errno;
+	free(st);
+	return err;
+}
+
 int maps_get_server(const struct pgs_maps *m, uint32_t slot, struct pgs_server *out)
 {
 	return bpf_map_lookup_elem(m->servers, &slot, out) ? -errno : 0;

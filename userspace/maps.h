@@ -37,6 +37,7 @@ int maps_get_active(const struct pgs_maps *m, int *active);
 int maps_set_active(const struct pgs_maps *m, int active);
 int maps_get_off_ns(const struct pgs_maps *m, uint64_t *off_ns);
 int maps_clear_passive(const struct pgs_maps *m, uint32_t slot);
+int maps_reset_slot(const struct pgs_maps *m, uint32_t slot); /* a new server in the slot: zero its counters */
 int maps_get_server(const struct pgs_maps *m, uint32_t slot, struct pgs_server *out);
 /* When the datapath last saw the slot's server refuse a SYN (0 = not since cleared). */
 int maps_get_passive(const struct pgs_maps *m, uint32_t slot, uint64_t *ns);

@@ -340,18 +340,22 @@ static __always_inline int pgs_classify(struct pgs_pkt *p, struct pgs_plan *plan
 	return -1;
 }
 
-/* The flow stops counting toward its server: exactly once, whoever gets here first. */
+/* The flow stops counting toward its server: exactly once, whoever gets here first; and not at all
+ * when its slot has been given to another server since (whose counters started from zero). */
 static __always_inline void flow_release(struct pgs_flow *f)
 {
-	__u32 old = __sync_fetch_and_and(&f->flags, ~PGS_FLOW_F_COUNTED);
+	__u32 old = __sync_fetch_and_and(&f->flags, ~PGS_FLOW_F_COUNTED), slot = f->slot;
+	struct pgs_server *srv;
+	struct pgs_conns *c;
 
-	if (old & PGS_FLOW_F_COUNTED) {
-		__u32 slot = f->slot;
-		struct pgs_conns *c = bpf_map_lookup_elem(&pgs_conns, &slot);
-
-		if (c)
-			__sync_fetch_and_add(&c->closed, 1);
-	}
+	if (!(old & PGS_FLOW_F_COUNTED))
+		return;
+	srv = bpf_map_lookup_elem(&pgs_servers, &slot);
+	if (srv && srv->gen != f->gen)
+		return;
+	c = bpf_map_lookup_elem(&pgs_conns, &slot);
+	if (c)
+		__sync_fetch_and_add(&c->closed, 1);
 }
 
 static __always_inline void flow_forget(struct pgs_flow *f, const struct pgs_flow_key *fk)

@@ -1177,6 +1177,32 @@ static void synced_flow_learns_the_window(void)
 	CHECK_EQ(total_closed(), 1);
 }
 
+/* Item 11: a slot given to another server starts from zero (pgsteerd: maps_reset_slot on a new
+ * generation); the previous server's flows closing later leave the new server's counts alone. */
+static void slot_reuse_starts_from_zero(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_server srv;
+	struct pgs_flow f;
+
+	reset();
+	set_service(1);
+	f = established(50006);
+	CHECK_EQ(conns(0).opened, 1);
+	bpf_map_lookup_elem(M.servers, &f.slot, &srv);
+	srv.port = htons(6499);
+	srv.gen++;
+	bpf_map_update_elem(M.servers, &f.slot, &srv, BPF_ANY);
+	CHECK_EQ(maps_reset_slot(&M, f.slot), 0);
+	EXPECT_OUTCOME(run(in, client_seg(in, 50006, F_RST | F_ACK, 1100, 5001)), O_TX, "RST of the old server's flow");
+	CHECK_EQ(state_of(50006), PGS_FLOW_CLOSED);
+	CHECK(conns(0).opened == 0 && conns(0).closed == 0, "the new server's counts moved: %llu/%llu",
+	      (unsigned long long)conns(0).opened, (unsigned long long)conns(0).closed);
+	f = fwd(50007, F_SYN, 0, "SYN to the new server");
+	CHECK(f.bport == htons(6499) && f.gen == srv.gen, "new flow on port %u gen %u", ntohs(f.bport), f.gen);
+	CHECK_EQ(conns(0).opened, 1);
+}
+
 #define CASE(fn) { #fn, fn }
 
 static const struct {
@@ -1218,6 +1244,7 @@ static const struct {
 	CASE(fin_in_window_closes),
 	CASE(forged_rst_in_syn_sent),
 	CASE(synced_flow_learns_the_window),
+	CASE(slot_reuse_starts_from_zero),
 };
 
 int main(void)
