@@ -3,14 +3,7 @@
 usage: vrrp_craft.py KIND [SRC]; KIND: ok ttl version vrid checksum truncated type.
 Each is sent 3 times, 10 ms apart."""
 import socket, struct, sys, time
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
+from pktlib import csum, ipv4, raw_sender
 
 def advert(src, dst, vrid=51, prio=50, version=3, typ=1, bad_csum=False, ttl=255, truncate=False):
     vip = socket.inet_aton("10.100.1.100")
@@ -20,10 +13,7 @@ def advert(src, dst, vrid=51, prio=50, version=3, typ=1, bad_csum=False, ttl=255
     body = body[:6] + struct.pack("!H", c) + body[8:]
     if truncate:
         body = body[:6]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(body), 0, 0, ttl, 112, 0,
-                     socket.inet_aton(src), socket.inet_aton(dst))
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    return ip + body
+    return ipv4(src, dst, 112, body, ttl=ttl, tos=0xC0)
 
 kind = sys.argv[1]
 src = sys.argv[2] if len(sys.argv) > 2 else "10.100.1.2"
@@ -33,8 +23,7 @@ args = {
     "checksum": {"bad_csum": True}, "truncated": {"truncate": True}, "type": {"typ": 2},
 }[kind]
 pkt = advert(src, dst, **args)
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+s = raw_sender()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
 for _ in range(3):
     s.sendto(pkt, (dst, 0))
