@@ -54,6 +54,9 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_SERVER_FIRST (1u << 3) /* the backend closed first: it holds TIME_WAIT on the SNAT port */
 #define PGS_FLOW_F_SEQ_CLIENT (1u << 4)   /* nxt[0] tracks the client's sequence */
 #define PGS_FLOW_F_SEQ_SERVER (1u << 5)   /* nxt[1] tracks the backend's sequence */
+/* Bits 8.. belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */
+#define PGS_FLOW_F_PAYLOAD (1u << 8)    /* the client's first payload segment went through */
+#define PGS_FLOW_F_CANCEL (1u << 9)     /* that payload was a CancelRequest, handed to the controller */
 
 /* Every verdict of the datapath, counted per CPU in pgs_verdicts: the one list of them.
  * X(enum suffix, name, is_drop, help). The BPF verdict() turns is_drop into XDP_DROP/TC_ACT_SHOT,
@@ -77,7 +80,8 @@ enum pgs_flow_state {
 	  "backend refused the SYN (RST): dropped, the client's retry goes elsewhere")                      \
 	X(RESET, "reset", 0, "packet of a session shut down by the controller: answered with RST")          \
 	X(FWD_SUSPECT, "fwd_suspect", 0,                                                                    \
-	  "SYN, RST or FIN outside its flow's sequence window or state: forwarded, flow and counts unchanged")
+	  "SYN, RST or FIN outside its flow's sequence window or state: forwarded, flow and counts unchanged") \
+	X(DROP_POLICY, "drop_policy", 1, "SYN from a source the service's allow/deny lists refuse")
 
 enum pgs_reason {
 #define PGS_REASON_ENUM(id, name, drop, help) PGS_R_##id,
@@ -223,6 +227,57 @@ struct pgs_flow_event {
 
 #define PGS_EVENTS_BYTES (256 * 1024) /* ring buffer size: about 4600 events behind the reader */
 
+/* PostgreSQL-aware steering (bpf/lib/pgproto.h, bpf/lib/policy.h). */
+
+/* Value of pgs_pg_opts (index = service id): PGS_SVC_F_* set by the controller. */
+#define PGS_SVC_F_CANCEL (1u << 0) /* route CancelRequests (cancel-routing on) */
+
+/* A CancelRequest: int32 length 16, int32 code 80877102, int32 process id, int32 secret key. */
+#define PGS_PG_CANCEL_LEN 16
+#define PGS_PG_CANCEL_CODE 80877102
+
+/* Per-CPU counters of pgs_pg_stats (index). */
+enum pgs_pg_stat {
+	PGS_PG_CANCEL_SEEN = 0, /* CancelRequests recognised as the first payload of a flow */
+	PGS_PG_CANCEL_LOST,     /* of those, events the ring buffer had no room for */
+	PGS_PG_STAT_MAX,
+};
+
+enum pgs_pg_event_type {
+	PGS_PGEV_CANCEL = 1,
+};
+
+/* One record of pgs_pg_events: a CancelRequest a client sent, and the server the flow went to
+ * (which received it unchanged). Its own ring buffer: pgs_events has one reader (flow sync) and a
+ * BPF ring buffer has one consumer position. */
+struct pgs_pg_event {
+	struct pgs_flow_key fk;
+	__u32 backend;   /* network order */
+	__u16 bport;     /* network order */
+	__u16 sport;     /* SNAT port, network order */
+	__u32 slot;      /* the server the cancel went to */
+	__u32 type;      /* enum pgs_pg_event_type */
+	__u32 pid;       /* the CancelRequest's key, network order as on the wire */
+	__u32 secret;
+	__u64 ts_ns;
+};
+
+#define PGS_PG_EVENTS_BYTES (64 * 1024)
+
+/* Key of pgs_policy (LPM trie): the service id, then the source address. prefixlen counts both:
+ * 32 + the CIDR's length. A /32 entry (the service id alone) is the service's default. */
+struct pgs_policy_key {
+	__u32 prefixlen;
+	__u32 svc_id;    /* network order, so the trie matches it bit by bit */
+	__u32 addr;      /* network order */
+};
+
+/* Value of pgs_policy. */
+enum pgs_policy_action {
+	PGS_POLICY_ALLOW = 1,
+	PGS_POLICY_DENY = 2,
+};
+
 /* Map names (the pin file names under the pin root). */
 #define PGS_MAP_SERVICES "pgs_services"
 #define PGS_MAP_SERVERS "pgs_servers"
@@ -237,6 +292,10 @@ struct pgs_flow_event {
 #define PGS_MAP_RR "pgs_rr"
 #define PGS_MAP_EVENTS "pgs_events"
 #define PGS_MAP_EV_LOST "pgs_ev_lost"
+#define PGS_MAP_PG_OPTS "pgs_pg_opts"
+#define PGS_MAP_PG_EVENTS "pgs_pg_events"
+#define PGS_MAP_PG_STATS "pgs_pg_stats"
+#define PGS_MAP_POLICY "pgs_policy"
 #define PGS_LINK_XDP "link_xdp"
 
 #endif

@@ -27,6 +27,10 @@ static const struct {
 	{ PGS_MAP_RR, offsetof(struct pgs_maps, rr) },
 	{ PGS_MAP_EVENTS, offsetof(struct pgs_maps, events) },
 	{ PGS_MAP_EV_LOST, offsetof(struct pgs_maps, ev_lost) },
+	{ PGS_MAP_PG_OPTS, offsetof(struct pgs_maps, pg_opts) },
+	{ PGS_MAP_PG_EVENTS, offsetof(struct pgs_maps, pg_events) },
+	{ PGS_MAP_PG_STATS, offsetof(struct pgs_maps, pg_stats) },
+	{ PGS_MAP_POLICY, offsetof(struct pgs_maps, policy) },
 };
 
 int maps_count(void)

@@ -11,6 +11,8 @@
 #include "flow.h"
 #include "stats.h"
 #include "events.h"
+#include "pgproto.h"
+#include "policy.h"
 
 const volatile struct pgs_cfg pgs_cfg = { .snat_min = 10000, .snat_max = 32767 };
 
@@ -203,8 +205,11 @@ static __always_inline int take_segment(struct pgs_pkt *p, struct hdr_cursor *c,
 static __always_inline int plan_new(const struct pgs_svc *svc, struct pgs_plan *plan)
 {
 	struct pgs_server *srv;
-	int slot = select_server(svc, plan);
+	int slot;
 
+	if (policy_refuses(svc->id, plan->fk.client))
+		return PGS_R_DROP_POLICY;
+	slot = select_server(svc, plan);
 	if (slot < 0)
 		return PGS_R_DROP_NO_SERVER;
 	plan->kind = PGS_K_NEW;
@@ -570,6 +575,8 @@ static __always_inline int pgs_commit(struct pgs_pkt *p, struct pgs_plan *plan)
 		r = commit_existing(p, plan);
 	if (r >= 0)
 		return r;
+	if (plan->kind == PGS_K_FWD && plan->flow)
+		pgproto_client_payload(plan->flow, &plan->fk, p->tcp, p->data_end, p->payload, plan->now);
 	st = srv_stats(plan->slot);
 	if (st) {
 		if (plan->kind == PGS_K_REV) {

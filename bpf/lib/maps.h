@@ -123,4 +123,39 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pgs_ev_lost SEC(".maps");
 
+/* Per service id, PGS_SVC_F_* switches of the PostgreSQL-aware features. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PGS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_pg_opts SEC(".maps");
+
+/* CancelRequests for the controller to deliver (bpf/lib/pgproto.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PGS_PG_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_pg_events SEC(".maps");
+
+/* enum pgs_pg_stat counters, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PGS_PG_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_pg_stats SEC(".maps");
+
+/* Source-address policy per service (bpf/lib/policy.h): (service id, CIDR) -> allow or deny. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__type(key, struct pgs_policy_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_policy SEC(".maps");
+
 #endif

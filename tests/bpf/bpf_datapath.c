@@ -931,6 +931,231 @@ static void events_inactive_node_none(void)
 	set_active(1);
 }
 
+/* --- PostgreSQL-aware steering: CancelRequest recognition (pgproto.h), source policy (policy.h) --- */
+
+#define MAX_PGEVS 8
+static struct pgs_pg_event pgevs[MAX_PGEVS];
+static int npgev;
+
+static int pgev_collect(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	if (len == sizeof(struct pgs_pg_event) && npgev < MAX_PGEVS)
+		memcpy(&pgevs[npgev], data, len);
+	npgev++;
+	return 0;
+}
+
+/* The cancel events emitted since the last call (read from the pinned ring buffer, as pgsteerd does). */
+static int pg_events(void)
+{
+	static struct ring_buffer *rb;
+
+	if (!rb)
+		rb = ring_buffer__new(M.pg_events, pgev_collect, NULL, NULL);
+	npgev = 0;
+	if (!rb)
+		return -1;
+	ring_buffer__consume(rb);
+	return npgev;
+}
+
+static uint64_t pg_stat(uint32_t which)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	uint64_t v[ncpu], n = 0;
+
+	if (bpf_map_lookup_elem(M.pg_stats, &which, v))
+		return 0;
+	for (i = 0; i < ncpu; i++)
+		n += v[i];
+	return n;
+}
+
+static void pg_reset(uint32_t svc_flags)
+{
+	uint32_t zero = 0;
+
+	reset();
+	clear_hash(M.policy, sizeof(struct pgs_policy_key));
+	zero_array(M.pg_stats, PGS_PG_STAT_MAX, 8, 1);
+	bpf_map_update_elem(M.pg_opts, &zero, &svc_flags, BPF_ANY);
+	pg_events();
+}
+
+/* A client segment carrying the 16 bytes w0..w3 (host order words, sent big-endian) at seq. */
+static size_t pg_pkt(uint8_t *buf, uint16_t cport, uint32_t seq, const uint32_t w[4], uint16_t len)
+{
+	struct tspec s = { .saddr = CLIENT, .daddr = VIP, .sport = cport, .dport = VPORT, .flags = F_ACK | F_PSH,
+			   .seq = seq, .ack = 5001, .payload = len };
+	size_t n, off = sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr), i;
+	pkt_iphdr *ip = (pkt_iphdr *)(buf + sizeof(struct ethhdr));
+	pkt_tcphdr *tcp = (pkt_tcphdr *)(buf + sizeof(struct ethhdr) + sizeof(struct iphdr));
+	uint8_t be[16];
+
+	memcpy(s.smac, MAC_CLIENT, 6);
+	memcpy(s.dmac, MAC_LB, 6);
+	n = pkt_build(buf, &s);
+	for (i = 0; i < 4; i++) {
+		uint32_t x = htonl(w[i]);
+
+		memcpy(be + 4 * i, &x, 4);
+	}
+	memcpy(buf + off, be, len < 16 ? len : 16);
+	tcp->check = 0;
+	tcp->check = htons(tcp_csum(ip, tcp, sizeof(*tcp) + len));
+	return n;
+}
+
+/* Send it: it must leave toward the flow's server, payload untouched, checksums right. */
+static void pg_send(uint16_t cport, uint32_t seq, const uint32_t w[4], uint16_t len, const char *what)
+{
+	uint8_t in[PKT_MAX];
+	size_t n = pg_pkt(in, cport, seq, w, len), off = n - len;
+	struct pgs_flow f;
+
+	EXPECT_OUTCOME(run(in, n), O_TX, what);
+	CHECK(out_len == n && !memcmp(out + off, in + off, len), "%s: payload changed on the way", what);
+	CHECK(pkt_csums_ok(out, out_len), "%s: checksums do not verify", what);
+	CHECK(flow_get(cport, &f) && pkt_view(out).daddr == ntohl(f.backend) && pkt_view(out).dport == ntohs(f.bport),
+	      "%s: not sent to the flow's server", what);
+}
+
+static void pg_handshake(uint16_t cport)
+{
+	fwd(cport, F_SYN, 0, "SYN");
+	rev(cport, F_SYN | F_ACK, 0, "SYN-ACK");
+	fwd(cport, F_ACK, 0, "ACK");
+}
+
+static const uint32_t CANCEL[4] = { 16, PGS_PG_CANCEL_CODE, 4242, 0xdeadbeef };
+
+/* Exactly 16 bytes with the code, as the first payload: one event with the key and the flow's
+ * server; the retransmission goes the same way and emits nothing more. */
+static void pg_cancel_recognised_once(void)
+{
+	struct pgs_flow f;
+
+	pg_reset(PGS_SVC_F_CANCEL);
+	pg_handshake(41001);
+	pg_send(41001, 1000, CANCEL, 16, "CancelRequest");
+	CHECK_EQ(pg_events(), 1);
+	CHECK(flow_get(41001, &f) && (f.flags & PGS_FLOW_F_CANCEL), "flow not marked as a cancel");
+	CHECK_EQ(pgevs[0].type, PGS_PGEV_CANCEL);
+	CHECK_EQ(ntohl(pgevs[0].pid), 4242);
+	CHECK_EQ(ntohl(pgevs[0].secret), 0xdeadbeef);
+	CHECK(pgevs[0].slot == f.slot && pgevs[0].backend == f.backend && pgevs[0].bport == f.bport &&
+	      pgevs[0].sport == f.sport && pgevs[0].fk.cport == htons(41001) && pgevs[0].fk.client == htonl(CLIENT),
+	      "event names slot %u, flow has %u", pgevs[0].slot, f.slot);
+	pg_send(41001, 1000, CANCEL, 16, "retransmitted CancelRequest");
+	pg_send(41001, 1000, CANCEL, 16, "retransmitted again");
+	CHECK_EQ(pg_events(), 0);
+	CHECK_EQ(pg_stat(PGS_PG_CANCEL_SEEN), 1);
+	CHECK_EQ(pg_stat(PGS_PG_CANCEL_LOST), 0);
+}
+
+/* Only the first payload of a flow counts: a CancelRequest inside a session is just data. */
+static void pg_cancel_not_first_payload(void)
+{
+	pg_reset(PGS_SVC_F_CANCEL);
+	pg_handshake(41002);
+	fwd(41002, F_ACK | F_PSH, 8, "StartupMessage-sized data");
+	pg_send(41002, 1008, CANCEL, 16, "CancelRequest as the second payload");
+	CHECK_EQ(pg_events(), 0);
+	CHECK_EQ(pg_stat(PGS_PG_CANCEL_SEEN), 0);
+}
+
+/* Near misses: another code (SSLRequest), another length field, a longer or split payload. */
+static void pg_cancel_near_misses(void)
+{
+	static const uint32_t ssl[4] = { 16, 80877103, 4242, 1 }, len17[4] = { 17, PGS_PG_CANCEL_CODE, 4242, 1 };
+
+	pg_reset(PGS_SVC_F_CANCEL);
+	pg_handshake(41003);
+	pg_send(41003, 1000, ssl, 16, "16 bytes with SSLRequest's code");
+	pg_handshake(41004);
+	pg_send(41004, 1000, len17, 16, "length field 17");
+	pg_handshake(41005);
+	pg_send(41005, 1000, CANCEL, 20, "CancelRequest and 4 more bytes");
+	pg_handshake(41006);
+	pg_send(41006, 1000, CANCEL, 8, "first half of a split CancelRequest");
+	{
+		uint32_t rest[4] = { 4242, 0xdeadbeef, 0, 0 };
+
+		pg_send(41006, 1008, rest, 8, "second half");
+	}
+	CHECK_EQ(pg_events(), 0);
+	CHECK_EQ(pg_stat(PGS_PG_CANCEL_SEEN), 0);
+}
+
+/* cancel-routing off: the datapath leaves cancels alone. */
+static void pg_cancel_routing_off(void)
+{
+	pg_reset(0);
+	pg_handshake(41007);
+	pg_send(41007, 1000, CANCEL, 16, "CancelRequest, routing off");
+	CHECK_EQ(pg_events(), 0);
+}
+
+static void policy_set(uint32_t svc, uint32_t addr, uint32_t plen, uint32_t act)
+{
+	struct pgs_policy_key k = { .prefixlen = 32 + plen, .svc_id = htonl(svc), .addr = htonl(addr) };
+
+	CHECK(bpf_map_update_elem(M.policy, &k, &act, BPF_ANY) == 0, "policy entry: %s", strerror(errno));
+}
+
+static void syn_refused(uint16_t cport, const char *what)
+{
+	uint8_t in[PKT_MAX];
+	uint64_t before = verdict(PGS_R_DROP_POLICY);
+	struct pgs_flow f;
+
+	EXPECT_OUTCOME(run(in, client_pkt(in, cport, F_SYN, 0)), O_DROP, what);
+	CHECK(!flow_get(cport, &f), "%s: a flow was created", what);
+	CHECK_EQ(verdict(PGS_R_DROP_POLICY), before + 1);
+}
+
+/* deny CLIENT/32: its SYN is dropped and counted before any state; a session opened before keeps
+ * going; other services' entries do not apply; removing the entry lets it in. */
+static void policy_deny_source(void)
+{
+	struct pgs_policy_key k = { .prefixlen = 64, .svc_id = htonl(0), .addr = htonl(CLIENT) };
+
+	pg_reset(0);
+	pg_handshake(41101);
+	policy_set(1, CLIENT, 32, PGS_POLICY_DENY); /* another service's */
+	fwd(41102, F_SYN, 0, "SYN, denied for another service only");
+	policy_set(0, CLIENT, 32, PGS_POLICY_DENY);
+	syn_refused(41103, "SYN from a denied source");
+	CHECK_EQ(count_entries(M.rflows, sizeof(struct pgs_rflow_key)), 2);
+	fwd(41101, F_ACK | F_PSH, 10, "data of a session opened before the deny");
+	rev(41101, F_ACK | F_PSH, 10, "its reply");
+	{
+		uint8_t in[PKT_MAX];
+
+		EXPECT_OUTCOME(run(in, client_pkt(in, 41101, F_SYN, 0)), O_DROP, "a reopening SYN from the denied source");
+		CHECK_EQ(state_of(41101), PGS_FLOW_ESTABLISHED);
+	}
+	bpf_map_delete_elem(M.policy, &k);
+	fwd(41104, F_SYN, 0, "SYN once the deny is gone");
+}
+
+/* allow lists: the default entry denies, the longest prefix decides. */
+static void policy_allow_lists(void)
+{
+	pg_reset(0);
+	policy_set(0, 0, 0, PGS_POLICY_DENY); /* what the controller writes for a service with an allow list */
+	policy_set(0, IP(10, 8, 0, 0), 24, PGS_POLICY_ALLOW);
+	syn_refused(41201, "SYN from outside the allow list");
+	policy_set(0, IP(10, 9, 0, 0), 24, PGS_POLICY_ALLOW);
+	fwd(41202, F_SYN, 0, "SYN from inside the allow list");
+	policy_set(0, CLIENT, 32, PGS_POLICY_DENY);
+	syn_refused(41203, "denied /32 inside an allowed /24");
+	policy_set(0, IP(10, 9, 0, 0), 24, PGS_POLICY_DENY);
+	policy_set(0, CLIENT, 32, PGS_POLICY_ALLOW);
+	fwd(41204, F_SYN, 0, "allowed /32 inside a denied /24");
+}
+
 /* `pgsteer status` with pgsteerd stopped names services and servers as the maps do, whatever the
  * config says now: here the config lists the services in another order than their ids, lacks one
  * the maps still steer and has one they do not. */
@@ -1245,6 +1470,12 @@ static const struct {
 	CASE(forged_rst_in_syn_sent),
 	CASE(synced_flow_learns_the_window),
 	CASE(slot_reuse_starts_from_zero),
+	CASE(pg_cancel_recognised_once),
+	CASE(pg_cancel_not_first_payload),
+	CASE(pg_cancel_near_misses),
+	CASE(pg_cancel_routing_off),
+	CASE(policy_deny_source),
+	CASE(policy_allow_lists),
 };
 
 int main(void)
