@@ -89,6 +89,13 @@ struct model {
 		uint64_t queued, sent, failed, dropped;
 	} alerts;
 	struct sync_view sync;       /* flow sync (sync.c); enabled 0 when off */
+	struct {                     /* cancel routing (cancel.c) */
+		uint64_t seen;           /* CancelRequests the datapath recognised */
+		uint64_t routed;         /* of those, fanned out to the service's other servers */
+		uint64_t fanned_out;     /* copies delivered to other servers */
+		uint64_t failed;         /* copies that could not be delivered */
+		uint64_t dropped;        /* not fanned out: ring buffer full, rate limit, too old */
+	} cancel;
 };
 
 /* The effective datapath state and weight of a server (admin, health, passive flag, slow start). */

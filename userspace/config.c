@@ -98,7 +98,7 @@ static const char *const global_words[] = { "interface", "attach", "pin-root", "
 static const char *const vrrp_words[] = { "vrid", "priority", "advert-interval", "preempt", "nopreempt", "preempt-delay",
 					  "vip", "unicast-peer", "peer-name", "unicast-src", "checksum", "garp-repeat",
 					  "garp-delay", "sync", NULL };
-static const char *const service_words[] = { "bind", "balance", "check", "server", "slowstart", "on-marked-down", NULL };
+static const char *const service_words[] = { "bind", "balance", "check", "server", "slowstart", "on-marked-down", "cancel-routing", "allow", "deny", NULL };
 static const char *const check_words[] = { "inter", "fastinter", "downinter", "timeout", "fall", "rise", "user",
 					   "database", NULL };
 static const char *const section_words[] = { "global", "vrrp", "service", NULL };
@@ -229,6 +229,55 @@ static int parse_ip_port(struct parser *p, const char *kw, const char *v, uint32
 	if (parse_ip(p, kw, buf, ip) || parse_uint(p, kw, colon + 1, 1, 65535, &port))
 		return -EINVAL;
 	*port_host = (uint16_t)port;
+	return 0;
+}
+
+/* "a.b.c.d/len" or a bare address (/32); host bits must be zero. */
+static int parse_cidr(struct parser *p, const char *kw, const char *v, struct cfg_cidr *out)
+{
+	char buf[32], *slash;
+	uint32_t len = 32, mask;
+
+	if (strlen(v) >= sizeof(buf))
+		return fail(p, "%s: '%s' is not ADDRESS[/LENGTH]", kw, v);
+	strcpy(buf, v);
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		if (parse_uint(p, kw, slash + 1, 0, 32, &len))
+			return -EINVAL;
+	}
+	if (parse_ip(p, kw, buf, &out->addr))
+		return -EINVAL;
+	mask = len ? htonl(~0u << (32 - len)) : 0;
+	if (out->addr & ~mask)
+		return fail(p, "%s: '%s' has bits set beyond its /%u prefix", kw, v, len);
+	out->len = (uint8_t)len;
+	return 0;
+}
+
+/* allow|deny CIDR...: appended to the service's list; one network in both lists is an error. */
+static int parse_policy(struct parser *p, int argc, char **argv, struct cfg_service *svc)
+{
+	int deny = !strcmp(argv[0], "deny"), i, j;
+	struct cfg_cidr *list = deny ? svc->deny : svc->allow, *other = deny ? svc->allow : svc->deny;
+	int *n = deny ? &svc->ndeny : &svc->nallow, nother = deny ? svc->nallow : svc->ndeny;
+
+	if (argc < 2)
+		return fail(p, "%s: expects one or more ADDRESS[/LENGTH]", argv[0]);
+	for (i = 1; i < argc; i++) {
+		struct cfg_cidr c;
+
+		if (parse_cidr(p, argv[0], argv[i], &c))
+			return -EINVAL;
+		for (j = 0; j < nother; j++)
+			if (other[j].addr == c.addr && other[j].len == c.len)
+				return fail(p, "%s: %s is in both the allow and the deny list of service %s", argv[0], argv[i],
+					    svc->name);
+		if (*n == CFG_MAX_CIDRS)
+			return fail(p, "%s: at most %d networks per list", argv[0], CFG_MAX_CIDRS);
+		list[(*n)++] = c;
+	}
 	return 0;
 }
 
@@ -670,6 +719,14 @@ static int parse_service(struct parser *p, int argc, char **argv)
 		svc->shutdown_sessions = 1;
 		return 0;
 	}
+	if (!strcmp(kw, "cancel-routing")) {
+		if (argc != 2 || (strcmp(argv[1], "on") && strcmp(argv[1], "off")))
+			return fail(p, "cancel-routing: expects on or off");
+		svc->cancel_routing = !strcmp(argv[1], "on");
+		return 0;
+	}
+	if (!strcmp(kw, "allow") || !strcmp(kw, "deny"))
+		return parse_policy(p, argc, argv, svc);
 	char dym[64];
 
 	return fail(p, "unknown keyword '%s' in service %s%s", kw, svc->name, keyword_hint(kw, service_words, dym, sizeof(dym)));
@@ -715,6 +772,7 @@ static void service_defaults(struct cfg_service *svc)
 	svc->check.timeout_ms = 2000;
 	svc->check.fall = 3;
 	svc->check.rise = 2;
+	svc->cancel_routing = 1;
 }
 
 static int section_start(struct parser *p, int argc, char **argv)

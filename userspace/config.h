@@ -44,6 +44,14 @@ struct cfg_server {
 	int line;
 };
 
+#define CFG_MAX_CIDRS 64 /* per list and service */
+
+/* An IPv4 network: allow/deny source lists. */
+struct cfg_cidr {
+	uint32_t addr;          /* network order, host bits zero */
+	uint8_t len;            /* 0..32 */
+};
+
 struct cfg_service {
 	char name[PGS_NAME_LEN];
 	uint32_t vip;           /* network order */
@@ -51,6 +59,10 @@ struct cfg_service {
 	struct cfg_check check;
 	uint32_t slowstart_ms;
 	int shutdown_sessions;  /* on-marked-down shutdown-sessions */
+	int cancel_routing;     /* cancel-routing on (default) | off */
+	int nallow, ndeny;      /* source policy (allow/deny CIDR lists) */
+	struct cfg_cidr allow[CFG_MAX_CIDRS];
+	struct cfg_cidr deny[CFG_MAX_CIDRS];
 	int nservers;
 	struct cfg_server servers[PGS_MAX_SERVERS];
 	int line;

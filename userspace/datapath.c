@@ -274,6 +274,10 @@ static void fill_maps(struct datapath *dp)
 	dp->maps.events = bpf_map__fd(t->maps.pgs_events);
 	dp->maps.ev_lost = bpf_map__fd(t->maps.pgs_ev_lost);
 	dp->maps.rr = bpf_map__fd(t->maps.pgs_rr);
+	dp->maps.pg_opts = bpf_map__fd(t->maps.pgs_pg_opts);
+	dp->maps.pg_events = bpf_map__fd(t->maps.pgs_pg_events);
+	dp->maps.pg_stats = bpf_map__fd(t->maps.pgs_pg_stats);
+	dp->maps.policy = bpf_map__fd(t->maps.pgs_policy);
 }
 
 int datapath_open(struct datapath **out, const struct config *cfg, char *err, size_t errlen)
@@ -416,6 +420,11 @@ int datapath_detach(const struct config *cfg, char *err, size_t errlen)
 		return r;
 	}
 	return 0;
+}
+
+const struct pgs_maps *datapath_maps(const struct datapath *dp)
+{
+	return &dp->maps;
 }
 
 int datapath_ifindex(const struct datapath *dp)

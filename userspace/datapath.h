@@ -20,6 +20,8 @@ void datapath_close(struct datapath *dp);
 int datapath_detach(const struct config *cfg, char *err, size_t errlen);
 
 int datapath_ifindex(const struct datapath *dp);
+/* The maps as descriptors, for features that own a map of their own (policy.c, cancel.c). */
+const struct pgs_maps *datapath_maps(const struct datapath *dp);
 
 /* The maps one entry at a time, 0 or -errno. The model's side of them is dpsync.c's. */
 int datapath_set_service(struct datapath *dp, const struct pgs_svc_key *k, const struct pgs_svc *v);

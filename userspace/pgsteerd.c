@@ -32,6 +32,8 @@
 #include "pgsteerd.h"
 #include "stats.h"
 #include "sync.h"
+#include "cancel.h"
+#include "policy.h"
 #include "vrrp.h"
 
 static void usage(FILE *f, int status)
@@ -429,6 +431,8 @@ int main(int argc, char **argv)
 	dpsync_model(d.dp, &d.model);
 	dpsync_drop_unknown(d.dp, &d.cfg);
 	dpsync_neighbours(d.dp, &d.model, d.cfg.interface);
+	if (policy_start(datapath_maps(d.dp), &d.model) || cancel_start(d.loop, datapath_maps(d.dp), &d.model))
+		fatal("starting source policy and cancel routing");
 	/* Without VRRP the VIP is managed outside pgsteerd and this node always steers. */
 	if (!d.cfg.vrrp.enabled)
 		set_steering(&d, 1);

@@ -654,6 +654,22 @@ static void prom_scalar(FILE *out, const char *name, const char *type, const cha
 	fprintf(out, "%s %" PRIu64 "\n", name, v);
 }
 
+/* Cancel routing (cancel.c). */
+static void prom_cancel(FILE *out, const struct model *m)
+{
+	prom_scalar(out, "pgsteer_cancel_seen_total", "counter",
+		    "CancelRequests the datapath recognised as the first payload of a connection.", m->cancel.seen);
+	prom_scalar(out, "pgsteer_cancel_routed_total", "counter",
+		    "CancelRequests sent on to the service's other UP servers.", m->cancel.routed);
+	prom_scalar(out, "pgsteer_cancel_fanned_out_total", "counter",
+		    "CancelRequest copies delivered to other servers.", m->cancel.fanned_out);
+	prom_scalar(out, "pgsteer_cancel_failed_total", "counter",
+		    "CancelRequest copies that could not be delivered.", m->cancel.failed);
+	prom_scalar(out, "pgsteer_cancel_dropped_total", "counter",
+		    "CancelRequests not routed: ring buffer full, over the rate limit, or queued too long.",
+		    m->cancel.dropped);
+}
+
 static void prom_pgsteer(FILE *out, const struct model *m, uint64_t now_ms)
 {
 	unsigned i;
@@ -724,6 +740,7 @@ static void prom_pgsteer(FILE *out, const struct model *m, uint64_t now_ms)
 	prom_scalar(out, "pgsteer_alerts_failed_total", "counter", "Alert deliveries that failed (retried).",
 		    m->alerts.failed);
 	prom_scalar(out, "pgsteer_alerts_dropped_total", "counter", "Alerts given up on.", m->alerts.dropped);
+	prom_cancel(out, m);
 }
 
 int render_prometheus(const struct model *m, uint64_t now_ms, FILE *out)
@@ -826,6 +843,18 @@ static json_object *json_service(const struct service_rt *svc, uint64_t now_ms)
 	return o;
 }
 
+static json_object *json_cancel(const struct model *m)
+{
+	json_object *o = json_object_new_object();
+
+	j_u64(o, "seen", m->cancel.seen);
+	j_u64(o, "routed", m->cancel.routed);
+	j_u64(o, "fanned_out", m->cancel.fanned_out);
+	j_u64(o, "failed", m->cancel.failed);
+	j_u64(o, "dropped", m->cancel.dropped);
+	return o;
+}
+
 static json_object *json_datapath(const struct model *m)
 {
 	json_object *o = json_object_new_object(), *verdicts = json_object_new_object();
@@ -837,6 +866,7 @@ static json_object *json_datapath(const struct model *m)
 	j_u64(o, "flows", m->flows);
 	j_u64(o, "flows_max", m->flows_max);
 	j_u64(o, "expired", m->flows_expired);
+	json_object_object_add(o, "cancel", json_cancel(m));
 	return o;
 }
 

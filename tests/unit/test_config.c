@@ -1,6 +1,8 @@
 /* Config parsing: what a valid file yields, and the file:line message of each mistake. */
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
 #include "harness.h"
 #include "config.h"
 
@@ -219,6 +221,38 @@ static void missing_file(void)
 	CHECK_STR(err, "/nonexistent/pgsteer.conf: No such file or directory");
 }
 
+/* Source policy and cancel routing words of a service. */
+static void pg_words(void)
+{
+	char text[1024];
+	struct cfg_service *s;
+
+	snprintf(text, sizeof(text), "%s    cancel-routing off\n    allow 10.100.1.0/24 10.7.0.0/16\n"
+		 "    deny 10.100.1.2\n", base);
+	CHECK_EQ(parse(text), 0);
+	CHECK_STR(err, "");
+	s = config_service(&cfg, "pgsql");
+	CHECK(s != NULL, "service pgsql");
+	CHECK_EQ(s->cancel_routing, 0);
+	CHECK_EQ(s->nallow, 2);
+	CHECK_EQ(s->ndeny, 1);
+	CHECK_EQ(s->allow[1].addr, htonl(0x0a070000));
+	CHECK_EQ(s->allow[1].len, 16);
+	CHECK_EQ(s->deny[0].len, 32);
+	CHECK_EQ(parse(base), 0);
+	CHECK_EQ(config_service(&cfg, "pgsql")->cancel_routing, 1);
+
+	snprintf(text, sizeof(text), "%s    allow 10.100.1.2/24\n", base);
+	CHECK(parse(text) < 0 && strstr(err, "t.conf:6: allow: '10.100.1.2/24' has bits set beyond its /24 prefix"),
+	      "host bits: %s", err);
+	snprintf(text, sizeof(text), "%s    allow 10.0.0.0/8\n    deny 10.0.0.0/8\n", base);
+	CHECK(parse(text) < 0 && strstr(err, "t.conf:7: deny: 10.0.0.0/8 is in both"), "both lists: %s", err);
+	snprintf(text, sizeof(text), "%s    deny 10.0.0.0/33\n", base);
+	CHECK(parse(text) < 0 && strstr(err, "t.conf:6:"), "bad length: %s", err);
+	snprintf(text, sizeof(text), "%s    cancel-routing maybe\n", base);
+	CHECK(parse(text) < 0 && strstr(err, "cancel-routing: expects on or off"), "on/off: %s", err);
+}
+
 int main(void)
 {
 	RUN(full_example);
@@ -227,5 +261,6 @@ int main(void)
 	RUN(errors);
 	RUN(sync_settings);
 	RUN(missing_file);
+	RUN(pg_words);
 	return h_exit();
 }
