@@ -116,11 +116,13 @@ static void on_copy(void *arg, uint32_t events)
 		}
 		c->written = 1;
 		C.fanned_out++;
-		shutdown(c->fd, SHUT_WR);
+		/* Then wait for the server to close, as libpq's PQcancel does: never half-close first.
+		 * PgBouncer 1.18 takes an early EOF for the client leaving while it forwards the cancel,
+		 * frees the client, and dies of it (FATAL "bad client state") at the next cancel. */
 		loop_mod(C.loop, c->fd, EPOLLIN | EPOLLRDHUP, on_copy, c);
 		return;
 	}
-	/* Delivered: wait for the server to close (PgBouncer answers a cancel with nothing). */
+	/* Delivered: the server closes when done (PgBouncer answers a cancel with nothing). */
 	do
 		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 	while (n > 0);
