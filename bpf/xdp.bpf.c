@@ -17,7 +17,7 @@ static __always_inline int xdp_fib(struct xdp_md *ctx, const struct pgs_pkt *p, 
 	fib->family = AF_INET;
 	fib->tos = p->ip->tos;
 	fib->l4_protocol = IPPROTO_TCP;
-	/* Generic XDP sees GSO packets: an MTU check would refuse them (platform fact 6). */
+	/* Generic XDP sees GSO packets: an MTU check would refuse them. */
 	fib->tot_len = pgs_cfg.generic ? 0 : bpf_ntohs(p->ip->tot_len);
 	fib->ipv4_src = plan->saddr;
 	fib->ipv4_dst = plan->daddr;

@@ -59,7 +59,7 @@ trap cleanup EXIT
 
 mac_of() { ip -n "$(ns "$1")" -j link show eth0 | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["address"])'; }
 
-# The bare forwarder on the app node: XDP_TX on a veth needs XDP on the peer (platform fact 3).
+# The bare forwarder on the app node: XDP_TX on a veth needs an XDP program on its peer.
 fwd_start() {
   local cm pm ports i
   ip -n "$(ns sw)" link set dev app xdp obj "$BUILD/bpf/xdp_pass.bpf.o" sec xdp
