@@ -1,10 +1,12 @@
 /* The server state that outlives a process or a configuration, and its one JSON form. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <json-c/json.h>
 #include "log.h"
 #include "loop.h"
@@ -290,4 +292,21 @@ void persist_load_handover(struct model *m, const char *state_dir)
 	}
 	json_object_put(root);
 	log_info("restart in place: servers' health taken over");
+}
+
+int persist_lock(const char *state_dir)
+{
+	char lock[PATH_MAX];
+	int fd, e;
+
+	snprintf(lock, sizeof(lock), "%s/pgsteerd.lock", state_dir);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
 }

@@ -33,6 +33,9 @@ void persist_load_changes(struct model *m, const char *state_dir);
 
 /* A restart in place: each server's health and check history, in state_dir/handover.json, read
  * (and removed) by the process that takes over, so a DOWN server is not sent connections again. */
+/* One pgsteerd per state directory: take its lock (state_dir/pgsteerd.lock, held until exit).
+ * The lock's descriptor, or -errno: -EWOULDBLOCK when another process holds it. */
+int persist_lock(const char *state_dir);
 void persist_save_handover(const struct model *m, const char *state_dir);
 void persist_load_handover(struct model *m, const char *state_dir);
 

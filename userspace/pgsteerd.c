@@ -1,7 +1,6 @@
 /* pgsteerd: the controller. Loads and steers the datapath, checks the servers, holds the VIP with
  * VRRP, serves stats and the runtime API, and alerts. One process, one event loop. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -9,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <bpf/libbpf.h>
@@ -377,17 +375,12 @@ int main(int argc, char **argv)
 	if (mkdir(d.cfg.state_dir, 0700) && errno != EEXIST)
 		fatal("state directory %s", d.cfg.state_dir);
 	/* One pgsteerd per state directory, before anything touches the datapath or the VIP. */
-	{
-		char lock[PATH_MAX];
-		int fd;
-
-		snprintf(lock, sizeof(lock), "%s/pgsteerd.lock", d.cfg.state_dir);
-		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0)
-			fatal("%s", lock);
-		if (flock(fd, LOCK_EX | LOCK_NB))
-			fatalx("another pgsteerd runs with state directory %s (%s is locked)", d.cfg.state_dir, lock);
-	}
+	r = persist_lock(d.cfg.state_dir);
+	if (r == -EWOULDBLOCK)
+		fatalx("another pgsteerd runs with state directory %s (%s/pgsteerd.lock is locked)", d.cfg.state_dir,
+		       d.cfg.state_dir);
+	else if (r < 0)
+		fatalx("%s/pgsteerd.lock: %s", d.cfg.state_dir, strerror(-r));
 	/* Without a webhook the alerter only logs (and still tracks what it told). */
 	d.alerter = alerter_new(d.loop, &d.cfg, err, sizeof(err));
 	if (!d.alerter)

@@ -1,5 +1,6 @@
 /* The server state that outlives a process: the handover and the state file give back what was
  * saved, and a reload keeps the state of servers that stay. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,21 @@ static void handover_bad_fields_ignored(void)
 	CHECK_EQ(model_find(&back, "rw/pgb2")->health.health, 2);
 }
 
+/* One pgsteerd per state directory: a second lock is refused while the first is held. */
+static void lock_is_exclusive(void)
+{
+	int a = persist_lock(dir), b;
+
+	CHECK(a >= 0, "first lock: %s", strerror(-a));
+	b = persist_lock(dir);
+	CHECK_EQ(b, -EWOULDBLOCK);
+	close(a);
+	b = persist_lock(dir);
+	CHECK(b >= 0, "lock after release: %s", strerror(-b));
+	close(b);
+	CHECK_EQ(persist_lock("/nonexistent/pgsteer"), -ENOENT);
+}
+
 int main(void)
 {
 	char cmd[64];
@@ -211,6 +227,7 @@ int main(void)
 	RUN(reload_carries_state_over);
 	RUN(changes_bad_fields_ignored);
 	RUN(handover_bad_fields_ignored);
+	RUN(lock_is_exclusive);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd))
 		return 1;
