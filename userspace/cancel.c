@@ -7,9 +7,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cancel.h"
+#include "datapath.h"
 #include "hooks.h"
 #include "log.h"
 
@@ -23,7 +23,7 @@ struct copy {
 
 static struct {
 	struct loop *loop;
-	const struct pgs_maps *maps;
+	struct datapath *dp;
 	struct model *m;
 	struct ring_buffer *rb;
 	struct cancel_bucket bucket;
@@ -49,7 +49,7 @@ int cancel_bucket_take(struct cancel_bucket *b, uint64_t now_ms, double rate, do
 	return 1;
 }
 
-void cancel_write_opts(const struct pgs_maps *maps, const struct model *m)
+void cancel_write_opts(struct datapath *dp, const struct model *m)
 {
 	uint32_t id, flags;
 	int i;
@@ -59,7 +59,7 @@ void cancel_write_opts(const struct pgs_maps *maps, const struct model *m)
 		for (i = 0; i < m->nservices; i++)
 			if (m->services[i].id == id && m->services[i].cfg.cancel_routing)
 				flags |= PGS_SVC_F_CANCEL;
-		if (bpf_map_update_elem(maps->pg_opts, &id, &flags, BPF_ANY))
+		if (datapath_pg_opts_set(dp, id, flags))
 			log_warn("writing cancel-routing of service id %u", id);
 	}
 }
@@ -68,14 +68,11 @@ void cancel_write_opts(const struct pgs_maps *maps, const struct model *m)
  * counters, the rest are pgsteerd's own. */
 static void refresh(void)
 {
-	int ncpu = libbpf_num_possible_cpus(), i;
-	uint64_t v[ncpu > 0 ? ncpu : 1], sum[PGS_PG_STAT_MAX] = {};
+	uint64_t sum[PGS_PG_STAT_MAX] = {};
 	uint32_t k;
 
 	for (k = 0; k < PGS_PG_STAT_MAX; k++)
-		if (!bpf_map_lookup_elem(C.maps->pg_stats, &k, v))
-			for (i = 0; i < ncpu; i++)
-				sum[k] += v[i];
+		datapath_pg_stat(C.dp, k, &sum[k]);
 	C.m->cancel.seen = sum[PGS_PG_CANCEL_SEEN];
 	C.m->cancel.dropped = sum[PGS_PG_CANCEL_LOST] + C.dropped;
 	C.m->cancel.routed = C.routed;
@@ -243,7 +240,7 @@ static void on_tick(void *arg, uint64_t now)
 
 static void on_reloaded(void *arg)
 {
-	cancel_write_opts(C.maps, C.m);
+	cancel_write_opts(C.dp, C.m);
 	refresh();
 }
 
@@ -262,17 +259,17 @@ static void on_stopping(void *arg, int handover)
 
 static const struct ctl_hooks cancel_hooks = { .tick = on_tick, .reloaded = on_reloaded, .stopping = on_stopping };
 
-int cancel_start(struct loop *loop, const struct pgs_maps *maps, struct model *m)
+int cancel_start(struct loop *loop, struct datapath *dp, struct model *m)
 {
 	int i, r;
 
 	C.loop = loop;
-	C.maps = maps;
+	C.dp = dp;
 	C.m = m;
 	for (i = 0; i < CANCEL_COPIES; i++)
 		C.copies[i].fd = -1;
-	cancel_write_opts(maps, m);
-	C.rb = ring_buffer__new(maps->pg_events, on_event, NULL, NULL);
+	cancel_write_opts(dp, m);
+	C.rb = ring_buffer__new(datapath_pg_events_fd(dp), on_event, NULL, NULL);
 	if (!C.rb)
 		return -errno;
 	r = loop_add(loop, ring_buffer__epoll_fd(C.rb), EPOLLIN, on_ring, NULL);

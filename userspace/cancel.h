@@ -11,6 +11,8 @@
 #include "loop.h"
 #include "maps.h"
 
+struct datapath;
+
 #define CANCEL_RATE 200        /* cancels fanned out per second, sustained ... */
 #define CANCEL_BURST 400       /* ... and in a burst; the rest are counted as dropped */
 #define CANCEL_COPIES 256      /* copies in flight at once */
@@ -19,11 +21,11 @@
 #define CANCEL_COPY_TIMEOUT_MS 5000
 
 /* The service's PGS_SVC_F_* switches in pgs_pg_opts (cancel-routing on/off), for every service id. */
-void cancel_write_opts(const struct pgs_maps *maps, const struct model *m);
+void cancel_write_opts(struct datapath *dp, const struct model *m);
 
 /* Read pgs_pg_events on loop and deliver; counters go to m->cancel. Registers with the controller's
  * hooks (reload, tick, stop). 0 or -errno. */
-int cancel_start(struct loop *loop, const struct pgs_maps *maps, struct model *m);
+int cancel_start(struct loop *loop, struct datapath *dp, struct model *m);
 
 /* A token bucket: 1 when one more is allowed at now_ms. */
 struct cancel_bucket {

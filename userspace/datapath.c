@@ -422,11 +422,6 @@ int datapath_detach(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-const struct pgs_maps *datapath_maps(const struct datapath *dp)
-{
-	return &dp->maps;
-}
-
 int datapath_ifindex(const struct datapath *dp)
 {
 	return dp->ifindex;
@@ -827,6 +822,54 @@ int datapath_recount(struct datapath *dp)
 int datapath_events_fd(const struct datapath *dp)
 {
 	return dp->maps.events;
+}
+
+int datapath_pg_events_fd(const struct datapath *dp)
+{
+	return dp->maps.pg_events;
+}
+
+int datapath_pg_opts_set(struct datapath *dp, uint32_t svc_id, uint32_t flags)
+{
+	return bpf_map_update_elem(dp->maps.pg_opts, &svc_id, &flags, BPF_ANY) ? -errno : 0;
+}
+
+int datapath_pg_stat(const struct datapath *dp, uint32_t key, uint64_t *sum)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	uint64_t v[ncpu > 0 ? ncpu : 1];
+
+	*sum = 0;
+	if (bpf_map_lookup_elem(dp->maps.pg_stats, &key, v))
+		return -errno;
+	for (i = 0; i < ncpu; i++)
+		*sum += v[i];
+	return 0;
+}
+
+int datapath_policy_set(struct datapath *dp, const struct pgs_policy_key *k, uint32_t action)
+{
+	return bpf_map_update_elem(dp->maps.policy, k, &action, BPF_ANY) ? -errno : 0;
+}
+
+int datapath_policy_keys(const struct datapath *dp, struct pgs_policy_key *out, int max)
+{
+	struct pgs_policy_key k, next;
+	int n = 0, more;
+
+	for (more = !bpf_map_get_next_key(dp->maps.policy, NULL, &next); more;
+	     more = !bpf_map_get_next_key(dp->maps.policy, &k, &next)) {
+		k = next;
+		if (n < max)
+			out[n] = k;
+		n++;
+	}
+	return n;
+}
+
+void datapath_policy_del(struct datapath *dp, const struct pgs_policy_key *k)
+{
+	bpf_map_delete_elem(dp->maps.policy, k);
 }
 
 int datapath_read_ev_lost(struct datapath *dp, uint64_t *lost)

@@ -21,7 +21,6 @@ int datapath_detach(const struct config *cfg, char *err, size_t errlen);
 
 int datapath_ifindex(const struct datapath *dp);
 /* The maps as descriptors, for features that own a map of their own (policy.c, cancel.c). */
-const struct pgs_maps *datapath_maps(const struct datapath *dp);
 
 /* The maps one entry at a time, 0 or -errno. The model's side of them is dpsync.c's. */
 int datapath_set_service(struct datapath *dp, const struct pgs_svc_key *k, const struct pgs_svc *v);
@@ -85,6 +84,17 @@ int datapath_recount(struct datapath *dp);
 
 /* The flow events ring buffer (pgs_events) for ring_buffer__new, and the events it had no room for. */
 int datapath_events_fd(const struct datapath *dp);
+/* The PostgreSQL events ring buffer (pgs_pg_events: CancelRequests seen) for ring_buffer__new. */
+int datapath_pg_events_fd(const struct datapath *dp);
+/* Per-service PostgreSQL options (PGS_SVC_F_*) of service id. 0 or -errno. */
+int datapath_pg_opts_set(struct datapath *dp, uint32_t svc_id, uint32_t flags);
+/* The PostgreSQL counter key (PGS_PG_*), summed over the CPUs. 0 or -errno. */
+int datapath_pg_stat(const struct datapath *dp, uint32_t key, uint64_t *sum);
+/* The source policy trie: set one entry; list up to max keys (how many there are, or -errno);
+ * delete one. */
+int datapath_policy_set(struct datapath *dp, const struct pgs_policy_key *k, uint32_t action);
+int datapath_policy_keys(const struct datapath *dp, struct pgs_policy_key *out, int max);
+void datapath_policy_del(struct datapath *dp, const struct pgs_policy_key *k);
 int datapath_read_ev_lost(struct datapath *dp, uint64_t *lost);
 
 #endif

@@ -424,7 +424,7 @@ int main(int argc, char **argv)
 	dpsync_model(d.dp, &d.model);
 	dpsync_drop_unknown(d.dp, &d.cfg);
 	dpsync_neighbours(d.dp, &d.model, d.cfg.interface);
-	if (policy_start(datapath_maps(d.dp), &d.model) || cancel_start(d.loop, datapath_maps(d.dp), &d.model))
+	if (policy_start(d.dp, &d.model) || cancel_start(d.loop, d.dp, &d.model))
 		fatal("starting source policy and cancel routing");
 	/* Without VRRP the VIP is managed outside pgsteerd and this node always steers. */
 	if (!d.cfg.vrrp.enabled)

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
+#include <stdio.h>
+#include "datapath.h"
 #include "hooks.h"
 #include "log.h"
 #include "policy.h"
@@ -46,56 +47,54 @@ static int wanted(const struct policy_entry *e, int n, const struct pgs_policy_k
 	return 0;
 }
 
-int policy_apply(const struct pgs_maps *maps, const struct model *m)
+int policy_apply(struct datapath *dp, const struct model *m)
 {
 	struct policy_entry *e = calloc(POLICY_MAX, sizeof(*e));
-	struct pgs_policy_key k, next, *stale;
-	int n = 0, i, nstale = 0, r = 0, more;
+	struct pgs_policy_key *keys;
+	int n = 0, i, nkeys, nstale = 0, r = 0;
 
 	if (!e)
 		return -ENOMEM;
 	for (i = 0; i < m->nservices; i++)
 		n += policy_entries(&m->services[i].cfg, m->services[i].id, e + n, POLICY_MAX - n);
 	for (i = 0; i < n; i++)
-		if (bpf_map_update_elem(maps->policy, &e[i].key, &e[i].action, BPF_ANY)) {
-			r = -errno;
-			log_warn("writing a source policy entry");
-		}
+		if ((r = datapath_policy_set(dp, &e[i].key, e[i].action)))
+			log_warnx("writing a source policy entry: %s", strerror(-r));
 	/* Collect first, delete after: deleting while walking a trie restarts the walk. */
-	stale = calloc(POLICY_MAX + 1024, sizeof(*stale));
-	if (stale) {
-		for (more = !bpf_map_get_next_key(maps->policy, NULL, &next); more && nstale < POLICY_MAX + 1024;
-		     more = !bpf_map_get_next_key(maps->policy, &k, &next)) {
-			k = next;
-			if (!wanted(e, n, &k))
-				stale[nstale++] = k;
-		}
-		for (i = 0; i < nstale; i++)
-			bpf_map_delete_elem(maps->policy, &stale[i]);
+	keys = calloc(POLICY_MAX + 1024, sizeof(*keys));
+	if (keys) {
+		nkeys = datapath_policy_keys(dp, keys, POLICY_MAX + 1024);
+		if (nkeys > POLICY_MAX + 1024)
+			nkeys = POLICY_MAX + 1024;
+		for (i = 0; i < nkeys; i++)
+			if (!wanted(e, n, &keys[i])) {
+				datapath_policy_del(dp, &keys[i]);
+				nstale++;
+			}
 	}
 	if (n || nstale)
 		log_info("source policy: %d entr%s, %d removed", n, n == 1 ? "y" : "ies", nstale);
-	free(stale);
+	free(keys);
 	free(e);
 	return r;
 }
 
 static struct {
-	const struct pgs_maps *maps;
+	struct datapath *dp;
 	const struct model *m;
 } P;
 
 static void on_reloaded(void *arg)
 {
-	policy_apply(P.maps, P.m);
+	policy_apply(P.dp, P.m);
 }
 
 static const struct ctl_hooks policy_hooks = { .reloaded = on_reloaded };
 
-int policy_start(const struct pgs_maps *maps, const struct model *m)
+int policy_start(struct datapath *dp, const struct model *m)
 {
-	P.maps = maps;
+	P.dp = dp;
 	P.m = m;
-	policy_apply(maps, m);
+	policy_apply(dp, m);
 	return ctl_hooks_add(&policy_hooks, NULL);
 }

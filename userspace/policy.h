@@ -7,6 +7,8 @@
 #include "backend.h"
 #include "maps.h"
 
+struct datapath;
+
 struct policy_entry {
 	struct pgs_policy_key key;
 	uint32_t action;        /* enum pgs_policy_action */
@@ -19,9 +21,9 @@ int policy_entries(const struct cfg_service *svc, uint32_t svc_id, struct policy
 /* Make pgs_policy hold exactly the entries of m's services: new and changed ones are written first,
  * then the others deleted (a reload never opens a gap a refused source could pass through, nor
  * refuses an allowed one on the way). Established flows are never looked at. 0 or -errno. */
-int policy_apply(const struct pgs_maps *maps, const struct model *m);
+int policy_apply(struct datapath *dp, const struct model *m);
 
 /* Register with the controller's hooks: applied now and after every reload. */
-int policy_start(const struct pgs_maps *maps, const struct model *m);
+int policy_start(struct datapath *dp, const struct model *m);
 
 #endif
