@@ -5,10 +5,30 @@
 #define PGS_FUZZ_CONN_H
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include "backend.h"
+#include "config.h"
+#include "log.h"
 #include "loop.h"
+
+/* The listener's world, as pgsteerd sets it up: quiet logs, SIGPIPE ignored (a peer that went away
+ * is an error return), the config text parsed (abort on error: the harness is wrong) and its model. */
+static void fuzz_model(const char *harness, const char *conf, struct config *cfg, struct model *m)
+{
+	char err[256];
+
+	log_init(0);
+	signal(SIGPIPE, SIG_IGN);
+	if (config_parse(conf, "fuzz.conf", cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", harness, err);
+		abort();
+	}
+	model_init(m, cfg, now_ms(), NULL);
+}
 
 struct fuzz_conn {
 	struct loop *loop;

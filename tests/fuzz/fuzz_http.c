@@ -32,13 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char err[256];
 
-	log_init(0);
-	signal(SIGPIPE, SIG_IGN); /* as pgsteerd: a peer that went away is an error return */
-	if (config_parse(conf, "fuzz.conf", &cfg, err, sizeof(err))) {
-		fprintf(stderr, "fuzz_http: %s\n", err);
-		abort();
-	}
-	model_init(&model, &cfg, now_ms(), NULL);
+	fuzz_model("fuzz_http", conf, &cfg, &model);
 	loop = loop_new();
 	http = loop ? stats_http_start(loop, htonl(INADDR_LOOPBACK), 0, &model, NULL, NULL, err, sizeof(err)) : NULL;
 	if (!http) {

@@ -38,13 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char err[256];
 
-	log_init(0);
-	signal(SIGPIPE, SIG_IGN); /* as pgsteerd: a peer that went away is an error return */
-	if (config_parse(conf, "fuzz.conf", &cfg, err, sizeof(err))) {
-		fprintf(stderr, "fuzz_runtime: %s\n", err);
-		abort();
-	}
-	model_init(&model, &cfg, now_ms(), NULL);
+	fuzz_model("fuzz_runtime", conf, &cfg, &model);
 	snprintf(path, sizeof(path), "/tmp/pgsteer-fuzz-rt.%d.sock", (int)getpid());
 	loop = loop_new();
 	rt = loop ? runtime_new(loop, path, &model, &ops, NULL, err, sizeof(err)) : NULL;
