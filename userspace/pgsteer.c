@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,39 @@
 static const char *opt_socket, *opt_conf;
 static int opt_json;
 
+/* An error: "pgsteer: what" on stderr, or with -j {"error": "what"} on stdout, so a script reading
+ * JSON always gets JSON. */
+static void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void cli_err(const char *fmt, ...)
+{
+	char msg[2048];
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	if (opt_json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "error", json_object_new_string(msg));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		fprintf(stderr, "pgsteer: %s\n", msg);
+	}
+}
+
+/* pgsteerd's answers that refuse a command (HAProxy's wording for an unknown one). */
+static int rt_refused(const char *resp)
+{
+	return !strncmp(resp, "Unknown command", 15) || !strncmp(resp, "Not supported", 13);
+}
+
 /* --- talking to pgsteerd ----------------------------------------------------------------------- */
 
 static const char *conf_path(void)
@@ -42,7 +76,7 @@ static void load_conf(struct config *cfg)
 	char err[1024];
 
 	if (config_load(conf_path(), cfg, err, sizeof(err))) {
-		fprintf(stderr, "pgsteer: %s\n", err);
+		cli_err("%s\n", err);
 		exit(1);
 	}
 }
@@ -128,12 +162,14 @@ static int rt_command(const char *line, int print)
 	int r = rt_request(line, &resp);
 
 	if (r) {
-		fprintf(stderr, "pgsteer: cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
+		cli_err("cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
 		return 1;
 	}
-	if (print || strspn(resp, "\n") != strlen(resp)) {
-		fputs(resp, print ? stdout : stderr);
-		r = !print;
+	if (print && !rt_refused(resp)) {
+		fputs(resp, stdout);
+	} else if (strspn(resp, "\n") != strlen(resp)) {
+		cli_err("%s", resp);
+		r = 1;
 	}
 	free(resp);
 	return r;
@@ -261,6 +297,66 @@ static void pinned_service(void *arg, const struct pgs_svc_key *k, const struct 
 	p->v[i] = *v;
 }
 
+/* -j: the same as JSON, with "running": false so a script tells it from pgsteerd's own answer. */
+static int status_from_maps_json(struct pgs_maps *m, const struct config *cfg, const struct pinned_services *svcs,
+				 int active, uint64_t flows)
+{
+	static const char *const st[] = { "DOWN", "UP", "DRAIN", "MAINT" };
+	json_object *root = json_object_new_object(), *services = json_object_new_array(), *ft, *verdicts;
+	uint64_t v[PGS_R_MAX];
+	uint32_t pos;
+	int i;
+
+	json_object_object_add(root, "running", json_object_new_boolean(0));
+	json_object_object_add(root, "pin_root", json_object_new_string(cfg->pin_root));
+	json_object_object_add(root, "steering", json_object_new_boolean(active));
+	for (i = 0; i < svcs->n; i++) {
+		json_object *svc = json_object_new_object(), *servers = json_object_new_array();
+		char name[PGS_NAME_LEN + 1];
+
+		snprintf(name, sizeof(name), "%.*s", PGS_NAME_LEN, svcs->v[i].name);
+		json_object_object_add(svc, "name", json_object_new_string(name));
+		for (pos = 0; pos < svcs->v[i].nservers && pos < PGS_MAX_SERVERS; pos++) {
+			uint32_t slot = pgs_slot(svcs->v[i].id, pos);
+			struct pgs_server s;
+			struct dp_server d;
+			json_object *o;
+			char addr[32];
+
+			if (maps_get_server(m, slot, &s) || !s.addr || maps_read_server(m, slot, &d))
+				continue;
+			o = json_object_new_object();
+			snprintf(name, sizeof(name), "%.*s", PGS_NAME_LEN, s.name);
+			inet_ntop(AF_INET, &s.addr, addr, sizeof(addr));
+			snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr), ":%u", ntohs(s.port));
+			json_object_object_add(o, "name", json_object_new_string(name));
+			json_object_object_add(o, "address", json_object_new_string(addr));
+			json_object_object_add(o, "state", json_object_new_string(s.state < 4 ? st[s.state] : "?"));
+			json_object_object_add(o, "active", json_object_new_uint64(d.active));
+			json_object_object_add(o, "total", json_object_new_uint64(d.conns.opened));
+			json_object_object_add(o, "bytes_in", json_object_new_uint64(d.st.bytes_in));
+			json_object_object_add(o, "bytes_out", json_object_new_uint64(d.st.bytes_out));
+			json_object_array_add(servers, o);
+		}
+		json_object_object_add(svc, "servers", servers);
+		json_object_array_add(services, svc);
+	}
+	json_object_object_add(root, "services", services);
+	ft = json_object_new_object();
+	json_object_object_add(ft, "flows", json_object_new_uint64(flows));
+	json_object_object_add(ft, "size", json_object_new_uint64(cfg->flow_table_size));
+	json_object_object_add(root, "flow_table", ft);
+	if (!maps_read_verdicts(m, v)) {
+		verdicts = json_object_new_object();
+		for (i = 0; i < PGS_R_MAX; i++)
+			json_object_object_add(verdicts, verdict_name((enum pgs_reason)i), json_object_new_uint64(v[i]));
+		json_object_object_add(root, "verdicts", verdicts);
+	}
+	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+	return 0;
+}
+
 /* pgsteerd is not running: what the pinned maps alone can tell. */
 static int status_from_maps(void)
 {
@@ -276,13 +372,18 @@ static int status_from_maps(void)
 	load_conf(&cfg);
 	r = maps_open_pinned(&m, cfg.pin_root, &missing);
 	if (r) {
-		fprintf(stderr, "pgsteer: pgsteerd is not running, and no datapath is pinned under %s (%s: %s)\n",
+		cli_err("pgsteerd is not running, and no datapath is pinned under %s (%s: %s)\n",
 			cfg.pin_root, missing ? missing : "?", strerror(-r));
 		return 1;
 	}
 	maps_flow_count(&m, &flows);
 	maps_get_active(&m, &active);
 	maps_services_each(&m, pinned_service, &svcs);
+	if (opt_json) {
+		r = status_from_maps_json(&m, &cfg, &svcs, active, flows);
+		maps_close(&m);
+		return r;
+	}
 	printf("pgsteerd is not running: the datapath pinned under %s, as it stands (steering %s)\n", cfg.pin_root,
 	       active ? "on" : "off");
 	for (i = 0; i < svcs.n; i++) {
@@ -319,7 +420,7 @@ static int cmd_status(int argc, char **argv)
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return status_from_maps();
 	if (r) {
-		fprintf(stderr, "pgsteer: cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
+		cli_err("cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
 		return 1;
 	}
 	if (opt_json) {
@@ -330,7 +431,7 @@ static int cmd_status(int argc, char **argv)
 	root = json_tokener_parse(resp);
 	free(resp);
 	if (!root) {
-		fprintf(stderr, "pgsteer: pgsteerd answered something that is not JSON\n");
+		cli_err("pgsteerd answered something that is not JSON\n");
 		return 1;
 	}
 	print_status(root);
@@ -404,7 +505,7 @@ static int cmd_reload(int argc, char **argv)
 		return -1;
 	r = rt_request("reload", &resp);
 	if (r) {
-		fprintf(stderr, "pgsteer: cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
+		cli_err("cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
 		return 1;
 	}
 	fputs(resp, strstr(resp, "failed") ? stderr : stdout);
@@ -441,7 +542,7 @@ static int cmd_restart(int argc, char **argv)
 	before = daemon_started();
 	r = rt_request("restart", &resp);
 	if (r) {
-		fprintf(stderr, "pgsteer: cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
+		cli_err("cannot reach pgsteerd on %s: %s\n", socket_path(), strerror(-r));
 		return 1;
 	}
 	if (!strstr(resp, "Restarting")) {
@@ -458,7 +559,7 @@ static int cmd_restart(int argc, char **argv)
 			return 0;
 		}
 	}
-	fprintf(stderr, "pgsteer: pgsteerd did not answer within 10 s of the restart; see its log\n");
+	cli_err("pgsteerd did not answer within 10 s of the restart; see its log\n");
 	return 1;
 }
 
@@ -473,11 +574,11 @@ static int cmd_detach(int argc, char **argv)
 	opt_socket = opt_socket ? opt_socket : cfg.runtime_socket;
 	if (!rt_request("show info", &resp)) {
 		free(resp);
-		fprintf(stderr, "pgsteer: pgsteerd is running (%s): stop it first, then detach\n", socket_path());
+		cli_err("pgsteerd is running (%s): stop it first, then detach\n", socket_path());
 		return 1;
 	}
 	if (datapath_detach(&cfg, err, sizeof(err))) {
-		fprintf(stderr, "pgsteer: %s\n", err);
+		cli_err("%s\n", err);
 		return 1;
 	}
 	printf("datapath detached from %s, pins under %s removed\n", cfg.interface, cfg.pin_root);
@@ -539,7 +640,7 @@ static int cmd_check(int argc, char **argv)
 		return -1;
 	w.loop = loop_new();
 	if (!w.loop || check_start(w.loop, &t, check_done, &w, &c)) {
-		fprintf(stderr, "pgsteer: cannot start the check\n");
+		cli_err("cannot start the check\n");
 		return 1;
 	}
 	loop_run(w.loop);
@@ -647,7 +748,8 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		/* -j may also follow the command. */
-		if (argc >= 2 && !strcmp(argv[argc - 1], "-j") && cmds[i].fn == cmd_status) {
+		/* "pgsteer status -j" as well as "pgsteer -j status" (not for cmd: its words go to pgsteerd) */
+		if (argc >= 2 && !strcmp(argv[argc - 1], "-j") && cmds[i].fn != cmd_cmd) {
 			opt_json = 1;
 			argc--;
 		}
@@ -658,7 +760,8 @@ int main(int argc, char **argv)
 		}
 		return r;
 	}
-	fprintf(stderr, "pgsteer: unknown command '%s'\n\n", argv[0]);
+	cli_err("unknown command '%s'", argv[0]);
+	fputc('\n', stderr);
 	usage(stderr);
 	return 2;
 }

@@ -325,6 +325,10 @@ static void exec_one(struct runtime *rt, char *cmd, FILE *out)
 		return;
 	if (!strcmp(argv[0], "help")) {
 		cmd_help(out);
+	} else if (!strcmp(argv[0], "show") && argc >= 3 && (!strcmp(argv[1], "stat") || !strcmp(argv[1], "info")) &&
+		   (!strcmp(argv[2], "json") || !strcmp(argv[2], "typed"))) {
+		/* HAProxy's typed forms are not rendered: refused (pgsteer exits 1), not answered in CSV. */
+		fprintf(out, "Not supported: 'show %s %s'. 'show status json' has every figure as JSON.\n", argv[1], argv[2]);
 	} else if (!strcmp(argv[0], "show") && argc >= 2 && !strcmp(argv[1], "stat")) {
 		render_csv(rt->m, now_ms(), out);
 	} else if (!strcmp(argv[0], "show") && argc >= 2 && !strcmp(argv[1], "status")) {
