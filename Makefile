@@ -114,6 +114,10 @@ $(BUILD)/tests/%: tests/lab/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
 
+# The bench's query load (failover timeline) speaks to PgBouncer through libpq.
+$(BUILD)/tools/pgs_qload: CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
+$(BUILD)/tools/pgs_qload: LDLIBS += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+
 $(BUILD)/tools/%: tests/tools/%.c $(LIB) Makefile | $(BUILD)/tools $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@

@@ -9,6 +9,7 @@ PKGS=(
   make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
   libclang-rt-dev  # make fuzz: libFuzzer and the sanitizer runtimes for clang
   libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev libsystemd-dev libssl-dev
+  libpq-dev  # the bench's query load (tests/tools/pgs_qload.c)
   # the Debian package (tests/pkg: dpkg-buildpackage from a fresh clone, lintian)
   git dpkg-dev debhelper lintian
   # lab and tests
