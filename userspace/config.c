@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +282,29 @@ static int parse_policy(struct parser *p, int argc, char **argv, struct cfg_serv
 	return 0;
 }
 
+int config_group(const char *name, gid_t *gid)
+{
+	struct group *g;
+	char *end;
+	unsigned long n;
+
+	if (isdigit((unsigned char)*name)) {
+		errno = 0;
+		n = strtoul(name, &end, 10);
+		if (*end || errno || n >= (gid_t)-1)
+			return -ENOENT;
+		if (gid)
+			*gid = (gid_t)n;
+		return 0;
+	}
+	g = getgrnam(name);
+	if (!g)
+		return -ENOENT;
+	if (gid)
+		*gid = g->gr_gid;
+	return 0;
+}
+
 static int copy_str(struct parser *p, const char *kw, char *dst, size_t size, const char *v)
 {
 	if (strlen(v) >= size)
@@ -329,10 +353,34 @@ static int parse_global(struct parser *p, int argc, char **argv)
 		return copy_str(p, kw, c->pin_root, sizeof(c->pin_root), argv[1]);
 	}
 	if (!strcmp(kw, "runtime-socket")) {
-		if (argc != 2 || argv[1][0] != '/')
-			return fail(p, "runtime-socket: expects an absolute path");
+		int i;
+
+		if (argc < 2 || argc % 2 || argv[1][0] != '/')
+			return fail(p, "runtime-socket: expects an absolute path, then 'mode OCTAL' and 'group NAME' if wanted");
 		if (strlen(argv[1]) >= 108)
 			return fail(p, "runtime-socket: path longer than a unix socket allows (107)");
+		for (i = 2; i < argc; i += 2) {
+			if (!strcmp(argv[i], "mode")) {
+				char *end;
+				unsigned long m = strtoul(argv[i + 1], &end, 8);
+
+				if (!isdigit((unsigned char)argv[i + 1][0]) || *end || m > 0777 || (m & 0600) != 0600)
+					return fail(p, "runtime-socket mode: '%s' is not an octal mode from 600 to 777 "
+						    "(the owner reads and writes)", argv[i + 1]);
+				c->runtime_mode = (unsigned)m;
+			} else if (!strcmp(argv[i], "group")) {
+				if (config_group(argv[i + 1], NULL))
+					return fail(p, "runtime-socket group: no group '%s' on this machine", argv[i + 1]);
+				if (copy_str(p, "runtime-socket group", c->runtime_group, sizeof(c->runtime_group), argv[i + 1]))
+					return -EINVAL;
+			} else {
+				char dym[64];
+				static const char *const words[] = { "mode", "group", NULL };
+				const char *hint = did_you_mean(argv[i], words, dym, sizeof(dym));
+
+				return fail(p, "runtime-socket: unknown option '%s'%s", argv[i], *hint ? hint : " (mode, group)");
+			}
+		}
 		return copy_str(p, kw, c->runtime_socket, sizeof(c->runtime_socket), argv[1]);
 	}
 	if (!strcmp(kw, "stats")) {
@@ -340,8 +388,17 @@ static int parse_global(struct parser *p, int argc, char **argv)
 			c->stats_enabled = 0;
 			return 0;
 		}
+		if (argc == 3 && !strcmp(argv[1], "auth-file")) {
+			c->stats_auth_line = p->line;
+			if (argv[2][0] != '/')
+				return fail(p, "stats auth-file: expects an absolute path");
+			return copy_str(p, "stats auth-file", c->stats_auth_file, sizeof(c->stats_auth_file), argv[2]);
+		}
+		if (argc >= 2 && !strcmp(argv[1], "auth"))
+			return fail(p, "stats auth: the password stays out of this file: put USER:PASSWORD lines in a "
+				    "file of their own and name it with 'stats auth-file PATH'");
 		if (argc != 2)
-			return fail(p, "stats: expects ADDRESS:PORT or none");
+			return fail(p, "stats: expects ADDRESS:PORT, none or 'auth-file PATH'");
 		c->stats_enabled = 1;
 		return parse_ip_port(p, kw, argv[1], &c->stats_addr, &c->stats_port);
 	}
@@ -738,6 +795,7 @@ static void set_defaults(struct config *c)
 	c->attach = ATTACH_XDP;
 	strcpy(c->pin_root, PGS_PIN_ROOT_DEFAULT);
 	strcpy(c->runtime_socket, "/run/pgsteer/pgsteerd.sock");
+	c->runtime_mode = 0660;
 	c->stats_enabled = 1;
 	c->stats_addr = htonl(INADDR_ANY);
 	c->stats_port = 8404;

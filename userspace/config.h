@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "pgsteer_abi.h"
 
 #define CFG_MAX_PEERS 8
@@ -105,9 +106,12 @@ struct config {
 	enum attach_mode attach;
 	char pin_root[PATH_MAX];
 	char runtime_socket[PATH_MAX];
+	unsigned runtime_mode;          /* the socket file's mode (default 0660) */
+	char runtime_group[CFG_STR];    /* its group, a name or a number; "" = pgsteer when that group exists */
 	int stats_enabled;
 	uint32_t stats_addr;    /* network order */
 	uint16_t stats_port;    /* host order */
+	char stats_auth_file[PATH_MAX]; /* "stats auth-file": USER:PASSWORD lines; "" = no authentication */
 	char state_dir[PATH_MAX];
 	char node_name[CFG_STR];
 	uint32_t flow_table_size;
@@ -122,7 +126,7 @@ struct config {
 	int nservices;
 	struct cfg_service services[PGS_MAX_SERVICES];
 	/* where these came from, for config_warn.c's messages (0: not in the file) */
-	int interface_line, snat_line, webhook_line;
+	int interface_line, snat_line, webhook_line, stats_auth_line;
 };
 
 /* Parse a file or a string into cfg (defaults first). On error returns -EINVAL (or -errno for the
@@ -132,6 +136,12 @@ int config_parse(const char *text, const char *name, struct config *cfg, char *e
 
 /* "100ms", "2s", "5m", "3h", "1d"; a bare number is milliseconds. 0 or -EINVAL. */
 int config_duration(const char *s, uint64_t *ms);
+
+/* The runtime socket's group when the config names none (and this machine has it). */
+#define CFG_RUNTIME_GROUP_DEFAULT "pgsteer"
+
+/* A group by name or number: 0 with *gid set (gid may be NULL), or -ENOENT. */
+int config_group(const char *name, gid_t *gid);
 
 const char *attach_name(enum attach_mode m);
 const char *check_name(enum check_type t);

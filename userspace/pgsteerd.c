@@ -29,6 +29,7 @@
 #include "persist.h"
 #include "pgsteerd.h"
 #include "stats.h"
+#include "stats_auth.h"
 #include "sync.h"
 #include "cancel.h"
 #include "policy.h"
@@ -294,6 +295,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	int foreground = 0, check_only = 0, verbose = 0, short_v = 0, resume = 0, opt, r;
+	struct stats_auth *stats_users = NULL;
 	char err[4096]; /* every error of the file (pgsteerd -n) */
 	ssize_t n;
 
@@ -357,7 +359,13 @@ int main(int argc, char **argv)
 		if (config_warnings(&d.cfg, conf, &host, err, sizeof(err)))
 			fprintf(stderr, "%s\n", err);
 	}
+	/* The stats users are read now: a file that is missing or wrong fails the check and the start. */
+	if (stats_auth_config(&d.cfg, &stats_users, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	if (check_only) {
+		stats_auth_free(stats_users);
 		printf("configuration OK\n");
 		return 0;
 	}
@@ -434,11 +442,12 @@ int main(int argc, char **argv)
 	if (sync_start(d.loop, &d.cfg, &d.model, d.dp, d.vrrp, d.node_addr, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 
-	d.rt = runtime_new(d.loop, d.cfg.runtime_socket, &d.model, &runtime_ops, &d, err, sizeof(err));
+	d.rt = runtime_new(d.loop, d.cfg.runtime_socket, d.cfg.runtime_mode, d.cfg.runtime_group, &d.model, &runtime_ops, &d, err, sizeof(err));
 	if (!d.rt)
 		fatalx("%s", err);
 	if (d.cfg.stats_enabled) {
-		d.stats = stats_http_start(d.loop, d.cfg.stats_addr, d.cfg.stats_port, &d.model, daemon_refresh, &d, err, sizeof(err));
+		d.stats = stats_http_start(d.loop, d.cfg.stats_addr, d.cfg.stats_port, &d.model, stats_users, daemon_refresh, &d,
+					   err, sizeof(err));
 		if (!d.stats)
 			fatalx("%s", err);
 	}

@@ -22,6 +22,7 @@
 #include "pgsteerd.h"
 #include "role.h"
 #include "stats.h"
+#include "stats_auth.h"
 #include "vrrp.h"
 
 extern char **environ;
@@ -30,7 +31,11 @@ int daemon_reload(struct pgsteerd *d, char *err, size_t errlen)
 {
 	static struct config fresh;
 	int r = config_load(d->cfg.path, &fresh, err, errlen), stats_changed, alerts_changed;
+	struct stats_auth *users = NULL;
 
+	/* The stats users are read again on every reload (a changed password applies at once). */
+	if (!r)
+		r = stats_auth_config(&fresh, &users, err, errlen);
 	if (r) {
 		log_warnx("reload failed, keeping the running configuration: %s", err);
 		return r;
@@ -38,11 +43,13 @@ int daemon_reload(struct pgsteerd *d, char *err, size_t errlen)
 	if (strcmp(fresh.interface, d->cfg.interface) || fresh.attach != d->cfg.attach ||
 	    strcmp(fresh.pin_root, d->cfg.pin_root) || fresh.flow_table_size != d->cfg.flow_table_size ||
 	    fresh.snat_min != d->cfg.snat_min || fresh.snat_max != d->cfg.snat_max ||
-	    strcmp(fresh.runtime_socket, d->cfg.runtime_socket) || strcmp(fresh.state_dir, d->cfg.state_dir)) {
+	    strcmp(fresh.runtime_socket, d->cfg.runtime_socket) || fresh.runtime_mode != d->cfg.runtime_mode ||
+	    strcmp(fresh.runtime_group, d->cfg.runtime_group) || strcmp(fresh.state_dir, d->cfg.state_dir)) {
 		snprintf(err, errlen, "interface, attach, pin-root, snat-ports, runtime-socket and state-dir change with a "
 			 "restart (pgsteer restart), flow-table-size only after 'pgsteer detach'; keeping the running "
 			 "configuration");
 		log_warnx("reload: %s", err);
+		stats_auth_free(users);
 		return -EINVAL;
 	}
 	if (memcmp(&fresh.vrrp, &d->cfg.vrrp, sizeof(fresh.vrrp))) {
@@ -78,12 +85,16 @@ int daemon_reload(struct pgsteerd *d, char *err, size_t errlen)
 		stats_http_stop(d->stats);
 		d->stats = NULL;
 		if (d->cfg.stats_enabled) {
-			d->stats = stats_http_start(d->loop, d->cfg.stats_addr, d->cfg.stats_port, &d->model, daemon_refresh, d,
-						    err, errlen);
+			d->stats = stats_http_start(d->loop, d->cfg.stats_addr, d->cfg.stats_port, &d->model, users,
+						    daemon_refresh, d, err, errlen);
 			if (!d->stats)
 				log_warnx("reload: stats listener: %s", err);
-		}
-	}
+		} else
+			stats_auth_free(users);
+	} else
+		stats_http_set_auth(d->stats, users);
+	if (d->stats && users)
+		log_info("reload: stats page for the %d user(s) of %s", stats_auth_users(users), d->cfg.stats_auth_file);
 	if (alerts_changed) {
 		alerter_free(d->alerter);
 		d->alerter = alerter_new(d->loop, &d->cfg, err, errlen);

@@ -400,12 +400,21 @@ static int make_parent(const char *path)
 	return 0;
 }
 
-struct runtime *runtime_new(struct loop *l, const char *path, struct model *m, const struct runtime_ops *ops,
-			    void *arg, char *err, size_t errlen)
+struct runtime *runtime_new(struct loop *l, const char *path, unsigned mode, const char *group, struct model *m,
+			    const struct runtime_ops *ops, void *arg, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct runtime *rt;
 	int fd = -1, r;
+	gid_t gid = (gid_t)-1;
+
+	if (*group) {
+		if (config_group(group, &gid)) {
+			snprintf(err, errlen, "runtime socket %s: no group '%s' on this machine", path, group);
+			return NULL;
+		}
+	} else if (config_group(CFG_RUNTIME_GROUP_DEFAULT, &gid))
+		gid = (gid_t)-1; /* no such group here: the daemon's own */
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "runtime socket %s: path too long", path);
@@ -440,7 +449,9 @@ struct runtime *runtime_new(struct loop *l, const char *path, struct model *m, c
 			close(probe);
 		unlink(path);
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 16)) {
+	/* Owner only until the group is set: nobody else connects in between. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
+	    (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid)) || chmod(path, mode) || listen(fd, 16)) {
 		snprintf(err, errlen, "runtime socket %s: %s", path, strerror(errno));
 		goto fail;
 	}

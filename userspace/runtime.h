@@ -20,10 +20,11 @@ struct runtime_ops {
 	int (*restart)(void *arg, char *err, size_t errlen); /* restart in place after answering: 0, or why not */
 };
 
-/* Listen on path (its directory is created; a stale socket replaced; a live one is an error).
- * NULL on error with the reason in err. */
-struct runtime *runtime_new(struct loop *l, const char *path, struct model *m, const struct runtime_ops *ops,
-			    void *arg, char *err, size_t errlen);
+/* Listen on path (its directory is created; a stale socket replaced; a live one is an error), the
+ * socket file with mode and group (a name or number; "" = the group pgsteer when it exists, else the
+ * daemon's own): who may connect may drive pgsteerd. NULL on error with the reason in err. */
+struct runtime *runtime_new(struct loop *l, const char *path, unsigned mode, const char *group, struct model *m,
+			    const struct runtime_ops *ops, void *arg, char *err, size_t errlen);
 void runtime_free(struct runtime *r);
 /* After a reload replaced the model's contents. */
 void runtime_set_model(struct runtime *r, struct model *m);

@@ -9,10 +9,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include "hooks.h"
 #include "log.h"
 #include "render.h"
 #include "stats.h"
+#include "stats_auth.h"
 
 #define STATS_MAX_URI 2048      /* longer URIs get 414 */
 #define STATS_MAX_CONNS 128     /* in all (pgsteerd's descriptor budget counts them, fdlimit.c) */
@@ -22,6 +24,7 @@
 #define STATS_SNAPSHOT_MS 1000  /* a document is rendered at most once in this long, however many ask */
 #define STATS_CONN_MEMORY 32768 /* per-connection buffer: request line and headers must fit */
 #define STATS_HTML_REFRESH_S 5  /* the HTML page reloads itself this often */
+#define STATS_REALM "pgsteer statistics" /* what a browser shows when it asks for the user */
 
 struct stats_http {
 	struct loop *loop;
@@ -44,6 +47,7 @@ struct stats_http {
 	int hooked;                /* told of changes that drop the snapshot (hooks.h) */
 	struct timer sweep;        /* once a second: connections past STATS_HEADERS_S are cut */
 	struct sconn *conns;       /* every open connection */
+	struct stats_auth *auth;   /* the users allowed in; NULL: no authentication */
 };
 
 /* One connection, from MHD's start notification to its close: since when it owes us a request. */
@@ -278,6 +282,34 @@ static enum MHD_Result respond_render(struct stats_http *s, struct MHD_Connectio
 	return MHD_queue_response(conn, MHD_HTTP_OK, sn->resp);
 }
 
+/* HTTP basic authentication, as HAProxy's "stats auth": every document wants a user of the file. */
+static int authorized(struct stats_http *s, struct MHD_Connection *conn)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(conn, &pass);
+	int ok = stats_auth_check(s->auth, user, pass);
+
+	if (pass) {
+		OPENSSL_cleanse(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+static enum MHD_Result respond_unauthorized(struct MHD_Connection *conn)
+{
+	static const char text[] = "401 Unauthorized: this stats page wants a user and password\n";
+	struct MHD_Response *resp = new_response("text/plain", (char *)text, strlen(text), 0);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	ret = MHD_queue_basic_auth_fail_response(conn, STATS_REALM, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* The request's raw URI, path and query, saved before MHD splits it: *req_cls of the request. */
 static void *stats_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -311,6 +343,8 @@ static enum MHD_Result stats_request(void *cls, struct MHD_Connection *conn, con
 
 	if (c)
 		c->answering = 1;
+	if (s->auth && !authorized(s, conn))
+		return respond_unauthorized(conn);
 
 	switch (r) {
 	case STATS_NOT_FOUND:
@@ -378,7 +412,8 @@ static int listen_socket(uint32_t addr, uint16_t port, uint16_t *bound)
 }
 
 struct stats_http *stats_http_start(struct loop *l, uint32_t addr, uint16_t port, struct model *m,
-				    void (*refresh)(void *arg), void *arg, char *err, size_t errlen)
+				    struct stats_auth *auth, void (*refresh)(void *arg), void *arg, char *err,
+				    size_t errlen)
 {
 	struct stats_http *s = calloc(1, sizeof(*s));
 	const union MHD_DaemonInfo *info;
@@ -388,9 +423,11 @@ struct stats_http *stats_http_start(struct loop *l, uint32_t addr, uint16_t port
 
 	inet_ntop(AF_INET, &a, ip, sizeof(ip));
 	if (!s) {
+		stats_auth_free(auth);
 		snprintf(err, errlen, "stats: %s", strerror(ENOMEM));
 		return NULL;
 	}
+	s->auth = auth; /* before the first request can be read */
 	s->loop = l;
 	s->model = m;
 	s->refresh = refresh;
@@ -467,7 +504,18 @@ void stats_http_stop(struct stats_http *s)
 	if (s->hooked)
 		ctl_hooks_del(&stats_hooks, s);
 	snapshot_drop(s);
+	stats_auth_free(s->auth);
 	free(s);
+}
+
+void stats_http_set_auth(struct stats_http *s, struct stats_auth *a)
+{
+	if (!s) {
+		stats_auth_free(a);
+		return;
+	}
+	stats_auth_free(s->auth);
+	s->auth = a;
 }
 
 uint16_t stats_http_port(const struct stats_http *s)

@@ -10,13 +10,22 @@
 
 struct stats_http;
 
+struct stats_auth;
+
 /* Listen on addr:port (addr in network order, port in host order; 0 picks a free port) and serve
- * the model m. refresh(arg), when set, runs before a rendering (at most once a second) so the caller
- * can pull fresh datapath counters into m. At most 128 connections, 16 from one address, idle ones
- * closed after 10 s. NULL on failure, with "stats: bind 0.0.0.0:8404: Address already in
+ * the model m, to auth's users only when auth is not NULL (it is the listener's from then on, freed
+ * even on failure). refresh(arg), when set, runs before a rendering (at most once a second) so the
+ * caller can pull fresh datapath counters into m. At most 128 connections, 16 from one address, idle
+ * ones closed after 10 s. NULL on failure, with "stats: bind 0.0.0.0:8404: Address already in
  * use" (or similar) in err. */
 struct stats_http *stats_http_start(struct loop *l, uint32_t addr, uint16_t port, struct model *m,
-				    void (*refresh)(void *arg), void *arg, char *err, size_t errlen);
+				    struct stats_auth *auth, void (*refresh)(void *arg), void *arg, char *err,
+				    size_t errlen);
+
+/* From now on every request needs one of a's users (HTTP basic authentication; 401 with a
+ * WWW-Authenticate challenge otherwise); a NULL a serves everyone. s owns a (freed with s or the
+ * next call); a NULL s frees a. */
+void stats_http_set_auth(struct stats_http *s, struct stats_auth *a);
 
 /* Close the listener and every open connection; NULL is accepted. */
 void stats_http_stop(struct stats_http *s);

@@ -34,7 +34,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	fuzz_model("fuzz_http", conf, &cfg, &model);
 	loop = loop_new();
-	http = loop ? stats_http_start(loop, htonl(INADDR_LOOPBACK), 0, &model, NULL, NULL, err, sizeof(err)) : NULL;
+	http = loop ? stats_http_start(loop, htonl(INADDR_LOOPBACK), 0, &model, NULL, NULL, NULL, err, sizeof(err)) : NULL;
 	if (!http) {
 		fprintf(stderr, "fuzz_http: %s\n", err);
 		abort();

@@ -41,7 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_model("fuzz_runtime", conf, &cfg, &model);
 	snprintf(path, sizeof(path), "/tmp/pgsteer-fuzz-rt.%d.sock", (int)getpid());
 	loop = loop_new();
-	rt = loop ? runtime_new(loop, path, &model, &ops, NULL, err, sizeof(err)) : NULL;
+	rt = loop ? runtime_new(loop, path, 0600, "", &model, &ops, NULL, err, sizeof(err)) : NULL;
 	if (!rt) {
 		fprintf(stderr, "fuzz_runtime: %s\n", err);
 		abort();

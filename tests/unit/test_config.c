@@ -31,6 +31,8 @@ static void full_example(void)
 		"    attach      tc            # trailing comment\n"
 		"    pin-root    /sys/fs/bpf/x\n"
 		"    stats       127.0.0.1:9404\n"
+		"    stats       auth-file /etc/pgsteer/stats-users\n"
+		"    runtime-socket /run/x/x.sock mode 0640 group 4242\n"
 		"    state-dir   /var/lib/x\n"
 		"    node-name   lb1\n"
 		"    flow-table-size 4096\n"
@@ -64,6 +66,11 @@ static void full_example(void)
 	CHECK_STR(cfg.pin_root, "/sys/fs/bpf/x");
 	CHECK_EQ(cfg.stats_port, 9404);
 	CHECK_EQ(cfg.stats_addr, htonl(0x7f000001));
+	CHECK_STR(cfg.stats_auth_file, "/etc/pgsteer/stats-users");
+	CHECK_EQ(cfg.stats_auth_line, 7);
+	CHECK_STR(cfg.runtime_socket, "/run/x/x.sock");
+	CHECK_EQ(cfg.runtime_mode, 0640);
+	CHECK_STR(cfg.runtime_group, "4242");
 	CHECK_EQ(cfg.flow_table_size, 4096);
 	CHECK_EQ(cfg.snat_min, 20000);
 	CHECK_EQ(cfg.snat_max, 30000);
@@ -108,6 +115,9 @@ static void defaults(void)
 	CHECK_STR(cfg.pin_root, "/sys/fs/bpf/pgsteer");
 	CHECK_EQ(cfg.stats_enabled, 1);
 	CHECK_EQ(cfg.stats_port, 8404);
+	CHECK_STR(cfg.stats_auth_file, "");
+	CHECK_EQ(cfg.runtime_mode, 0660);
+	CHECK_STR(cfg.runtime_group, "");
 	CHECK(cfg.t_est_ms >= 2 * 3600000, "established flows must not expire before 2 h by default (%u ms)", cfg.t_est_ms);
 	CHECK_EQ(cfg.vrrp.enabled, 0);
 	CHECK_EQ(cfg.services[0].check.type, CHECK_NONE);

@@ -79,6 +79,23 @@ static const struct {
 				   "service b\n    bind 10.0.0.8:5433\n    server s 10.0.0.5:1\n",
 	  "c.conf:6: service pgsql binds an address that is not the vrrp vip\n"
 	  "c.conf:9: service b binds an address that is not the vrrp vip" },
+	/* the runtime socket's access and the stats users */
+	{ "runtime_socket_bad_mode", G "    runtime-socket /run/p.sock mode 0400\n" S,
+	  "c.conf:3: runtime-socket mode: '0400' is not an octal mode from 600 to 777 (the owner reads and writes)" },
+	{ "runtime_socket_mode_not_octal", G "    runtime-socket /run/p.sock mode 668\n" S,
+	  "c.conf:3: runtime-socket mode: '668' is not an octal mode from 600 to 777 (the owner reads and writes)" },
+	{ "runtime_socket_no_group", G "    runtime-socket /run/p.sock group no-such-group-pgsteer\n" S,
+	  "c.conf:3: runtime-socket group: no group 'no-such-group-pgsteer' on this machine" },
+	{ "runtime_socket_option_typo", G "    runtime-socket /run/p.sock grop 0\n" S,
+	  "c.conf:3: runtime-socket: unknown option 'grop' (did you mean 'group'?)" },
+	{ "runtime_socket_option_alone", G "    runtime-socket /run/p.sock mode\n" S,
+	  "c.conf:3: runtime-socket: expects an absolute path, then 'mode OCTAL' and 'group NAME' if wanted" },
+	{ "stats_auth_relative", G "    stats auth-file users\n" S, "c.conf:3: stats auth-file: expects an absolute path" },
+	{ "stats_auth_inline", G "    stats auth admin:secret\n" S,
+	  "c.conf:3: stats auth: the password stays out of this file: put USER:PASSWORD lines in a file of their own "
+	  "and name it with 'stats auth-file PATH'" },
+	{ "stats_two_words", G "    stats 127.0.0.1:8404 extra\n" S,
+	  "c.conf:3: stats: expects ADDRESS:PORT, none or 'auth-file PATH'" },
 	{ "service_port_in_snat", G "    snat-ports 5000-6000\n" S, "c.conf:4: service pgsql: port 5432 lies in snat-ports 5000-6000" },
 };
 

@@ -51,7 +51,7 @@ static void runtime_emfile_does_not_spin(void)
 	l = loop_new();
 	CHECK(l && mkdtemp(dir), "setup");
 	snprintf(path, sizeof(path), "%s/rt.sock", dir);
-	rt = runtime_new(l, path, &m, &ops, NULL, err, sizeof(err));
+	rt = runtime_new(l, path, 0600, "", &m, &ops, NULL, err, sizeof(err));
 	CHECK(rt != NULL, "runtime_new: %s", err);
 	if (!rt)
 		return;

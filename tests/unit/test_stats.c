@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "render.h"
 #include "stats.h"
+#include "stats_auth.h"
 
 static const char test_config[] =
 	"global\n"
@@ -321,7 +322,7 @@ static void http_serves_in_the_loop(void)
 	if (!ctx.loop)
 		return;
 	CHECK(pipe(ctx.done_pipe) == 0, "pipe");
-	s = stats_http_start(ctx.loop, htonl(INADDR_LOOPBACK), 0, &model, on_refresh, &ctx.refreshes, err,
+	s = stats_http_start(ctx.loop, htonl(INADDR_LOOPBACK), 0, &model, NULL, on_refresh, &ctx.refreshes, err,
 			     sizeof(err));
 	CHECK(s != NULL, "stats_http_start: %s", err);
 	if (!s)
@@ -427,7 +428,7 @@ static void http_restarts_on_the_same_port(void)
 		loop_free(l);
 		return;
 	}
-	s = stats_http_start(l, htonl(INADDR_LOOPBACK), ctx.port, &model, NULL, NULL, err, sizeof(err));
+	s = stats_http_start(l, htonl(INADDR_LOOPBACK), ctx.port, &model, NULL, NULL, NULL, err, sizeof(err));
 	CHECK(s != NULL, "restart on port %u: %s", ctx.port, err);
 	stats_http_stop(s);
 	loop_free(l);
@@ -448,7 +449,7 @@ static void http_bind_error_names_the_address(void)
 		goto out;
 	CHECK(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 && listen(fd, 1) == 0 &&
 	      getsockname(fd, (struct sockaddr *)&sin, &slen) == 0, "listen: %s", strerror(errno));
-	s = stats_http_start(l, htonl(INADDR_LOOPBACK), ntohs(sin.sin_port), &model, NULL, NULL, err, sizeof(err));
+	s = stats_http_start(l, htonl(INADDR_LOOPBACK), ntohs(sin.sin_port), &model, NULL, NULL, NULL, err, sizeof(err));
 	CHECK(s == NULL, "started on a port in use");
 	stats_http_stop(s);
 	snprintf(want, sizeof(want), "127.0.0.1:%u", ntohs(sin.sin_port));
@@ -460,6 +461,150 @@ out:
 	loop_free(l);
 }
 
+
+/* ---- basic authentication: a client thread asks with no, wrong and right credentials ---- */
+
+static struct {
+	struct loop *loop;
+	uint16_t port;
+	int pipe[2];
+	struct {
+		const char *userpwd; /* NULL: no Authorization header */
+		long expect;
+		long code;
+		char headers[2048];
+	} q[6];
+	int n;
+} au;
+
+static size_t au_header(char *p, size_t size, size_t n, void *arg)
+{
+	char *h = arg;
+	size_t used = strlen(h), k = size * n;
+
+	if (used + k < 2048) {
+		memcpy(h + used, p, k);
+		h[used + k] = '\0';
+	}
+	return k;
+}
+
+static size_t au_discard(char *p, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
+
+static void *au_client(void *arg)
+{
+	char url[64];
+	int i;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/stats;csv", au.port);
+	for (i = 0; i < au.n; i++) {
+		CURL *c = curl_easy_init();
+
+		if (!c)
+			continue;
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, au_discard);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, au_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, au.q[i].headers);
+		if (au.q[i].userpwd) {
+			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			curl_easy_setopt(c, CURLOPT_USERPWD, au.q[i].userpwd);
+		}
+		if (curl_easy_perform(c) == CURLE_OK)
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &au.q[i].code);
+		curl_easy_cleanup(c);
+	}
+	if (write(au.pipe[1], "x", 1) != 1)
+		perror("write");
+	return NULL;
+}
+
+static void au_done(void *arg, uint32_t events)
+{
+	loop_stop(au.loop);
+}
+
+static void au_guard(void *arg)
+{
+	loop_stop(au.loop);
+}
+
+/* Run the requests in au.q against s; 0 when the client finished within 60 s. */
+static int au_run(struct stats_http *s)
+{
+	struct timer guard = { .fd = -1 };
+	pthread_t th;
+	char b;
+
+	au.port = stats_http_port(s);
+	if (timer_init(&guard, au.loop, au_guard, NULL) || pthread_create(&th, NULL, au_client, NULL))
+		return -1;
+	timer_arm(&guard, 60000);
+	loop_run(au.loop);
+	timer_close(&guard);
+	pthread_join(th, NULL);
+	return read(au.pipe[0], &b, 1) == 1 ? 0 : -1;
+}
+
+static void http_basic_auth(void)
+{
+	static const struct {
+		const char *userpwd;
+		long expect;
+	} asks[] = {
+		{ NULL, 401 },                  /* no credentials */
+		{ "admin:wrong", 401 },          /* a wrong password */
+		{ "nobody:s3cret", 401 },        /* someone else's password */
+		{ "admin:s3cret", 200 },
+		{ "ops:pa:ss word", 200 },      /* the password is the rest of the line */
+		{ "admin:s3cret ", 401 },       /* not a prefix match */
+	};
+	char err[256];
+	struct stats_auth *a = stats_auth_parse("# users\nadmin:s3cret\n  ops:pa:ss word  \n", "users", err, sizeof(err));
+	struct stats_http *s = NULL;
+	int i;
+
+	CHECK(a != NULL, "users: %s", err);
+	au.loop = loop_new();
+	CHECK(au.loop && pipe(au.pipe) == 0, "setup");
+	if (!a || !au.loop)
+		goto out;
+	CHECK(loop_add(au.loop, au.pipe[0], EPOLLIN, au_done, NULL) == 0, "loop_add");
+	s = stats_http_start(au.loop, htonl(INADDR_LOOPBACK), 0, &model, a, NULL, NULL, err, sizeof(err));
+	CHECK(s != NULL, "stats_http_start: %s", err);
+	if (!s)
+		goto out;
+	au.n = sizeof(asks) / sizeof(asks[0]);
+	for (i = 0; i < au.n; i++) {
+		au.q[i].userpwd = asks[i].userpwd;
+		au.q[i].expect = asks[i].expect;
+	}
+	CHECK(au_run(s) == 0, "the client did not finish");
+	for (i = 0; i < au.n; i++)
+		CHECK(au.q[i].code == au.q[i].expect, "%s: status %ld, expected %ld",
+		      au.q[i].userpwd ? au.q[i].userpwd : "no credentials", au.q[i].code, au.q[i].expect);
+	CHECK(strstr(au.q[0].headers, "WWW-Authenticate: Basic realm=\"pgsteer statistics\""),
+	      "no basic challenge in the 401: %s", au.q[0].headers);
+	/* The users taken away (a reload without auth-file): everyone is served again. */
+	stats_http_set_auth(s, NULL);
+	memset(au.q, 0, sizeof(au.q));
+	au.n = 1;
+	au.q[0].expect = 200;
+	CHECK(au_run(s) == 0, "the client did not finish");
+	CHECK(au.q[0].code == 200, "without users: status %ld, expected 200", au.q[0].code);
+out:
+	stats_http_stop(s);
+	if (au.loop) {
+		loop_free(au.loop);
+		close(au.pipe[0]);
+		close(au.pipe[1]);
+	}
+}
 
 /* ---- a scrape storm: 64 slowloris connections (from 127.0.0.1) and 32 clients fetching /metrics
  * in a loop (from 127.0.0.3), for STORM_S seconds, against 16 services x 32 servers. The loop keeps
@@ -658,7 +803,7 @@ static void http_scrape_storm(void)
 	pthread_mutex_init(&storm.lock, NULL);
 	storm.loop = loop_new();
 	CHECK(storm.loop && pipe(storm.done_pipe) == 0, "setup");
-	s = stats_http_start(storm.loop, htonl(INADDR_LOOPBACK), 0, &bm, NULL, NULL, err, sizeof(err));
+	s = stats_http_start(storm.loop, htonl(INADDR_LOOPBACK), 0, &bm, NULL, NULL, NULL, err, sizeof(err));
 	CHECK(s != NULL, "stats_http_start: %s", err);
 	if (!s || !storm.loop)
 		return;
@@ -723,6 +868,7 @@ int main(void)
 	RUN(http_loop_keeps_running);
 	RUN(http_restarts_on_the_same_port);
 	RUN(http_bind_error_names_the_address);
+	RUN(http_basic_auth);
 	RUN(http_scrape_storm);
 
 	for (i = 0; i < NREQS; i++)
