@@ -62,7 +62,7 @@ LABT_BINS := $(patsubst tests/lab/%.c,$(BUILD)/tests/%,$(LABT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: install uninstall all bins deps test test-unit test-bpf test-lab test-vagrant test-pkg demo bench help clean fuzz fuzz-build check-sanitize
+.PHONY: san-build install uninstall all bins deps test test-unit test-bpf test-lab test-vagrant test-pkg demo bench help clean fuzz fuzz-build check-sanitize
 .DELETE_ON_ERROR:
 # The skeletons are intermediate files of the BPF objects: keep them between builds.
 .SECONDARY: $(SKELS)
@@ -125,9 +125,11 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB) Makefile | $(BUILD)/tools $(SKELS)
 $(BUILD)/bpf $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
-## test: unit, BPF, lab, Vagrant (container provider) and Debian package tests (root); ends with "N passed, N failed, N skipped"
-test: all
-	$(Q)tests/run.sh all
+## test: what CI runs: unit, BPF, lab (both attach modes; the XDP pass with the ASan+UBSan build),
+##       the sanitized unit and BPF tests, every fuzzer (FUZZ_SECONDS, 15), the bench's quick run,
+##       Vagrant (container provider), Debian package (root); ends with ONE "N passed, N failed, N skipped"
+test: all san-build fuzz-build
+	$(Q)BUILD=$(abspath $(BUILD)) SAN_BUILD=$(abspath $(BUILD)/san) tests/run.sh all
 
 test-unit: all
 	$(Q)tests/run.sh unit
@@ -144,9 +146,12 @@ test-vagrant: all
 test-pkg:
 	$(Q)tests/run.sh pkg
 
-## check-sanitize: unit and BPF tests, and pgsteerd in one lab, built with ASan+UBSan; any report fails
-check-sanitize:
+# The ASan+UBSan build, under $(BUILD)/san.
+san-build:
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) BUILD=$(BUILD)/san SANITIZE=1 all
+
+## check-sanitize: unit and BPF tests, and pgsteerd in one lab, built with ASan+UBSan; any report fails
+check-sanitize: san-build
 	$(Q)BUILD=$(abspath $(BUILD)/san) tests/run.sh sanitize
 
 # libFuzzer harnesses: clang, the library rebuilt with coverage and sanitizers under $(BUILD)/fuzz.

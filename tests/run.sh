@@ -2,9 +2,11 @@
 # Runs pgsteer's tests: unit (plain C), bpf (BPF_PROG_TEST_RUN tables), lab (network namespaces, both
 # attach modes), bench (BENCH_QUICK=1 scripts/bench.sh: every path produced figures), vagrant (the
 # Vagrant lab on its container provider), pkg (the Debian package built from a fresh clone,
-# installed, purged). Every case prints "PASS name",
-# "FAIL name: why" or "SKIP name: why"; the run ends
-# with one line "N passed, N failed, N skipped".
+# installed, purged), fuzz (every libFuzzer harness for FUZZ_SECONDS), sanitize (unit, BPF and lab
+# with the ASan+UBSan build in $BUILD). `all` (make test, CI) is every one of them: the sanitized
+# build ($SAN_BUILD) runs the unit and BPF tests and the lab's XDP pass, the plain build the unit
+# and BPF tests and the TC pass. Every case prints "PASS name", "FAIL name: why" or "SKIP name:
+# why"; the run ends with one line "N passed, N failed, N skipped" over everything it ran.
 set -uo pipefail
 # The tests own their environment: no PG* variable, locale or current directory of the caller counts.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^PG' | grep -v '^PGBENCH_SCALE$')
@@ -14,7 +16,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 cd /
-export BUILD
+SAN_BUILD=${SAN_BUILD:-$BUILD/san}
+export BUILD SAN_BUILD
 what=${1:-all}
 log=$(mktemp -d /tmp/pgsteer-test.XXXXXX)
 results=$log/results
@@ -23,12 +26,12 @@ results=$log/results
 # Run one test program or script; its PASS/FAIL/SKIP lines go to the results, the rest to its log.
 run_one() {
 	local name=$1; shift
-	local out=$log/$(echo "$name" | tr '/ ' '__').log rc
+	local out=$log/$(echo "${TAG:-}$name" | tr '/ ' '__').log rc
 	"$@" > "$out" 2>&1
 	rc=$?
-	grep -E '^(PASS|FAIL|SKIP) ' "$out" | tee -a "$results"
+	grep -E '^(PASS|FAIL|SKIP) ' "$out" | sed -E "s#^(PASS|FAIL|SKIP) #\\1 ${TAG:-}#" | tee -a "$results"
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
-		echo "FAIL $name: exited with status $rc (log: $out)" | tee -a "$results"
+		echo "FAIL ${TAG:-}$name: exited with status $rc (log: $out)" | tee -a "$results"
 		tail -n 20 "$out" | sed 's/^/    /'
 	elif grep -q '^FAIL ' "$out"; then
 		echo "    (log: $out)"
@@ -58,14 +61,14 @@ run_bpf() {
 # it goes down again. Tests that do not depend on the attach mode say so (ONCE=1 in their header)
 # and run in the first pass only.
 run_lab() {
-	local lab=$top/scripts/lab.sh mode t i first=1
+	local lab=$top/scripts/lab.sh mode t i first=${LAB_FIRST:-1}
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "SKIP lab: needs root" | tee -a "$results"
 		return
 	fi
 	# Plain C tests against real PostgreSQL and PgBouncer they start themselves (root, no lab needed).
 	for t in "$BUILD"/tests/lab_*; do
-		[ -x "$t" ] && run_one "lab/$(basename "$t")" "$t"
+		[ $first -eq 1 ] && [ -x "$t" ] && run_one "lab/$(basename "$t")" "$t"
 	done
 	for mode in ${LAB_MODES:-xdp tc}; do
 		export ATTACH=$mode
@@ -165,22 +168,20 @@ run_fuzz() {
 	done
 }
 
-# `make check-sanitize`: BUILD is an ASan+UBSan build. Unit and BPF tests, then the lab in one attach
-# mode with the sanitized pgsteerd and pgsteer; every report goes to a file in $log/san, and any file
-# there is a FAIL (a leak, a bad access, undefined behaviour: in a test, the daemon or the CLI).
-run_sanitize() {
-	local f
+# The sanitizers' environment (BUILD is an ASan+UBSan build): every report of a test, pgsteerd or
+# pgsteer goes to a file in $log/san; sanitize_reports makes any such file a FAIL (a leak, a bad
+# access, undefined behaviour).
+sanitize_env() {
 	mkdir -p "$log/san"
 	# a make run by a test (install.sh) builds with the same flags, never relinks without them
 	export SANITIZE=1
 	export ASAN_OPTIONS="log_path=$log/san/asan:detect_leaks=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
 	export UBSAN_OPTIONS="log_path=$log/san/ubsan:print_stacktrace=1:halt_on_error=1"
 	export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
-	run_unit
-	run_bpf
-	# One attach mode, and not the example app's browser run (Chromium and Node for minutes; the same
-	# failovers of pgsteerd as t_failover): CI stays well under 30 minutes.
-	LAB_MODES=${LAB_MODES:-xdp} LAB_SKIP=${LAB_SKIP-t_app} run_lab
+}
+
+sanitize_reports() {
+	local f
 	if compgen -G "$log/san/*" > /dev/null; then
 		for f in "$log"/san/*; do
 			echo "FAIL sanitize/$(basename "$f"): $(grep -m1 -E 'ERROR|runtime error' "$f")" | tee -a "$results"
@@ -189,6 +190,65 @@ run_sanitize() {
 	else
 		echo "PASS sanitize/no_reports: no ASan, UBSan or LSan report from the tests, pgsteerd or pgsteer" | tee -a "$results"
 	fi
+}
+
+# `make check-sanitize`: BUILD is an ASan+UBSan build. Unit and BPF tests, then the lab in one attach
+# mode with the sanitized pgsteerd and pgsteer.
+run_sanitize() {
+	(
+		sanitize_env
+		TAG=san/ run_unit
+		TAG=san/ run_bpf
+		# One attach mode, and not the example app's browser run (Chromium and Node for minutes;
+		# the same failovers of pgsteerd as t_failover).
+		LAB_MODES=${LAB_MODES:-xdp} LAB_SKIP=${LAB_SKIP-t_app} run_lab
+	)
+	sanitize_reports
+}
+
+# Everything CI needs, in one run and one summary line. The lab comes up once per attach mode as
+# in `lab`; its first pass (XDP) runs the sanitized pgsteerd and pgsteer ($SAN_BUILD), the second
+# (TC) the plain build: both attach modes, both builds, and a third lab pass would cost CI minutes.
+run_all() {
+	local modes
+	read -ra modes <<< "${LAB_MODES:-xdp tc}"
+	tier unit run_unit
+	tier bpf run_bpf
+	if [ -x "$SAN_BUILD/pgsteerd" ]; then
+		tier "sanitize (unit, bpf, lab ${modes[0]})" all_sanitized "${modes[0]}"
+		if [ ${#modes[@]} -gt 1 ]; then
+			LAB_MODES="${modes[*]:1}" LAB_FIRST=0 tier "lab ${modes[*]:1}" run_lab
+		fi
+	else
+		echo "FAIL sanitize: no sanitized build in $SAN_BUILD (make test builds it; or set SAN_BUILD)" | tee -a "$results"
+		tier lab run_lab
+	fi
+	FUZZ_SECONDS=${FUZZ_SECONDS:-15} tier fuzz run_fuzz
+	tier bench run_bench
+	tier vagrant run_vagrant
+	tier pkg run_pkg
+}
+
+# all's sanitized part: unit, BPF, the lab in attach mode $1 (with its tests that run once).
+all_sanitized() {
+	(
+		# The example app's build stays the plain build's (the vagrant tier reuses it).
+		export APP_BUILD_ROOT=${APP_BUILD_ROOT:-$BUILD/app}
+		BUILD=$SAN_BUILD
+		sanitize_env
+		TAG=san/ run_unit
+		TAG=san/ run_bpf
+		LAB_MODES=$1 run_lab
+	)
+	sanitize_reports
+}
+
+# Run a tier and say how long it took (the CI budget is counted in these).
+tier() {
+	local name=$1 t0=$SECONDS
+	shift
+	"$@"
+	echo "    ($name: $((SECONDS - t0)) s)"
 }
 
 # The Debian package: build from a fresh clone, lintian, apt-get install, purge (tests/pkg).
@@ -206,7 +266,7 @@ lab) run_lab ;;
 bench) run_bench ;;
 vagrant) run_vagrant ;;
 pkg) run_pkg ;;
-all) run_unit; run_bpf; run_lab; run_bench; run_vagrant; run_pkg ;;
+all) run_all ;;
 *) echo "usage: $0 [unit|bpf|lab|bench|vagrant|pkg|all|fuzz|sanitize]" >&2; exit 2 ;;
 esac
 
@@ -214,6 +274,6 @@ passed=$(grep -c '^PASS ' "$results")
 failed=$(grep -c '^FAIL ' "$results")
 skipped=$(grep -c '^SKIP ' "$results")
 echo
-echo "logs: $log"
+echo "logs: $log ($SECONDS s)"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

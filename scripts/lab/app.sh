@@ -7,9 +7,10 @@ APP_SRC=$LAB_REPO/examples/app
 APP_API_PORT=3000
 APP_WEB_PORT=3001
 
-# Print the directory of the app's build (scripts/provision/app.sh build, cached under $BUILD/app).
+# Print the directory of the app's build (scripts/provision/app.sh build, cached under
+# $APP_BUILD_ROOT, by default $BUILD/app).
 app_build() {
-  APP_SRC=$APP_SRC APP_BUILD_ROOT=$BUILD/app LOG_TAG=app "$PROVISION/app.sh" build
+  APP_SRC=$APP_SRC APP_BUILD_ROOT=${APP_BUILD_ROOT:-$BUILD/app} LOG_TAG=app "$PROVISION/app.sh" build
 }
 
 # Start app service SVC (api or web) from the build in DIR in node app, through the provisioning
