@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "statefile.h"
+#include "statewriter.h"
 #include "url.h"
 
 #define KEY_LEN 160
@@ -309,21 +310,43 @@ static int event_parse(struct json_object *o, struct slack_event *ev, struct qit
 	return 0;
 }
 
-/* Write the whole state; on failure log once per streak (the alerts still go out). 0 or -errno. */
-static int state_save(struct alerter *a)
+#define STATE_RETRY_MS 5000 /* a state file that cannot be written (disk full, read-only) is retried */
+
+/* The write's result (in the loop): on failure log once per streak, keep the state dirty and retry
+ * later (the alerts still go out). */
+static void state_written(void *arg, int err)
+{
+	struct alerter *a = arg;
+
+	if (err && !a->state_failing) {
+		log_warnx("alert: cannot write %s: %s (alerts still go out, a restart may repeat or lose some)",
+			  a->state_path, strerror(-err));
+	} else if (!err && a->state_failing) {
+		log_info("alert: %s written again", a->state_path);
+	}
+	a->state_failing = err != 0;
+	if (err) {
+		a->state_dirty = 1;
+		if (!timer_armed(&a->save_timer))
+			timer_arm(&a->save_timer, STATE_RETRY_MS);
+	}
+}
+
+/* Write the whole state, off the loop (statewriter.h); state_written gets the result. */
+static void state_save(struct alerter *a)
 {
 	struct json_object *root, *objs, *queue;
-	int i, err = -ENOMEM;
+	int i;
 
-	if (!a->state_path)
-		return 0;
 	root = json_object_new_object();
 	objs = json_object_new_object();
 	queue = json_object_new_array();
 	if (!root || !objs || !queue) {
+		json_object_put(root);
 		json_object_put(objs);
 		json_object_put(queue);
-		goto out;
+		state_written(a, -ENOMEM);
+		return;
 	}
 	json_object_object_add(root, "version", json_object_new_int(1));
 	json_object_object_add(root, "node", json_object_new_string(a->node));
@@ -341,32 +364,18 @@ static int state_save(struct alerter *a)
 	for (i = 0; i < a->nq; i++)
 		json_object_array_add(queue, event_json(&a->evs[i], &a->items[i]));
 	json_object_object_add(root, "queue", queue);
-	err = statefile_write(a->state_path, root);
-out:
+	statewriter_write(a->state_path, root, state_written, a);
 	json_object_put(root);
-	if (err && !a->state_failing) {
-		log_warnx("alert: cannot write %s: %s (alerts still go out, a restart may repeat or lose some)",
-			  a->state_path, strerror(-err));
-	} else if (!err && a->state_failing) {
-		log_info("alert: %s written again", a->state_path);
-	}
-	a->state_failing = err != 0;
-	return err;
 }
-
-#define STATE_RETRY_MS 5000 /* a state file that cannot be written (disk full, read-only) is retried */
 
 /* Write the state if it changed: from the save timer (every change of one loop turn in one write)
  * and when the alerter stops. Until it can be written it stays in memory, and is retried. */
 static void state_flush(struct alerter *a)
 {
-	if (!a->state_dirty)
+	if (!a->state_dirty || !a->state_path)
 		return;
-	if (state_save(a)) {
-		timer_arm(&a->save_timer, STATE_RETRY_MS);
-		return;
-	}
-	a->state_dirty = 0;
+	a->state_dirty = 0; /* state_written sets it again if the write fails */
+	state_save(a);
 }
 
 static void save_timer_fire(void *arg)
@@ -899,6 +908,7 @@ void alerter_free(struct alerter *a)
 		return;
 	if (a->save_timer.fd >= 0)
 		state_flush(a);
+	statewriter_drain(); /* no write of this alerter's may call back after it is gone */
 	http_cancel(a->post);
 	if (a->own_http)
 		http_free(a->http);

@@ -96,6 +96,11 @@ struct model {
 		uint64_t failed;         /* copies that could not be delivered */
 		uint64_t dropped;        /* not fanned out: ring buffer full, rate limit, too old */
 	} cancel;
+	struct {                     /* the event loop's turns (loop.c) */
+		uint64_t turns;
+		uint64_t slow_turns;     /* longer than LOOP_SLOW_TURN_MS */
+		uint64_t max_turn_us;    /* the longest since start */
+	} loop;
 };
 
 /* The effective datapath state and weight of a server (admin, health, passive flag, slow start). */

@@ -1,5 +1,7 @@
 /* The event loop: epoll over every descriptor the controller owns; nothing in it blocks. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +14,7 @@ struct watch {
 	int fd;
 	loop_fd_cb cb;
 	void *arg;
+	const char *name; /* "file.c:callback" (LOOP_WHERE) */
 	struct watch *next;
 };
 
@@ -20,6 +23,7 @@ struct loop {
 	int stop;
 	struct watch *watches;
 	struct watch *dead; /* deleted during this round; freed after it */
+	struct loop_stats stats;
 };
 
 struct loop *loop_new(void)
@@ -64,7 +68,7 @@ static struct watch *find(struct loop *l, int fd)
 	return NULL;
 }
 
-int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg)
+int loop_add_named(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg, const char *name)
 {
 	struct epoll_event ev = { .events = events };
 	struct watch *w = calloc(1, sizeof(*w));
@@ -74,6 +78,7 @@ int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg)
 	w->fd = fd;
 	w->cb = cb;
 	w->arg = arg;
+	w->name = name;
 	ev.data.ptr = w;
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = -errno;
@@ -86,15 +91,16 @@ int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg)
 	return 0;
 }
 
-int loop_mod(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg)
+int loop_mod_named(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg, const char *name)
 {
 	struct watch *w = find(l, fd);
 	struct epoll_event ev = { .events = events };
 
 	if (!w)
-		return loop_add(l, fd, events, cb, arg);
+		return loop_add_named(l, fd, events, cb, arg, name);
 	w->cb = cb;
 	w->arg = arg;
+	w->name = name;
 	ev.data.ptr = w;
 	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
 }
@@ -117,24 +123,56 @@ void loop_del(struct loop *l, int fd)
 	}
 }
 
+/* One turn took longer than LOOP_SLOW_TURN_MS: say which callbacks took the time (the three
+ * longest), so the blocking work can be found and moved off the loop. */
+static void slow_turn(const char *const *names, const uint64_t *ns, int n, uint64_t total_ns)
+{
+	char what[384];
+	int used[3] = { -1, -1, -1 }, i, k, off = 0;
+
+	for (k = 0; k < 3; k++) {
+		for (i = 0; i < n; i++)
+			if (i != used[0] && i != used[1] && (used[k] < 0 || ns[i] > ns[used[k]]))
+				used[k] = i;
+		if (used[k] < 0)
+			break;
+		off += snprintf(what + off, sizeof(what) - off, "%s%s %" PRIu64 " ms", k ? ", " : "",
+				names[used[k]], ns[used[k]] / 1000000);
+		if (off >= (int)sizeof(what))
+			break;
+	}
+	log_warnx("event loop: one turn took %" PRIu64 " ms (%d callbacks; longest: %s): VRRP adverts and "
+		  "checks waited behind it", total_ns / 1000000, n, n ? what : "none");
+}
+
 int loop_run(struct loop *l)
 {
 	struct epoll_event evs[64];
+	const char *names[64];
+	uint64_t took[64];
 
 	l->stop = 0;
 	while (!l->stop) {
-		int n = epoll_wait(l->epfd, evs, 64, -1), i;
+		int n = epoll_wait(l->epfd, evs, 64, -1), i, ran = 0;
+		uint64_t t0, t, turn;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		t0 = t = now_ns();
 		for (i = 0; i < n && !l->stop; i++) {
 			struct watch *w = evs[i].data.ptr;
+			uint64_t end;
 
-			if (w->cb) /* not deleted by an earlier callback of this round */
-				w->cb(w->arg, evs[i].events);
+			if (!w->cb) /* deleted by an earlier callback of this round */
+				continue;
+			names[ran] = w->name ? w->name : "?";
+			w->cb(w->arg, evs[i].events);
+			end = now_ns();
+			took[ran++] = end - t;
+			t = end;
 		}
 		while (l->dead) {
 			struct watch *w = l->dead;
@@ -142,8 +180,22 @@ int loop_run(struct loop *l)
 			l->dead = w->next;
 			free(w);
 		}
+		turn = t - t0;
+		l->stats.turns++;
+		if (turn > l->stats.max_turn_ns)
+			l->stats.max_turn_ns = turn;
+		if (turn > LOOP_SLOW_TURN_MS * 1000000ull) {
+			l->stats.slow_turns++;
+			l->stats.last_slow_ns = t;
+			slow_turn(names, took, ran, turn);
+		}
 	}
 	return 0;
+}
+
+const struct loop_stats *loop_get_stats(const struct loop *l)
+{
+	return &l->stats;
 }
 
 void loop_stop(struct loop *l)
@@ -161,7 +213,7 @@ static void timer_fire(void *arg, uint32_t events)
 	t->cb(t->arg);
 }
 
-int timer_init(struct timer *t, struct loop *l, void (*cb)(void *arg), void *arg)
+int timer_init_named(struct timer *t, struct loop *l, void (*cb)(void *arg), void *arg, const char *name)
 {
 	int err;
 
@@ -171,7 +223,7 @@ int timer_init(struct timer *t, struct loop *l, void (*cb)(void *arg), void *arg
 	t->loop = l;
 	t->cb = cb;
 	t->arg = arg;
-	err = loop_add(l, t->fd, EPOLLIN, timer_fire, t);
+	err = loop_add_named(l, t->fd, EPOLLIN, timer_fire, t, name);
 	if (err) {
 		close(t->fd);
 		t->fd = -1;

@@ -12,6 +12,7 @@
 #include "loop.h"
 #include "persist.h"
 #include "statefile.h"
+#include "statewriter.h"
 #include "text.h"
 
 /* The fields copied as they are, in both directions. */
@@ -188,11 +189,18 @@ static void path_in(char *buf, size_t len, const char *dir, const char *file)
 	snprintf(buf, len, "%s/%s", dir, file);
 }
 
+static char changes_path[PATH_MAX]; /* the last servers.json written (one state directory a process) */
+
+static void changes_saved(void *arg, int err)
+{
+	if (err)
+		log_warnx("cannot save runtime changes to %s: %s", changes_path, strerror(-err));
+}
+
 void persist_save_changes(const struct model *m, const char *state_dir)
 {
 	struct json_object *root = json_object_new_object();
-	char path[PATH_MAX];
-	int i, j, r;
+	int i, j;
 
 	for (i = 0; i < m->nservices; i++)
 		for (j = 0; j < m->services[i].nservers; j++) {
@@ -206,10 +214,9 @@ void persist_save_changes(const struct model *m, const char *state_dir)
 			server_key(s, key, sizeof(key));
 			json_object_object_add(root, key, state_to_json(&st, PART_CHANGES));
 		}
-	path_in(path, sizeof(path), state_dir, "servers.json");
-	r = statefile_write(path, root);
-	if (r)
-		log_warnx("cannot save runtime changes to %s: %s", path, strerror(-r));
+	path_in(changes_path, sizeof(changes_path), state_dir, "servers.json");
+	/* Off the loop (statewriter.h): a runtime command's fsyncs never delay a VRRP advert. */
+	statewriter_write(changes_path, root, changes_saved, NULL);
 	json_object_put(root);
 }
 

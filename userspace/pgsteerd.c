@@ -30,6 +30,7 @@
 #include "pgsteerd.h"
 #include "stats.h"
 #include "stats_auth.h"
+#include "statewriter.h"
 #include "sync.h"
 #include "cancel.h"
 #include "policy.h"
@@ -74,7 +75,11 @@ static int set_steering(struct pgsteerd *d, int on)
 void daemon_refresh(void *arg)
 {
 	struct pgsteerd *d = arg;
+	const struct loop_stats *ls = loop_get_stats(d->loop);
 
+	d->model.loop.turns = ls->turns;
+	d->model.loop.slow_turns = ls->slow_turns;
+	d->model.loop.max_turn_us = ls->max_turn_ns / 1000;
 	dpsync_refresh(d->dp, &d->model);
 	if (d->vrrp)
 		vrrp_fill(d->vrrp, &d->model);
@@ -461,6 +466,10 @@ int main(int argc, char **argv)
 	/* In the background the log still goes where stderr points (a file, the journal). */
 	if (!foreground && (daemon(0, 1) || setup_signals(&d)))
 		fatal("daemon");
+	/* From here state files are written off the loop (after daemon(): a thread dies in a fork). */
+	r = statewriter_start(d.loop);
+	if (r)
+		log_warnx("state files are written in the event loop: no writer thread: %s", strerror(-r));
 	log_info("pgsteerd %s running: %d service(s), runtime socket %s", PGSTEER_VERSION, d.model.nservices,
 		 d.cfg.runtime_socket);
 	notify_update(&d);
@@ -468,6 +477,8 @@ int main(int argc, char **argv)
 	r = loop_run(d.loop);
 	if (r)
 		log_warnx("event loop: %s", strerror(-r));
+	/* Every queued state file on disk before the handover's or the next start's read. */
+	statewriter_stop();
 	if (!d.handover)
 		notify_stopping(d.notify);
 

@@ -741,6 +741,13 @@ static void prom_pgsteer(FILE *out, const struct model *m, uint64_t now_ms)
 		    m->alerts.failed);
 	prom_scalar(out, "pgsteer_alerts_dropped_total", "counter", "Alerts given up on.", m->alerts.dropped);
 	prom_cancel(out, m);
+	prom_family(out, "pgsteer_loop_turn_max_seconds", "gauge",
+		    "The longest event-loop turn since start: VRRP adverts and checks wait behind a long turn.");
+	fprintf(out, "pgsteer_loop_turn_max_seconds %" PRIu64 ".%06" PRIu64 "\n", m->loop.max_turn_us / 1000000,
+		m->loop.max_turn_us % 1000000);
+	prom_scalar(out, "pgsteer_loop_slow_turns_total", "counter",
+		    "Event-loop turns longer than 50 ms (each is logged with what ran in it).", m->loop.slow_turns);
+	prom_scalar(out, "pgsteer_loop_turns_total", "counter", "Event-loop turns.", m->loop.turns);
 }
 
 int render_prometheus(const struct model *m, uint64_t now_ms, FILE *out)

@@ -68,23 +68,35 @@ int statefile_write_bytes(const char *path, const char *buf, size_t len)
 	return sync_dir(path);
 }
 
-int statefile_write(const char *path, struct json_object *obj)
+char *statefile_text(struct json_object *obj, size_t *lenp)
 {
 	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
 							  JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t len;
 	char *buf;
-	int err;
 
 	if (!s)
-		return -ENOMEM;
+		return NULL;
 	/* End with a newline, as a text file should. */
 	len = strlen(s);
 	buf = malloc(len + 2);
 	if (!buf)
-		return -ENOMEM;
+		return NULL;
 	memcpy(buf, s, len);
 	buf[len++] = '\n';
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+int statefile_write(const char *path, struct json_object *obj)
+{
+	size_t len;
+	char *buf = statefile_text(obj, &len);
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
 	err = statefile_write_bytes(path, buf, len);
 	free(buf);
 	return err;

@@ -10,6 +10,8 @@
 int statefile_write(const char *path, struct json_object *obj);
 /* The same for raw bytes. */
 int statefile_write_bytes(const char *path, const char *buf, size_t len);
+/* obj as the file holds it (pretty JSON and a newline), malloc'ed, its length in *len; NULL: ENOMEM. */
+char *statefile_text(struct json_object *obj, size_t *len);
 
 /* Read a JSON object from path into *obj (caller json_object_put()s it). 0; -ENOENT when there is no
  * file (a first run); -EBADMSG when it is not a JSON object, with "path: why" in err; other -errno.

@@ -632,7 +632,9 @@ static int connect_from(const char *src)
 {
 	struct sockaddr_in me = { .sin_family = AF_INET }, to = { .sin_family = AF_INET, .sin_port = htons(storm.port),
 								.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { .tv_sec = 2 };
+	/* Prometheus's default scrape timeout: a client waits that long for an answer (a loaded machine
+	 * or a sanitized build answers in seconds; a refused or cut connection still fails at once). */
+	struct timeval tv = { .tv_sec = 10 };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	inet_pton(AF_INET, src, &me.sin_addr);
