@@ -313,6 +313,37 @@ static int copy_str(struct parser *p, const char *kw, char *dst, size_t size, co
 	return 0;
 }
 
+/* An interface name the kernel could hold (dev_valid_name: 1-15 bytes, not . or .., no '/', ':' or
+ * white space), and not "all" or "default": /proc/sys/net/ipv4/conf/NAME is where pgsteerd turns
+ * forwarding on, and those two are every interface's switches, not one interface's. */
+static int parse_ifname(struct parser *p, const char *v, char *dst, size_t size)
+{
+	const char *c;
+
+	if (!strcmp(v, "all") || !strcmp(v, "default"))
+		return fail(p, "interface: '%s' names every interface's settings, not an interface", v);
+	for (c = v; *c; c++)
+		if (*c == '/' || *c == ':' || isspace((unsigned char)*c) || !isprint((unsigned char)*c))
+			break;
+	if (*c || !strcmp(v, ".") || !strcmp(v, "..") || strlen(v) >= 16)
+		return fail(p, "interface: '%s' is not an interface name (1 to 15 characters, not . or .., no '/', "
+			    "':', spaces or control characters)", v);
+	return copy_str(p, "interface", dst, size, v);
+}
+
+/* An absolute path without a ".." component: the path is meant as written (pgsteerd runs as root). */
+static int parse_abs_path(struct parser *p, const char *kw, const char *v, char *dst, size_t size)
+{
+	const char *c;
+
+	if (v[0] != '/')
+		return fail(p, "%s: '%s' is not an absolute path", kw, v);
+	for (c = v; (c = strstr(c, "..")); c += 2)
+		if (c[-1] == '/' && (c[2] == '/' || !c[2]))
+			return fail(p, "%s: '%s' has a '..' component: write the path it means", kw, v);
+	return copy_str(p, kw, dst, size, v);
+}
+
 static int valid_name(const char *s)
 {
 	if (!*s)
@@ -332,7 +363,7 @@ static int parse_global(struct parser *p, int argc, char **argv)
 		c->interface_line = p->line;
 		if (argc != 2)
 			return fail(p, "interface: expects one interface name");
-		return copy_str(p, kw, c->interface, sizeof(c->interface), argv[1]);
+		return parse_ifname(p, argv[1], c->interface, sizeof(c->interface));
 	}
 	if (!strcmp(kw, "attach")) {
 		if (argc != 2)
@@ -350,7 +381,7 @@ static int parse_global(struct parser *p, int argc, char **argv)
 	if (!strcmp(kw, "pin-root")) {
 		if (argc != 2 || argv[1][0] != '/')
 			return fail(p, "pin-root: expects an absolute path in a bpffs");
-		return copy_str(p, kw, c->pin_root, sizeof(c->pin_root), argv[1]);
+		return parse_abs_path(p, kw, argv[1], c->pin_root, sizeof(c->pin_root));
 	}
 	if (!strcmp(kw, "runtime-socket")) {
 		int i;
@@ -381,7 +412,7 @@ static int parse_global(struct parser *p, int argc, char **argv)
 				return fail(p, "runtime-socket: unknown option '%s'%s", argv[i], *hint ? hint : " (mode, group)");
 			}
 		}
-		return copy_str(p, kw, c->runtime_socket, sizeof(c->runtime_socket), argv[1]);
+		return parse_abs_path(p, kw, argv[1], c->runtime_socket, sizeof(c->runtime_socket));
 	}
 	if (!strcmp(kw, "stats")) {
 		if (argc == 2 && !strcmp(argv[1], "none")) {
@@ -392,7 +423,7 @@ static int parse_global(struct parser *p, int argc, char **argv)
 			c->stats_auth_line = p->line;
 			if (argv[2][0] != '/')
 				return fail(p, "stats auth-file: expects an absolute path");
-			return copy_str(p, "stats auth-file", c->stats_auth_file, sizeof(c->stats_auth_file), argv[2]);
+			return parse_abs_path(p, "stats auth-file", argv[2], c->stats_auth_file, sizeof(c->stats_auth_file));
 		}
 		if (argc >= 2 && !strcmp(argv[1], "auth"))
 			return fail(p, "stats auth: the password stays out of this file: put USER:PASSWORD lines in a "
@@ -405,7 +436,7 @@ static int parse_global(struct parser *p, int argc, char **argv)
 	if (!strcmp(kw, "state-dir")) {
 		if (argc != 2 || argv[1][0] != '/')
 			return fail(p, "state-dir: expects an absolute path");
-		return copy_str(p, kw, c->state_dir, sizeof(c->state_dir), argv[1]);
+		return parse_abs_path(p, kw, argv[1], c->state_dir, sizeof(c->state_dir));
 	}
 	if (!strcmp(kw, "node-name")) {
 		if (argc != 2 || !valid_name(argv[1]))
@@ -1008,6 +1039,17 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 		fclose(m);
 	}
 	fclose(f);
+	/* The parser reads text up to its first NUL: one in the file would hide the rest of it. */
+	if (text && memchr(text, '\0', len)) {
+		const char *nul = memchr(text, '\0', len), *c;
+		int line = 1;
+
+		for (c = text; c < nul; c++)
+			line += *c == '\n';
+		snprintf(err, errlen, "%s:%d: a NUL byte (a binary or damaged file): nothing of it was applied", path, line);
+		free(text);
+		return -EINVAL;
+	}
 	r = config_parse(text ? text : "", path, cfg, err, errlen);
 	free(text);
 	if (!r && !realpath(path, cfg->path))

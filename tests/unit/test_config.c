@@ -1,5 +1,7 @@
 /* Config parsing: what a valid file yields, and the file:line message of each mistake. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -191,6 +193,26 @@ static void errors(void)
 		{ "global\n    interface eth0\nvrrp\n    sync key-file /k port 0\n", "t.conf:4: port: '0' is not a number from 1 to 65535" },
 		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    balance roundrobin\n",
 		  "t.conf:5: balance: only leastconn is supported" },
+		/* pgsteerd writes /proc/sys/net/ipv4/conf/INTERFACE/forwarding: never all, default or a path */
+		{ "global\n    interface all\n", "t.conf:2: interface: 'all' names every interface's settings, not an interface" },
+		{ "global\n    interface default\n",
+		  "t.conf:2: interface: 'default' names every interface's settings, not an interface" },
+		{ "global\n    interface ../..\n", "t.conf:2: interface: '../..' is not an interface name (1 to 15 characters, "
+		  "not . or .., no '/', ':', spaces or control characters)" },
+		{ "global\n    interface ..\n", "t.conf:2: interface: '..' is not an interface name (1 to 15 characters, "
+		  "not . or .., no '/', ':', spaces or control characters)" },
+		{ "global\n    interface eth0:1\n", "t.conf:2: interface: 'eth0:1' is not an interface name (1 to 15 characters, "
+		  "not . or .., no '/', ':', spaces or control characters)" },
+		{ "global\n    interface abcdefghijklmnop\n", "t.conf:2: interface: 'abcdefghijklmnop' is not an interface "
+		  "name (1 to 15 characters, not . or .., no '/', ':', spaces or control characters)" },
+		{ "global\n    interface e\x01th0\n", "t.conf:2: interface: 'e\x01th0' is not an interface name (1 to 15 "
+		  "characters, not . or .., no '/', ':', spaces or control characters)" },
+		{ "global\n    interface eth0\n    state-dir /var/lib/../../etc\n",
+		  "t.conf:3: state-dir: '/var/lib/../../etc' has a '..' component: write the path it means" },
+		{ "global\n    interface eth0\n    pin-root /sys/fs/bpf/..\n",
+		  "t.conf:3: pin-root: '/sys/fs/bpf/..' has a '..' component: write the path it means" },
+		{ "global\n    interface eth0\n    runtime-socket /run/../x.sock\n",
+		  "t.conf:3: runtime-socket: '/run/../x.sock' has a '..' component: write the path it means" },
 	};
 	size_t i;
 
@@ -229,6 +251,23 @@ static void missing_file(void)
 
 	CHECK(r < 0, "missing file accepted");
 	CHECK_STR(err, "/nonexistent/pgsteer.conf: No such file or directory");
+}
+
+/* A NUL byte would end the text the parser sees: the rest of the file silently unread, and -n said
+ * OK. The file is refused, naming the line of the NUL. */
+static void nul_byte(void)
+{
+	static const char text[] = "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server s 10.0.0.2:1\n"
+				   "    server t 10.0.0.3:1\0\n    server u 10.0.0.4:1\n";
+	char path[] = "/tmp/pgsteer-conf-XXXXXX", want[128];
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0 && write(fd, text, sizeof(text) - 1) == (ssize_t)sizeof(text) - 1, "writing %s", path);
+	close(fd);
+	CHECK(config_load(path, &cfg, err, sizeof(err)) == -EINVAL, "a NUL byte accepted");
+	snprintf(want, sizeof(want), "%s:6: a NUL byte (a binary or damaged file): nothing of it was applied", path);
+	CHECK_STR(err, want);
+	unlink(path);
 }
 
 /* Source policy and cancel routing words of a service. */
@@ -271,6 +310,7 @@ int main(void)
 	RUN(errors);
 	RUN(sync_settings);
 	RUN(missing_file);
+	RUN(nul_byte);
 	RUN(pg_words);
 	return h_exit();
 }
