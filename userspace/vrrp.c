@@ -334,7 +334,10 @@ static void on_advert_master(struct vrrp_fsm *f, struct vrrp_out *out, const str
 {
 	char a[INET_ADDRSTRLEN];
 
-	if (ev->priority == 0) {
+	if (ev->priority == 0) { /* rate limited as lower adverts are (below) */
+		if (now < f->lower_reply_at)
+			return;
+		f->lower_reply_at = now + (uint64_t)f->p.advert_cs * 10000;
 		out->actions |= VRRP_A_SEND;
 		f->advert_at = now + (uint64_t)f->p.advert_cs * 10000;
 		return;
@@ -349,8 +352,17 @@ static void on_advert_master(struct vrrp_fsm *f, struct vrrp_out *out, const str
 			go(f, out, VRRP_BACKUP, VRRP_CAUSE_HIGHER_ADDR, "equal priority advert from higher address %s", ip_str(ev->src, a));
 		return;
 	}
-	/* RFC 9568 §6.4.3 (keepalived's default): a lower master forces a new election at once. */
-	out->actions |= VRRP_A_SEND | VRRP_A_GARP;
+	/* RFC 9568 §6.4.3 (keepalived's default): a lower master forces a new election at once. Every
+	 * advert can be forged: a flood of lower ones gets one reply per advert interval (the periodic
+	 * adverts say the same meanwhile) and one GARP burst a second, not a reply and a burst each. */
+	if (now < f->lower_reply_at)
+		return;
+	f->lower_reply_at = now + (uint64_t)f->p.advert_cs * 10000;
+	out->actions |= VRRP_A_SEND;
+	if (now >= f->lower_garp_at) {
+		out->actions |= VRRP_A_GARP;
+		f->lower_garp_at = now + VRRP_LOWER_GARP_US;
+	}
 	f->advert_at = now + (uint64_t)f->p.advert_cs * 10000;
 }
 

@@ -17,6 +17,7 @@
 #define VRRP_MAX_ADDRS  16            /* addresses kept from a received advert (all are validated) */
 #define VRRP_PKT_MAX    (60 + 8 + 4 * 255)
 #define VRRP_GARP_LEN   42            /* Ethernet + ARP, unpadded, as keepalived sends it */
+#define VRRP_LOWER_GARP_US 1000000 /* as master, one GARP burst a second at most for lower adverts */
 
 enum vrrp_state { VRRP_INIT, VRRP_BACKUP, VRRP_MASTER, VRRP_FAULT };
 
@@ -128,6 +129,8 @@ struct vrrp_fsm {
 	uint32_t prio0_from;        /* down_at was set by a priority 0 advert from this address */
 	uint32_t lower_master;      /* ignoring this lower-priority master: down_at will preempt it */
 	int hold_preempt;           /* not ready to take over from a live master (flow sync incomplete) */
+	uint64_t lower_reply_at;    /* MASTER: no reply to a lower advert before this (one per advert interval) */
+	uint64_t lower_garp_at;     /* MASTER: no GARP for a lower advert before this (one a second) */
 	char fault_why[64];
 };
 

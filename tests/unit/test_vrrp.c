@@ -522,6 +522,39 @@ static void fsm_master_hears(void)
 	}
 }
 
+/* Adverts can be forged: a flood of lower-priority adverts at a master gets one reply per advert
+ * interval and one GARP burst a second, not one of each per advert. */
+static void fsm_lower_flood_rate_limited(void)
+{
+	struct vrrp_fsm f = fsm_master(100, 10); /* 100 ms adverts */
+	struct vrrp_out o;
+	uint64_t t, t0 = 5000000;
+	int sends = 0, garps = 0, i;
+
+	/* 3 s of lower adverts, one every ms: 3000 adverts */
+	for (i = 0, t = t0; i < 3000; i++, t += 1000) {
+		ev_advert(&f, t, HIGHER_ADDR, 99, 10, &o);
+		sends += !!(o.actions & VRRP_A_SEND);
+		garps += !!(o.actions & VRRP_A_GARP);
+		CHECK(f.state == VRRP_MASTER, "advert %d: %s", i, vrrp_state_name(f.state));
+	}
+	CHECK_EQ(sends, 30); /* one per 100 ms */
+	CHECK_EQ(garps, 3);  /* one per second */
+	/* priority 0 (a peer stepping down) is answered the same way */
+	f = fsm_master(100, 10);
+	for (i = 0, sends = 0, t = t0; i < 1000; i++, t += 1000) {
+		ev_advert(&f, t, HIGHER_ADDR, 0, 10, &o);
+		sends += !!(o.actions & VRRP_A_SEND);
+	}
+	CHECK_EQ(sends, 10);
+	/* the first one is still answered at once, with its GARP */
+	f = fsm_master(100, 10);
+	CHECK_EQ(ev_advert(&f, t0, HIGHER_ADDR, 99, 10, &o), VRRP_A_SEND | VRRP_A_GARP);
+	/* and a higher-priority advert is never rate limited */
+	ev_advert(&f, t0 + 10, HIGHER_ADDR, 101, 10, &o);
+	CHECK_EQ(f.state, VRRP_BACKUP);
+}
+
 static void fsm_fault(void)
 {
 	struct vrrp_fsm f = fsm_master(100, 10);
@@ -725,6 +758,7 @@ int main(void)
 	RUN(fsm_nopreempt_takes_over_dead_master);
 	RUN(fsm_preempt_held);
 	RUN(fsm_master_hears);
+	RUN(fsm_lower_flood_rate_limited);
 	RUN(fsm_fault);
 	RUN(fsm_shutdown);
 	RUN(fsm_action_order);
