@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The daemon contract: pgsteerd acts on SIGHUP (reload), SIGUSR2 (restart in place) and SIGTERM (stop)
-# the same daemonized (no -d: it forks after setting up) as in the foreground (-d).
+# The daemon contract: pgsteerd acts on SIGHUP (reload), SIGUSR2 (restart in place), SIGUSR1 (a state
+# line in the log), ignores SIGALRM (its default would end it without the VIP's hand-over), and stops
+# on SIGTERM and SIGQUIT, the same daemonized (no -d: it forks after setting up) as in the foreground (-d).
 # ONCE=1
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -39,8 +40,19 @@ for mode in daemon foreground; do
   check_eval "${mode}_sigusr2_restarts_in_place" \
     'wait_eval 20 "[ \$(count \"pgsteerd .* running:\") -gt $n ] && [ \"\$(pid_of)\" = $pid ]"'
 
-  kill -TERM "$pid"
-  check_eval "${mode}_sigterm_stops" 'wait_until 15 eval "! alive $pid"'
+  n=$(count 'status: pgsteerd')
+  kill -USR1 "$pid"
+  check_eval "${mode}_sigusr1_logs_state" 'wait_eval 15 "[ \$(count \"status: pgsteerd\") -gt $n ]"'
+  n=$(count 'signal 14 (ALRM) .* ignored')
+  kill -ALRM "$pid"
+  check_eval "${mode}_sigalrm_ignored" \
+    'wait_eval 15 "[ \$(count \"signal 14 (ALRM) .* ignored\") -gt $n ]" && alive $pid && [ "$(pid_of)" = $pid ]'
+
+  # SIGTERM in the daemon pass, SIGQUIT (a terminal's quit key) in the foreground one: the same stop.
+  sig=TERM; [ $mode = foreground ] && sig=QUIT
+  kill -$sig "$pid"
+  check_eval "${mode}_sig$(tr A-Z a-z <<< $sig)_stops" \
+    'wait_until 15 eval "! alive $pid" && grep -q "signal [0-9]* ($sig): stopping" "$log"'
   alive "$pid" && { kill -KILL "$pid"; wait_until 5 eval "! alive $pid"; }
   wait 2> /dev/null
   echo "    $mode: start to stop $(( ($(date +%s%N) - t0) / 1000000 )) ms"
