@@ -18,7 +18,8 @@ struct csv {
 #define CSV_MAX_ROWS 10000
 
 /* Parse text (len bytes, need not be NUL-terminated). 0, or -EINVAL (no "# " header, unterminated
- * quote, too many columns or rows) or -ENOMEM; on error c is left empty. */
+ * quote, too many columns or rows, more cells than the text has bytes) or -ENOMEM; on error c is
+ * left empty. The cells take at most about 16 bytes per byte of text. */
 int csv_parse(struct csv *c, const char *text, size_t len);
 void csv_free(struct csv *c);
 
