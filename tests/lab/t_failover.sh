@@ -159,7 +159,7 @@ before=$(state)
 refused=yes
 for c in "set server pgsql/nope state drain" "set server pgsql/pgb2 state sleepy" "set server pgsql/pgb2 weight 999" \
          "set server pgsql/pgb2 weight -1" "set server pgb2" "frobnicate now" "enable server" "set server nosvc/pgb2 state maint"; do
-  out=$(on lb1 pgsteer cmd $c)
+  out=$(on lb1 pgsteer cmd $c 2>&1) # refusals may go to stderr, with exit 1
   [ -n "$out" ] || { refused=no; echo "    '$c' answered nothing"; }
 done
 check runtime_refuses_bad_commands [ $refused = yes ]
