@@ -62,7 +62,7 @@ LABT_BINS := $(patsubst tests/lab/%.c,$(BUILD)/tests/%,$(LABT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: san-build install uninstall all bins deps test test-unit test-bpf test-lab test-vagrant test-pkg demo bench help clean fuzz fuzz-build check-sanitize
+.PHONY: san-build install uninstall all bins deps test test-unit test-bpf test-lab test-vagrant test-pkg demo bench bench-failover help clean fuzz fuzz-build check-sanitize
 .DELETE_ON_ERROR:
 # The skeletons are intermediate files of the BPF objects: keep them between builds.
 .SECONDARY: $(SKELS)
@@ -189,6 +189,11 @@ demo: all
 ## bench: direct, pgsteer (XDP, TC), HAProxy, IPVS, kernel NAT, a bare XDP forwarder; ns per packet; plots (build/bench)
 bench: all
 	$(Q)scripts/bench.sh
+	$(Q)scripts/bench_failover.sh
+
+## bench-failover: queries per 100 ms through a PgBouncer kill, an LB crash and a graceful stop, pgsteer vs HAProxy+keepalived
+bench-failover: all
+	$(Q)scripts/bench_failover.sh
 
 ## help: this list
 help:
