@@ -28,7 +28,7 @@ static struct {
 	struct ring_buffer *rb;
 	struct cancel_bucket bucket;
 	uint64_t routed, fanned_out, failed;
-	uint64_t dropped;       /* by pgsteerd: rate, age, no room for a copy */
+	uint64_t dropped;       /* cancels not routed by pgsteerd: rate, age */
 	struct copy copies[CANCEL_COPIES];
 	uint64_t last_warn_ms;
 } C;
@@ -137,7 +137,8 @@ static struct copy *copy_slot(void)
 	return NULL;
 }
 
-/* Open a copy toward server s; 0, or -1 when it could not even start (counted as failed). */
+/* Open a copy toward server s; 0, or -1 when it could not even start (a copy not delivered, counted
+ * as failed: the cancel itself was routed, so it is not also counted as dropped). */
 static int copy_start(const struct server_rt *s, const struct pgs_pg_event *ev)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = s->cfg.addr, .sin_port = s->cfg.port };
@@ -145,7 +146,7 @@ static int copy_start(const struct server_rt *s, const struct pgs_pg_event *ev)
 	uint32_t w[4] = { htonl(PGS_PG_CANCEL_LEN), htonl(PGS_PG_CANCEL_CODE), ev->pid, ev->secret };
 
 	if (!c) {
-		C.dropped++;
+		C.failed++;
 		return -1;
 	}
 	snprintf(c->who, sizeof(c->who), "%s/%s", s->svc->cfg.name, s->cfg.name);
