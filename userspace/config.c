@@ -386,6 +386,7 @@ static int parse_global(struct parser *p, int argc, char **argv)
 	if (!strcmp(kw, "runtime-socket")) {
 		int i;
 
+		c->runtime_line = p->line;
 		if (argc < 2 || argc % 2 || argv[1][0] != '/')
 			return fail(p, "runtime-socket: expects an absolute path, then 'mode OCTAL' and 'group NAME' if wanted");
 		if (strlen(argv[1]) >= 108)

@@ -1,6 +1,7 @@
 /* Config warnings, as haproxy -c and keepalived -t give them: what parses but will not work as meant
  * on this machine (missing interface, VIP outside its subnets, two servers on one address, SNAT
- * ports the kernel also hands out, a webhook file that is not there). Never an error: the file
+ * ports the kernel also hands out, a webhook file that is not there, a socket or a users file open
+ * to every local user). Never an error: the file
  * may be checked before the machine is ready. */
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "config_warn.h"
 
 void cfg_host_probe(const struct config *c, struct cfg_host *h)
@@ -109,6 +111,7 @@ int config_warnings(const struct config *c, const char *file, const struct cfg_h
 {
 	struct out o = { .buf = out, .size = size };
 	char a[INET_ADDRSTRLEN], nets[256];
+	struct stat st;
 	int i, j, k, l;
 
 	if (size)
@@ -152,6 +155,12 @@ int config_warnings(const struct config *c, const char *file, const struct cfg_h
 		warn(&o, file, c->snat_line, "snat-ports %u-%u overlaps net.ipv4.ip_local_port_range %u-%u: "
 		     "the kernel may pick the same ports for the node's own connections",
 		     c->snat_min, c->snat_max, h->local_min, h->local_max);
+	if (c->runtime_mode & 0002)
+		warn(&o, file, c->runtime_line, "runtime-socket mode %o lets every local user drive pgsteerd (drain, maint, reload)",
+		     c->runtime_mode);
+	if (c->stats_enabled && c->stats_auth_file[0] && stat(c->stats_auth_file, &st) == 0 && (st.st_mode & 0007))
+		warn(&o, file, c->stats_auth_line, "stats auth-file %s can be read by every user (mode %o): chmod 600 it",
+		     c->stats_auth_file, (unsigned)(st.st_mode & 0777));
 	if (c->alert.webhook_file[0] && access(c->alert.webhook_file, R_OK) != 0)
 		warn(&o, file, c->webhook_line, "alert slack webhook-file %s cannot be read: alerts will not be sent",
 		     c->alert.webhook_file);

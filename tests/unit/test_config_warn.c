@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "harness.h"
 #include "config.h"
 #include "config_warn.h"
@@ -27,6 +29,8 @@ static const struct {
 	  "w.conf:3: warning: vip 10.9.0.1 is outside the subnets of eth9 (10.0.0.2/24)", 0 },
 	{ "bind_outside_subnet", G "service pgsql\n    bind 192.168.1.1:5432\n    server pgb1 10.0.0.5:6432\n",
 	  "w.conf:3: warning: service pgsql: bind 192.168.1.1 is outside the subnets of eth9 (10.0.0.2/24)", 0 },
+	{ "runtime_socket_for_everyone", G "    runtime-socket /run/p.sock mode 666\n" S,
+	  "w.conf:3: warning: runtime-socket mode 666 lets every local user drive pgsteerd (drain, maint, reload)", 0 },
 	{ "duplicate_server", G S "    server pgb2 10.0.0.5:6432\n",
 	  "w.conf:6: warning: server pgsql/pgb2: 10.0.0.5:6432 is also server pgsql/pgb1", 0 },
 	{ "duplicate_across_services", G S "service other\n    bind 10.0.0.1:5433\n    server o1 10.0.0.5:6432\n",
@@ -61,6 +65,34 @@ static void probe_lo(void)
 	CHECK(h.local_min > 0 && h.local_min <= h.local_max, "ip_local_port_range %u-%u", h.local_min, h.local_max);
 }
 
+/* A stats users file every local user can read: said, with its mode; one kept private: nothing. */
+static void stats_users_for_everyone(void)
+{
+	static struct config c;
+	struct cfg_host h = host;
+	char path[64], text[256], err[512], out[512], want[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/pgsteer-test-warn-users.%d", (int)getpid());
+	f = fopen(path, "w");
+	CHECK(f != NULL, "fopen");
+	if (!f)
+		return;
+	fputs("admin:s3cret\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), G "    stats auth-file %s\n" S, path);
+	CHECK(config_parse(text, "w.conf", &c, err, sizeof(err)) == 0, "parse: %s", err);
+	chmod(path, 0644);
+	config_warnings(&c, "w.conf", &h, out, sizeof(out));
+	snprintf(want, sizeof(want), "w.conf:3: warning: stats auth-file %s can be read by every user (mode 644): chmod 600 it",
+		 path);
+	CHECK(!strcmp(out, want), "\n       got  %s\n       want %s", out, want);
+	chmod(path, 0600);
+	config_warnings(&c, "w.conf", &h, out, sizeof(out));
+	CHECK_STR(out, "");
+	unlink(path);
+}
+
 int main(void)
 {
 	static struct config c;
@@ -82,5 +114,6 @@ int main(void)
 		h_end();
 	}
 	RUN(probe_lo);
+	RUN(stats_users_for_everyone);
 	return h_exit();
 }
