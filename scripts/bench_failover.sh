@@ -10,8 +10,8 @@
 #   load      tests/tools/pgs_qload in the client: FAILOVER_WORKERS sessions running SELECT 1 back to
 #             back (reconnecting after a failure) and FAILOVER_IDLE idle sessions asked once at the end
 # Per run the event comes PRE_S s into the load; the node is restored (lb1 master again) between runs.
-# Figures per event: the LB's takeover (the backup's MASTER transition, from its own clock) and the
-# first query answered after the event, both from the moment of the kill; the active sessions that
+# Figures per event: the LB's takeover (the backup's MASTER transition, from its own clock), the
+# longest stretch with no query answered after the kill, the active sessions that
 # broke and the idle ones that survived. A steady run with pgbench -S beside the load counts VRRP
 # transitions nobody caused (false failovers). Every advert interval in FAILOVER_ADVERTS is run.
 # Output: $BENCH_DIR/failover.json, failover.md, failover.png (scripts/bench_failover_report.py).
