@@ -1,5 +1,5 @@
 /* Alert wording (the seed's: "pgb2 is DOWN", "Recovery: pgb2 is back UP", "VIP migrated to lb2, lb1 is
- * DOWN", "lb1 rejoined") and the Slack incoming-webhook body built with json-c. */
+ * DOWN", "Recovery: lb1 rejoined") and the Slack incoming-webhook body built with json-c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,11 +146,8 @@ void slack_vrrp(struct slack_event *ev, enum vrrp_alert kind, const char *self, 
 		else
 			ev_start(ev, SLACK_WARNING, ts, "VIP migrated to %s", self);
 		break;
-	case VRRP_ALERT_REJOINED:
-		if (has_peer)
-			ev_start(ev, SLACK_GOOD, ts, "%s rejoined, %s is MASTER", self, peer);
-		else
-			ev_start(ev, SLACK_GOOD, ts, "%s rejoined", self);
+	case VRRP_ALERT_REJOINED: /* the seed's "Recovery: HAProxy1 rejoined / System at full HA capacity" */
+		ev_start(ev, SLACK_GOOD, ts, "Recovery: %s rejoined", self);
 		break;
 	case VRRP_ALERT_FAULT:
 		ev_start(ev, SLACK_DANGER, ts, "%s is FAULT: %s, VIP released", self,
@@ -163,7 +160,10 @@ void slack_vrrp(struct slack_event *ev, enum vrrp_alert kind, const char *self, 
 	}
 	ev_field(ev, "node", self);
 	ev_field(ev, "peer", peer);
-	snprintf(ev->text, sizeof(ev->text), "%s", ev->title);
+	if (kind == VRRP_ALERT_REJOINED && has_peer)
+		snprintf(ev->text, sizeof(ev->text), "%s, system at full HA capacity (%s is MASTER)", ev->title, peer);
+	else
+		snprintf(ev->text, sizeof(ev->text), "%s", ev->title);
 }
 
 void slack_flow_table(struct slack_event *ev, const char *node, unsigned pct, int full, uint64_t ts)

@@ -283,8 +283,8 @@ static void test_wording(void)
 	} vr[] = {
 		{ VRRP_ALERT_TAKEOVER, "lb2", "lb1", NULL, "VIP migrated to lb2, lb1 is DOWN", SLACK_DANGER },
 		{ VRRP_ALERT_PREEMPT, "lb1", "lb2", NULL, "VIP migrated to lb1, lb2 is BACKUP", SLACK_WARNING },
-		{ VRRP_ALERT_REJOINED, "lb1", NULL, NULL, "lb1 rejoined", SLACK_GOOD },
-		{ VRRP_ALERT_REJOINED, "lb1", "lb2", NULL, "lb1 rejoined, lb2 is MASTER", SLACK_GOOD },
+		{ VRRP_ALERT_REJOINED, "lb1", NULL, NULL, "Recovery: lb1 rejoined", SLACK_GOOD },
+		{ VRRP_ALERT_REJOINED, "lb1", "lb2", NULL, "Recovery: lb1 rejoined", SLACK_GOOD },
 		{ VRRP_ALERT_FAULT, "lb1", NULL, "interface eth0 down", "lb1 is FAULT: interface eth0 down, VIP released",
 		  SLACK_DANGER },
 	};
@@ -302,6 +302,11 @@ static void test_wording(void)
 		slack_vrrp(&ev, vr[i].kind, vr[i].self, vr[i].peer, vr[i].why, 0);
 		CHECK(!strcmp(ev.title, vr[i].title) && ev.colour == vr[i].colour, "vrrp %zu: \"%s\"", i, ev.title);
 	}
+	/* The seed's second line: both nodes are there again. */
+	slack_vrrp(&ev, VRRP_ALERT_REJOINED, "lb1", "lb2", NULL, 0);
+	CHECK_STR(ev.text, "Recovery: lb1 rejoined, system at full HA capacity (lb2 is MASTER)");
+	slack_vrrp(&ev, VRRP_ALERT_REJOINED, "lb1", NULL, NULL, 0);
+	CHECK_STR(ev.text, "Recovery: lb1 rejoined");
 	slack_flow_table(&ev, "lb1", 83, 1, 0);
 	CHECK_STR(ev.title, "flow table 83% full on lb1");
 	CHECK_EQ(ev.colour, SLACK_WARNING);
