@@ -39,6 +39,13 @@ signal_lb() { local pid t; pid=$(cat "$LAB_DIR_TEST/$1/pgsteerd.pid"); t=$(now_m
 now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((t / 1000)); }
 # Every idle session has printed TAG<k> (its answer to "select 'TAG<k>'").
 answered() { local k; for ((k = 0; k < 5; k++)); do grep -q "$1$k" "$SESS_DIR/out$k" || return 1; done; }
+ask_all() { local k; for ((k = 0; k < 5; k++)); do echo "select '$1$k';" >&"${FDS[$k]}"; done; }
+# Delivered alerts (the lab's webhook sink) containing TEXT.
+alerts_with() { lab alerts | grep -cF -- "$1"; }
+# Packets NODE's datapath forwarded as suspects (outside their flow's sequence window).
+suspects() {
+  on "$1" pgsteer status -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["datapath"]["verdicts"]["fwd_suspect"])'
+}
 
 restore() {
   [ -e "$conf1.sync-orig" ] || return 0
@@ -89,6 +96,7 @@ check counts_after_crash_equal_pgbouncer [ "$(sum3 "$(status_counts lb2)")" = "$
 echo "       lb2 counts $(status_counts lb2), PgBouncer host $(pgb_counts)"
 
 # --- 2. old master back: stays backup (nopreempt), resyncs -----------------------------------------
+rejoined1=$(alerts_with "Recovery: lb1 rejoined")
 lab start lb1 > /dev/null; lab link lb1 up > /dev/null
 wait_eval 15 '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(sync_of lb1 ready)" = true ]'
 check old_master_back_as_synced_backup [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)/$(sync_of lb1 ready)" = BACKUP/MASTER/true ]
@@ -108,6 +116,12 @@ echo "       lb1 counts $(status_counts lb1), PgBouncer host $(pgb_counts)"
 lab start lb2 > /dev/null
 wait_eval 15 '[ "$(vrrp_of lb2 state)" = BACKUP ] && [ "$(sync_of lb2 ready)" = true ]'
 check returning_node_stays_backup [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)" = MASTER/BACKUP ]
+# lb1's return (2.) was told once, in the seed's words, by lb1; seconds and two transitions later
+# there is still no second one.
+wait_eval 10 '[ "$(alerts_with "Recovery: lb1 rejoined")" -gt '"$rejoined1"' ]'
+check lb1_rejoined_alerted_once [ "$(alerts_with "Recovery: lb1 rejoined")" = $((rejoined1 + 1)) ]
+check rejoined_alert_in_seed_words eval 'lab alerts | grep -F "Recovery: lb1 rejoined" | tail -1 |
+  grep -F "system at full HA capacity (lb2 is MASTER)" | grep -q "\"value\":\"lb1\""'
 # The transitions happened while pgbench ran (a client that aborts says so at once on stderr);
 # then it is stopped: its verdict covers all four.
 check pgbench_ran_through_all_transitions kill -0 $PGBENCH
@@ -140,6 +154,9 @@ check forged_messages_change_no_flow [ "$(flows_est lb2)" -le "$before_flows" ]
 # --- 5. a backup that returns with preempt takes the VIP back only once its resync is complete -------
 lab kill lb1 TERM > /dev/null
 wait_eval 10 '[ "$(vrrp_of lb2 state)" = MASTER ] && holds_vip lb2'
+# Each session talks through lb2 meanwhile: lb2 learns both sides' sequence edges (used in 6.).
+ask_all via2_
+wait_eval 10 'answered via2_'
 sed -i '/^    nopreempt$/d' "$conf1"
 log1=$LAB_DIR_TEST/lb1/pgsteerd.log
 mark=$(wc -l < "$log1")
@@ -153,3 +170,28 @@ check preempting_node_holds_every_flow [ "$(flows_est lb1)" -ge "$n_master" ]
 for ((k = 0; k < 5; k++)); do echo "select 'again$k';" >&"${FDS[$k]}"; done
 wait_eval 10 'answered again'
 check idle_sessions_answer_after_preemption answered again
+
+# --- 6. lb2 takes over again after the sessions moved on: the edges it learnt in 5. are stale --------
+# Through lb1, each session sends and receives more than the datapath's sequence window (256 KB);
+# then lb1 stops and lb2 (which kept running as BACKUP) takes over. The next honest segments must
+# not look out of window on lb2 (forwarded as suspects, the flow frozen), and a session that ends
+# there must release its count.
+big=$(head -c 300000 /dev/zero | tr '\0' x)
+for ((k = 0; k < 5; k++)); do echo "select length('$big') || 'big$k', repeat('y', 300000);" >&"${FDS[$k]}"; done
+wait_eval 20 'answered "300000big"'
+sus0=$(suspects lb2)
+t0=$(signal_lb lb1 TERM)
+lab kill lb1 TERM > /dev/null
+wait_eval 10 '[ "$(vrrp_of lb2 state)" = MASTER ] && holds_vip lb2'
+echo "    6. lb1 stopped: lb2 MASTER $(( $(vrrp_of lb2 last_change_ms) - t0 )) ms after SIGTERM (its own clock)"
+grep -F "sequence edges of" "$LAB_DIR_TEST/lb2/pgsteerd.log" | tail -1 | sed 's/^/       lb2: /'
+ask_all six
+wait_eval 10 'answered six'
+check idle_sessions_answer_after_second_takeover answered six
+sus1=$(suspects lb2)
+echo "       lb2 suspects: $sus0 before, $sus1 after"
+check honest_segments_fit_after_second_takeover [ "$sus1" = "$sus0" ]
+# One session ends (psql closes on EOF): its flow closes on lb2, which then counts what PgBouncer holds.
+eval "exec ${FDS[4]}>&-"; unset 'FDS[4]'
+wait_eval 10 '[ "$(sum3 "$(pgb_counts)")" = 4 ] && [ "$(sum3 "$(status_counts lb2)")" = 4 ]'
+check closed_session_released_on_new_master [ "$(sum3 "$(status_counts lb2)")/$(sum3 "$(pgb_counts)")" = 4/4 ]
