@@ -13,7 +13,7 @@ enum slack_colour { SLACK_DANGER, SLACK_WARNING, SLACK_GOOD };
 enum vrrp_alert {
 	VRRP_ALERT_TAKEOVER,  /* self became master, the old master went silent: "VIP migrated to self, peer is DOWN" */
 	VRRP_ALERT_PREEMPT,   /* self preempted a live master: "VIP migrated to self, peer is BACKUP" */
-	VRRP_ALERT_REJOINED,  /* self came back and hears a master: "self rejoined[, peer is MASTER]" */
+	VRRP_ALERT_REJOINED,  /* self came back and hears a master: "Recovery: self rejoined" */
 	VRRP_ALERT_FAULT,     /* self gave the VIP up on a fault: "self is FAULT: why, VIP released" */
 	VRRP_ALERT_BACKUP,    /* self is backup without news to tell (preempted, shut down): recorded, never posted */
 	VRRP_ALERT_ELECTED,   /* self became master with no master heard before (a first election): recorded, never posted */
