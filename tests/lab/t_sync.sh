@@ -191,7 +191,8 @@ check idle_sessions_answer_after_second_takeover answered six
 sus1=$(suspects lb2)
 echo "       lb2 suspects: $sus0 before, $sus1 after"
 check honest_segments_fit_after_second_takeover [ "$sus1" = "$sus0" ]
-# One session ends (psql closes on EOF): its flow closes on lb2, which then counts what PgBouncer holds.
-eval "exec ${FDS[4]}>&-"; unset 'FDS[4]'
+# One session ends (\q: psql closes its connection): its flow closes on lb2, which then counts what
+# PgBouncer holds. (Not by closing its FIFO: the pgsteerds this test started hold its write end too.)
+echo '\q' >&"${FDS[4]}"; eval "exec ${FDS[4]}>&-"; unset 'FDS[4]'
 wait_eval 10 '[ "$(sum3 "$(pgb_counts)")" = 4 ] && [ "$(sum3 "$(status_counts lb2)")" = 4 ]'
 check closed_session_released_on_new_master [ "$(sum3 "$(status_counts lb2)")/$(sum3 "$(pgb_counts)")" = 4/4 ]
