@@ -18,6 +18,7 @@
 #include "check.h"
 #include "config.h"
 #include "datapath.h"
+#include "flows.h"
 #include "log.h"
 #include "loop.h"
 #include "maps.h"
@@ -654,6 +655,44 @@ static int cmd_monitor(int argc, char **argv)
 	return monitor_main(argc, argv);
 }
 
+/* pgsteer flows [--server NAME] [--client ADDR[:PORT]]: from the pinned maps, daemon or not. */
+static int cmd_flows(int argc, char **argv)
+{
+	static struct config cfg;
+	struct flows_filter f = {};
+	struct pgs_maps m;
+	const char *missing = NULL;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-j")) {
+			opt_json = 1;
+		} else if (!strcmp(argv[i], "--server") && i + 1 < argc) {
+			f.server = argv[++i];
+		} else if (!strcmp(argv[i], "--client") && i + 1 < argc) {
+			if (flows_parse_client(argv[++i], &f)) {
+				cli_err("--client %s: not an IPv4 address or ADDRESS:PORT", argv[i]);
+				return 1;
+			}
+		} else {
+			return -1;
+		}
+	}
+	load_conf(&cfg);
+	r = maps_open_pinned(&m, cfg.pin_root, &missing);
+	if (r) {
+		cli_err("no datapath is pinned under %s (%s: %s)", cfg.pin_root, missing ? missing : "?", strerror(-r));
+		return 1;
+	}
+	r = flows_print(&m, &f, opt_json, stdout);
+	maps_close(&m);
+	if (r) {
+		cli_err("reading the flow table under %s: %s", cfg.pin_root, strerror(-r));
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct cmd {
@@ -664,6 +703,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "status", cmd_status, "", "servers, connections, bytes, checks, VRRP, flow table and drops (-j: JSON)" },
 	{ "stat", cmd_stat, "", "HAProxy-format CSV statistics (show stat)" },
+	{ "flows", cmd_flows, "[--server NAME] [--client ADDR[:PORT]]", "live connections: client, VIP:SNAT port, server" },
 	{ "drain", cmd_drain, "SERVER", "no new connections; existing ones continue" },
 	{ "maint", cmd_maint, "SERVER", "no traffic and no checks" },
 	{ "ready", cmd_ready, "SERVER", "back from drain or maint" },

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# ONCE=1 (pgsteer flows reads the pinned flow table, the same whatever the attach mode)
+# Who is behind which connection: for every client row PgBouncer's SHOW CLIENTS lists (the VIP and
+# a SNAT port, full NAT hides the client), `pgsteer flows -j` names the real client address and port
+# (as the client's own sockets show them) and the same server; --server and --client filter.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+t_start=$SECONDS
+
+open_sessions 6
+flows=$(on lb1 pgsteer flows -j)
+# PgBouncer's view: "server snat_port" for each client connection from the VIP, on all three.
+show=$(for p in 6432 6433 6434; do
+  on pgb psql -h 10.100.1.5 -p $p -U app -d pgbouncer -X -At -F ' ' -c "show clients" |
+    awk -v vip="$VIP" -v name="pgb$((p - 6431))" '$5 == vip { print name, $6 }'
+done | sort)
+# The client's view: its local ports of connections to the VIP.
+ports=$(on client ss -Htn state established dst "$VIP" | awk '{ n = split($3, a, ":"); print a[n] }' | sort -n)
+# The flows' view, joined: "server snat_port client_addr client_port" of established flows.
+joined=$(python3 -c '
+import json, sys
+for f in json.loads(sys.argv[1]):
+    if f["state"] == "ESTABLISHED":
+        print(f["server"], f["snat_port"], f["client_addr"], f["client_port"])' "$flows" | sort)
+echo "    SHOW CLIENTS (server, SNAT port):" $show
+# (The lab's app, 10.100.1.3, holds pools through the VIP too: its rows are checked the same way.)
+check six_clients_on_pgbouncers [ "$(wc -l <<< "$show")" -ge 6 ]
+miss=0
+while read -r srv port; do
+  row=$(awk -v s="$srv" -v p="$port" '$1 == s && $2 == p' <<< "$joined")
+  if [ -z "$row" ]; then miss=$((miss + 1)); echo "    no flow of $srv with SNAT port $port"; continue; fi
+  read -r _ _ caddr cport <<< "$row"
+  if [ "$caddr" != 10.100.1.3 ] && { [ "$caddr" != 10.100.1.2 ] || ! grep -qx "$cport" <<< "$ports"; }; then
+    miss=$((miss + 1)); echo "    $srv:$port -> $caddr:$cport, not one of the client's connections"
+  fi
+done <<< "$show"
+check flows_name_client_behind_each_snat_port [ "$miss" = 0 ]
+check flows_client_ports_are_clients_own [ "$(awk '$3 == "10.100.1.2" { print $4 }' <<< "$joined" | sort -n)" = "$ports" ]
+
+# Filters: --server keeps that server's flows only; --client ADDR:PORT exactly one.
+srv=$(awk 'NR == 1 { print $1 }' <<< "$show")
+n_srv=$(grep -c "^$srv " <<< "$joined")
+got=$(on lb1 pgsteer flows -j --server "pgsql/$srv" | python3 -c 'import json, sys; f = json.load(sys.stdin); print(len(f), len({x["server"] for x in f}))')
+check flows_server_filter [ "$got" = "$n_srv 1" ]
+cport=$(head -n 1 <<< "$ports")
+got=$(on lb1 pgsteer flows -j --client "10.100.1.2:$cport" | python3 -c 'import json, sys; print(" ".join(str(x["client_port"]) for x in json.load(sys.stdin)))')
+check flows_client_filter [ "$got" = "$cport" ]
+table=$(on lb1 pgsteer flows --client 10.100.1.2)
+check flows_table_lists_client [ "$(grep -c "^10\.100\.1\.2:.* ESTABLISHED " <<< "$table")" = 6 ]
+on lb1 pgsteer flows --client "10.100.1.2:$cport" | sed 's/^/    /'
+check flows_bad_client_refused [ "$(on lb1 pgsteer flows --client 10.100.1 > /dev/null 2>&1; echo $?)" = 1 ]
+close_sessions
+echo "    t_flows took $((SECONDS - t_start)) s"
