@@ -30,6 +30,12 @@ static inline __u32 pgs_slot_pos(__u32 slot)
 	return slot % PGS_MAX_SERVERS;
 }
 
+/* The service id a slot belongs to. */
+static inline __u32 pgs_slot_svc(__u32 slot)
+{
+	return slot / PGS_MAX_SERVERS;
+}
+
 /* Server states as the controller publishes them; only UP servers are selected. */
 enum pgs_srv_state {
 	PGS_SRV_DOWN = 0,
@@ -54,6 +60,8 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_SERVER_FIRST (1u << 3) /* the backend closed first: it holds TIME_WAIT on the SNAT port */
 #define PGS_FLOW_F_SEQ_CLIENT (1u << 4)   /* nxt[0] tracks the client's sequence */
 #define PGS_FLOW_F_SEQ_SERVER (1u << 5)   /* nxt[1] tracks the backend's sequence */
+#define PGS_FLOW_F_HALFOPEN (1u << 6)     /* opened by a client SYN, handshake not completed yet (synguard.h) */
+#define PGS_FLOW_F_COOKIE (1u << 7)       /* opened by a valid SYN-cookie ACK: seq translated (syncookie.h) */
 /* Bits 8.. belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */
 #define PGS_FLOW_F_PAYLOAD (1u << 8)    /* the client's first payload segment went through */
 #define PGS_FLOW_F_CANCEL (1u << 9)     /* that payload was a CancelRequest, handed to the controller */
@@ -81,7 +89,15 @@ enum pgs_flow_state {
 	X(RESET, "reset", 0, "packet of a session shut down by the controller: answered with RST")          \
 	X(FWD_SUSPECT, "fwd_suspect", 0,                                                                    \
 	  "SYN, RST or FIN outside its flow's sequence window or state: forwarded, flow and counts unchanged") \
-	X(DROP_POLICY, "drop_policy", 1, "SYN from a source the service's allow/deny lists refuse")
+	X(DROP_POLICY, "drop_policy", 1, "SYN from a source the service's allow/deny lists refuse")          \
+	X(COOKIE_SENT, "cookie_sent", 0, "SYN answered by the datapath with a SYN-cookie SYN-ACK, no state kept") \
+	X(COOKIE_VALID, "cookie_valid", 0, "ACK with a valid SYN cookie: flow created, SYN sent to the server") \
+	X(DROP_COOKIE_INVALID, "drop_cookie_invalid", 1,                                                    \
+	  "ACK with no flow and no valid SYN cookie while cookies are in use (forged or stale)")            \
+	X(COOKIE_SYN_RETX, "cookie_syn_retx", 0,                                                            \
+	  "client segment of a cookie flow before the backend answered: our SYN sent again")                \
+	X(DROP_COOKIE_EARLY, "drop_cookie_early", 1,                                                        \
+	  "client data on a cookie flow before the backend answered (TC): dropped, the client resends it")
 
 enum pgs_reason {
 #define PGS_REASON_ENUM(id, name, drop, help) PGS_R_##id,
@@ -114,6 +130,33 @@ struct pgs_svc {
 	__u32 id;        /* its slots start at pgs_slot(id, 0) */
 	__u32 nservers;  /* slots in use */
 	char name[PGS_NAME_LEN];
+	__u32 syn_cookies;      /* enum pgs_syn_cookies */
+	__u32 syn_halfopen_max; /* auto: cookies once this many half-open flows (0 = default) */
+};
+
+/* Value of pgs_synguard (index = service id): the service's SYN-flood view, datapath atomics only.
+ * half-open flows = ho_opened - ho_closed - pgs_synguard_adj[id]. */
+struct pgs_synguard {
+	__u64 ho_opened;      /* flows created by a client SYN (PGS_FLOW_F_HALFOPEN set) */
+	__u64 ho_closed;      /* ... that completed their handshake, closed or were replaced */
+	__u64 flood_until_ns; /* auto mode answers with cookies until then (bpf_ktime_get_ns clock) */
+	__u64 last_cookie_ns; /* last cookie sent, about to the second: ACKs are checked for 2 minutes after */
+};
+
+/* Value of pgs_cookie_sec (per CPU, index = service id): cookies sent this second and not yet
+ * answered by a valid ACK (bpf/lib/synguard.h). */
+struct pgs_cookie_sec {
+	__u64 sec;        /* bpf_ktime_get_ns() >> 30 the count is of */
+	__s64 unanswered;
+};
+
+#define PGS_HALFOPEN_MAX_DEFAULT 128
+
+/* pgs_svc.syn_cookies: when the datapath answers SYNs itself with a SYN cookie. */
+enum pgs_syn_cookies {
+	PGS_COOKIES_AUTO = 0,   /* under a flood: half-open flows over syn_halfopen_max, or SNAT ports scarce */
+	PGS_COOKIES_ALWAYS = 1,
+	PGS_COOKIES_OFF = 2,
 };
 
 /* Value of pgs_servers (index = slot): the controller's view of one server. */
@@ -179,6 +222,12 @@ struct pgs_flow {
 	struct pgs_hop hop[2]; /* next hop toward the backend [0] and toward the client [1] */
 	__u32 isn[2];    /* initial sequence numbers (host order): the client's SYN [0], the backend's SYN-ACK [1] */
 	__u32 nxt[2];    /* right edge (seq + length, host order) seen from the client [0] and the backend [1] */
+	/* Cookie flows (PGS_FLOW_F_COOKIE) only: the handshake the datapath did for the client. The
+	 * client's ISN is isn[0], the backend's isn[1]: backend seq - (isn[1] - cookie_isn) toward the
+	 * client, client ack + the same toward the backend. */
+	__u32 cookie_isn; /* our ISN toward the client (the cookie), host order */
+	__u16 mss;        /* MSS the cookie encodes, sent to the backend in our SYN */
+	__u16 cwin;       /* the client's (unscaled) window from its cookie ACK */
 };
 
 /* Key of pgs_rflows: a backend reply as it arrives (backend -> VIP:SNAT port). */
@@ -296,6 +345,9 @@ enum pgs_policy_action {
 #define PGS_MAP_PG_EVENTS "pgs_pg_events"
 #define PGS_MAP_PG_STATS "pgs_pg_stats"
 #define PGS_MAP_POLICY "pgs_policy"
+#define PGS_MAP_SYNGUARD "pgs_synguard"
+#define PGS_MAP_SYNGUARD_ADJ "pgs_synguard_adj"
+#define PGS_MAP_COOKIE_SEC "pgs_cookie_sec"
 #define PGS_LINK_XDP "link_xdp"
 
 #endif

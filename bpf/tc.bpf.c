@@ -72,6 +72,45 @@ static __always_inline int tc_reflect_rst(struct __sk_buff *skb, struct pgs_pkt 
 	return bpf_redirect(skb->ifindex, 0);
 }
 
+/* Resize the frame to the reshaped packet's and write its headers (SYN cookies). The skb may be
+ * CHECKSUM_PARTIAL, so the TCP checksum follows incrementally: the header as it was against the
+ * header as it leaves (bpf_csum_diff; the checksum field is the same in both), and the
+ * pseudo-header's length. A segment with payload is refused (-2: its bytes would have to be summed
+ * out too); a cookie flow's client sends none before its window opens. 0, or -1. */
+static __always_inline int tc_shape(struct __sk_buff *skb, struct pgs_pkt *p, const struct pgs_shape *sh, int reflect)
+{
+	__u32 old[15] = {}, new[6] = {};
+	__u32 tcp_off = IP_OFF + p->ip->ihl * 4, othl = p->tcp->doff * 4, thl = sh->thl, len = shape_len(p, sh);
+	__u16 old_tl, new_tl;
+	__s64 d;
+
+	if (shape_payload(p))
+		return -2;
+	if (othl > sizeof(old) || othl < 20 || thl > sizeof(new) || thl < 20 || skb->gso_segs > 1)
+		return -1;
+	old_tl = bpf_htons((__u16)othl);
+	new_tl = bpf_htons((__u16)thl);
+	if (bpf_skb_load_bytes(skb, tcp_off, old, othl))
+		return -1;
+	if (len != skb->len && bpf_skb_change_tail(skb, len, 0))
+		return -1;
+	if (bpf_skb_pull_data(skb, len))
+		return -1;
+	if (shape_repoint(p, (void *)(long)skb->data, (void *)(long)skb->data_end, thl))
+		return -1;
+	if (shape_write(p, sh, reflect, 0))
+		return -1;
+	tcp_off = IP_OFF + p->ip->ihl * 4;
+	if (bpf_skb_load_bytes(skb, tcp_off, new, thl))
+		return -1;
+	d = bpf_csum_diff(old, othl, new, thl, 0);
+	if (d < 0 || bpf_l4_csum_replace(skb, tcp_off + PGS_TCP_OFF_CHECK, 0, (__u32)d, 0) ||
+	    bpf_l4_csum_replace(skb, tcp_off + PGS_TCP_OFF_CHECK, old_tl, new_tl, BPF_F_PSEUDO_HDR | sizeof(__u16)))
+		return -1;
+	/* The helpers moved the packet: point at it again for the translation that follows. */
+	return shape_repoint(p, (void *)(long)skb->data, (void *)(long)skb->data_end, thl);
+}
+
 /* Resolve the next hop of the translated packet (unless the flow has it cached): 0 with plan->hop
  * set, 1 when the kernel has no neighbour yet (*ifindex: where redirect_neigh resolves it), -1. */
 static __always_inline int tc_resolve(struct __sk_buff *skb, struct pgs_plan *plan, __u32 *ifindex)
@@ -141,6 +180,12 @@ int pgs_tc(struct __sk_buff *skb)
 		act = tc_reflect_rst(skb, &p);
 		return act < 0 ? TC_ACT_SHOT : act;
 	}
+	if (plan.kind == PGS_K_COOKIE) {
+		if (tc_shape(skb, &p, &plan.shape, 1))
+			return verdict(PGS_R_DROP_MALFORMED);
+		count_verdict(PGS_R_COOKIE_SENT);
+		return bpf_redirect(skb->ifindex, 0);
+	}
 
 	hop = tc_resolve(skb, &plan, &ifindex);
 	if (hop < 0)
@@ -148,6 +193,11 @@ int pgs_tc(struct __sk_buff *skb)
 	r = pgs_commit(&p, &plan);
 	if (r >= 0)
 		return verdict(r);
+	if (plan.shape.kind) {
+		r = tc_shape(skb, &p, &plan.shape, 0);
+		if (r)
+			return verdict(r == -2 ? PGS_R_DROP_COOKIE_EARLY : PGS_R_DROP_MALFORMED);
+	}
 	if (tc_rewrite(skb, &p, &plan, !hop))
 		return verdict(PGS_R_DROP_MALFORMED);
 	act = tc_forward(&plan, hop, ifindex);

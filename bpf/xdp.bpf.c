@@ -66,6 +66,19 @@ static __always_inline void xdp_reflect_rst(struct pgs_pkt *p)
 	__builtin_memcpy(p->eth->h_dest, mac, ETH_ALEN);
 }
 
+/* Resize the frame to the reshaped packet's and write its headers (SYN cookies); checksums by full
+ * computation, as XDP sees complete ones. 0, or -1. */
+static __always_inline int xdp_shape(struct xdp_md *ctx, struct pgs_pkt *p, const struct pgs_shape *sh, int reflect)
+{
+	int delta = (int)shape_len(p, sh) - (int)(p->data_end - p->data);
+
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return -1;
+	if (shape_repoint(p, (void *)(long)ctx->data, (void *)(long)ctx->data_end, sh->thl))
+		return -1;
+	return shape_write(p, sh, reflect, 1);
+}
+
 static __always_inline int verdict(__u32 reason)
 {
 	count_verdict(reason);
@@ -91,6 +104,12 @@ int pgs_xdp(struct xdp_md *ctx)
 		xdp_reflect_rst(&p);
 		return XDP_TX;
 	}
+	if (plan.kind == PGS_K_COOKIE) {
+		if (xdp_shape(ctx, &p, &plan.shape, 1))
+			return verdict(PGS_R_DROP_MALFORMED);
+		count_verdict(PGS_R_COOKIE_SENT);
+		return XDP_TX;
+	}
 
 	/* Resolve the next hop (or take the flow's cached one) before touching any state: a packet we
 	 * cannot send yet goes on to the TC program untouched, which resolves the neighbour and does
@@ -108,6 +127,8 @@ int pgs_xdp(struct xdp_md *ctx)
 	if (r >= 0)
 		return verdict(r);
 
+	if (plan.shape.kind && xdp_shape(ctx, &p, &plan.shape, 0))
+		return verdict(PGS_R_DROP_MALFORMED);
 	xdp_rewrite(&p, &plan);
 	__builtin_memcpy(p.eth->h_dest, plan.hop.dmac, ETH_ALEN);
 	__builtin_memcpy(p.eth->h_source, plan.hop.smac, ETH_ALEN);

@@ -14,6 +14,7 @@ PKGS=(
   git dpkg-dev debhelper lintian
   # lab and tests
   iproute2 ethtool procps psmisc util-linux kmod curl python3 socat tcpdump iptables
+  hping3  # tests/lab/t_synflood.sh: a spoofed SYN flood inside the lab
   postgresql-15 postgresql-client-15 pgbouncer haproxy keepalived prometheus
   # the bench (scripts/bench.sh): IPVS's admin tool and the plots
   ipvsadm gnuplot-nox

@@ -99,7 +99,7 @@ static const char *const global_words[] = { "interface", "attach", "pin-root", "
 static const char *const vrrp_words[] = { "vrid", "priority", "advert-interval", "preempt", "nopreempt", "preempt-delay",
 					  "vip", "unicast-peer", "peer-name", "unicast-src", "checksum", "garp-repeat",
 					  "garp-delay", "sync", NULL };
-static const char *const service_words[] = { "bind", "balance", "check", "server", "slowstart", "on-marked-down", "cancel-routing", "allow", "deny", NULL };
+static const char *const service_words[] = { "bind", "balance", "check", "server", "slowstart", "on-marked-down", "cancel-routing", "allow", "deny", "syn-cookies", NULL };
 static const char *const check_words[] = { "inter", "fastinter", "downinter", "timeout", "fall", "rise", "user",
 					   "database", NULL };
 static const char *const section_words[] = { "global", "vrrp", "service", NULL };
@@ -773,6 +773,26 @@ static int parse_server(struct parser *p, int argc, char **argv, struct cfg_serv
 	return 0;
 }
 
+/* syn-cookies always|auto|off [halfopen N]: when the datapath answers SYNs itself (bpf/lib/syncookie.h). */
+static int parse_syn_cookies(struct parser *p, int argc, char **argv, struct cfg_service *svc)
+{
+	static const char *const modes[] = { [PGS_COOKIES_AUTO] = "auto", [PGS_COOKIES_ALWAYS] = "always",
+					     [PGS_COOKIES_OFF] = "off" };
+	uint32_t m;
+
+	if (argc != 2 && !(argc == 4 && !strcmp(argv[2], "halfopen")))
+		return fail(p, "syn-cookies: expects always, auto or off, then optionally 'halfopen N'");
+	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+		if (!strcmp(argv[1], modes[m]))
+			break;
+	if (m == sizeof(modes) / sizeof(modes[0]))
+		return fail(p, "syn-cookies: '%s' is not always, auto or off", argv[1]);
+	svc->syn_cookies = m;
+	if (argc == 4)
+		return parse_uint(p, "syn-cookies halfopen", argv[3], 1, 1u << 24, &svc->syn_halfopen_max);
+	return 0;
+}
+
 static int parse_service(struct parser *p, int argc, char **argv)
 {
 	struct cfg_service *svc = p->svc;
@@ -816,6 +836,8 @@ static int parse_service(struct parser *p, int argc, char **argv)
 	}
 	if (!strcmp(kw, "allow") || !strcmp(kw, "deny"))
 		return parse_policy(p, argc, argv, svc);
+	if (!strcmp(kw, "syn-cookies"))
+		return parse_syn_cookies(p, argc, argv, svc);
 	char dym[64];
 
 	return fail(p, "unknown keyword '%s' in service %s%s", kw, svc->name, keyword_hint(kw, service_words, dym, sizeof(dym)));

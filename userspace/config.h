@@ -64,6 +64,8 @@ struct cfg_service {
 	int nallow, ndeny;      /* source policy (allow/deny CIDR lists) */
 	struct cfg_cidr allow[CFG_MAX_CIDRS];
 	struct cfg_cidr deny[CFG_MAX_CIDRS];
+	uint32_t syn_cookies;   /* enum pgs_syn_cookies: auto (default), always, off */
+	uint32_t syn_halfopen_max; /* auto: cookies from this many half-open flows (0: the default) */
 	int nservers;
 	struct cfg_server servers[PGS_MAX_SERVERS];
 	int line;

@@ -42,6 +42,8 @@ struct gc_pass {
 	uint32_t gen[PGS_MAX_SLOTS];             /* each slot's server generation: older flows count for nobody */
 	uint64_t expired_counted[PGS_MAX_SLOTS]; /* counting flows this pass removed */
 	struct pgs_conns before[PGS_MAX_SLOTS];  /* each slot's counters when the pass began */
+	struct pgs_synguard guard[PGS_MAX_SERVICES]; /* each service's half-open counters then */
+	uint64_t halfopen[PGS_MAX_SERVICES];     /* half-open flows the pass kept */
 };
 
 struct datapath {
@@ -278,6 +280,9 @@ static void fill_maps(struct datapath *dp)
 	dp->maps.pg_events = bpf_map__fd(t->maps.pgs_pg_events);
 	dp->maps.pg_stats = bpf_map__fd(t->maps.pgs_pg_stats);
 	dp->maps.policy = bpf_map__fd(t->maps.pgs_policy);
+	dp->maps.synguard = bpf_map__fd(t->maps.pgs_synguard);
+	dp->maps.synguard_adj = bpf_map__fd(t->maps.pgs_synguard_adj);
+	dp->maps.cookie_sec = bpf_map__fd(t->maps.pgs_cookie_sec);
 }
 
 int datapath_open(struct datapath **out, const struct config *cfg, char *err, size_t errlen)
@@ -564,6 +569,17 @@ static void delete_keys(int fd, void *keys, size_t ksize, __u32 n)
 	}
 }
 
+/* A service the datapath saw flooded when the pass began (auto SYN cookies on). */
+static int gc_flooded(const struct gc_pass *g)
+{
+	uint32_t id;
+
+	for (id = 0; id < PGS_MAX_SERVICES; id++)
+		if (g->guard[id].flood_until_ns > g->now)
+			return 1;
+	return 0;
+}
+
 static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_ns)
 {
 	struct gc_pass *g = dp->gc;
@@ -578,6 +594,9 @@ static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_
 			return -errno;
 		g->gen[slot] = srv.gen;
 	}
+	for (slot = 0; slot < PGS_MAX_SERVICES; slot++)
+		if (bpf_map_lookup_elem(dp->maps.synguard, &slot, &g->guard[slot]))
+			return -errno;
 	g->running = g->first = 1;
 	g->now = now_ns;
 	g->t.syn = (uint64_t)cfg->t_syn_ms * 1000000;
@@ -588,7 +607,7 @@ static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_
 	/* A SYN flood fills the table, or one server's SNAT ports, with half-open flows: expire those
 	 * early so real clients get in (established flows are never evicted). */
 	if (flow_pressure(dp->last_entries, cfg->flow_table_size, dp->last_held_peak,
-			  (uint32_t)cfg->snat_max - cfg->snat_min + 1)) {
+			  (uint32_t)cfg->snat_max - cfg->snat_min + 1) || gc_flooded(g)) {
 		g->pressure = 1;
 		if (g->t.syn > PRESSURE_SYN_NS)
 			g->t.syn = PRESSURE_SYN_NS;
@@ -629,6 +648,8 @@ static void gc_batch(struct datapath *dp, __u32 count)
 				g->held[f->slot]++;
 			if (flow_counts(g, f))
 				g->counted[f->slot]++;
+			if (f->slot < PGS_MAX_SLOTS && (f->flags & PGS_FLOW_F_HALFOPEN))
+				g->halfopen[pgs_slot_svc(f->slot)]++;
 			continue;
 		}
 		counts = flow_counts(g, f);
@@ -641,6 +662,23 @@ static void gc_batch(struct datapath *dp, __u32 count)
 	delete_keys(dp->maps.rflows, dp->del_rkeys, sizeof(*dp->del_rkeys), n);
 	delete_keys(dp->maps.flows, dp->del_keys, sizeof(*dp->del_keys), n);
 	g->expired += n;
+}
+
+/* Half-open flows as the pass counted them: the datapath's count (opened - closed - adj) restarts
+ * from there, with what it opened and settled since the pass began. */
+static void gc_finish_synguard(struct datapath *dp, struct dp_gc *res)
+{
+	struct gc_pass *g = dp->gc;
+	uint32_t id;
+
+	for (id = 0; id < PGS_MAX_SERVICES; id++) {
+		const struct pgs_synguard *b = &g->guard[id];
+		uint64_t open = b->ho_opened > b->ho_closed ? b->ho_opened - b->ho_closed : 0;
+		uint64_t adj = open > g->halfopen[id] ? open - g->halfopen[id] : 0;
+
+		res->halfopen += g->halfopen[id];
+		bpf_map_update_elem(dp->maps.synguard_adj, &id, &adj, BPF_ANY);
+	}
 }
 
 /* The pass is over: recount. A slot's count is corrected only if the datapath did not touch it
@@ -658,6 +696,7 @@ static int gc_finish(struct datapath *dp, struct dp_gc *res)
 	dp->last_entries = g->entries;
 	dp->last_held_peak = 0;
 	g->running = 0;
+	gc_finish_synguard(dp, res);
 	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
 		if (g->held[slot] > dp->last_held_peak)
 			dp->last_held_peak = g->held[slot];

@@ -55,7 +55,8 @@ struct dp_gc {
 	int done;
 	uint64_t entries;            /* flows in the table after the pass */
 	uint64_t expired;            /* flows removed by this pass */
-	int under_pressure;          /* table or a server's SNAT ports over 80%: half-open flows expired early */
+	int under_pressure;          /* table or a server's SNAT ports over 80%, or a SYN flood: half-open flows expired early */
+	uint64_t halfopen;           /* half-open flows (client SYN, no completed handshake) after the pass */
 	uint32_t corrected;          /* slots whose count was corrected */
 };
 

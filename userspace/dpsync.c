@@ -38,7 +38,8 @@ void dpsync_server(struct datapath *dp, struct server_rt *s, uint64_t now)
 void dpsync_service(struct datapath *dp, struct service_rt *svc)
 {
 	struct pgs_svc_key k = { .vip = svc->cfg.vip, .port = svc->cfg.port };
-	struct pgs_svc v = { .id = svc->id, .nservers = service_positions(svc) };
+	struct pgs_svc v = { .id = svc->id, .nservers = service_positions(svc), .syn_cookies = svc->cfg.syn_cookies,
+			     .syn_halfopen_max = svc->cfg.syn_halfopen_max };
 	int used[PGS_MAX_SERVERS] = {};
 	uint64_t now = now_ms();
 	uint32_t pos;

@@ -31,6 +31,9 @@ static const struct {
 	{ PGS_MAP_PG_EVENTS, offsetof(struct pgs_maps, pg_events) },
 	{ PGS_MAP_PG_STATS, offsetof(struct pgs_maps, pg_stats) },
 	{ PGS_MAP_POLICY, offsetof(struct pgs_maps, policy) },
+	{ PGS_MAP_SYNGUARD, offsetof(struct pgs_maps, synguard) },
+	{ PGS_MAP_SYNGUARD_ADJ, offsetof(struct pgs_maps, synguard_adj) },
+	{ PGS_MAP_COOKIE_SEC, offsetof(struct pgs_maps, cookie_sec) },
 };
 
 int maps_count(void)

@@ -10,6 +10,7 @@ struct pgs_maps {
 	int services, servers, conns, conn_adj, passive, srv_stats, verdicts, flows, rflows, ctl, rr;
 	int events, ev_lost; /* flow events for the sync (ring buffer), and those it had no room for */
 	int pg_opts, pg_events, pg_stats, policy; /* PostgreSQL-aware steering (pgproto.h, policy.h) */
+	int synguard, synguard_adj, cookie_sec; /* per service: half-open flows, the SYN-flood window (synguard.h) */
 };
 
 /* What the datapath knows of one server slot, per-CPU counters summed. */

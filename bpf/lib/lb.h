@@ -26,11 +26,15 @@ struct pgs_pkt {
 	__u8 flags;     /* TCP flag byte */
 };
 
+#include "syncookie.h"
+#include "seqxlate.h"
+
 enum pgs_kind {
 	PGS_K_NEW = 1, /* client SYN: select a server, allocate a SNAT port */
 	PGS_K_FWD,     /* client packet of a flow */
 	PGS_K_REV,     /* backend packet of a flow */
 	PGS_K_RESET,   /* packet of a shut-down session: answer with RST */
+	PGS_K_COOKIE,  /* client SYN while cookies are on: answer with a cookie SYN-ACK, keep nothing */
 };
 
 /* What to do with a packet that belongs to a service, and the headers it leaves with. */
@@ -49,6 +53,7 @@ struct pgs_plan {
 	struct pgs_hop hop;       /* the next hop the packet leaves through */
 	int hop_resolved;         /* hop was just resolved: cache it in the flow */
 	int suspect;              /* forwarded without touching the flow: outside its window or state */
+	struct pgs_shape shape;   /* the packet leaves reshaped (SYN cookies) when shape.kind is set */
 };
 
 /* The flow's cached next hop for this packet's direction, if still fresh. */
@@ -322,6 +327,29 @@ static __always_inline __u32 tcp_payload(const struct pgs_pkt *p)
 	return tot > hdrs ? tot - hdrs : 0;
 }
 
+/* SYN cookies (bpf/lib/syncookie.h) on what the classifier decided (r): a new client SYN is answered
+ * with a cookie SYN-ACK while cookies are on; a bare ACK of no flow, or of a closed one, carrying a
+ * valid cookie opens the flow (as a new connection); a cookie flow's handshake leaves reshaped. */
+static __always_inline int classify_cookie(struct pgs_pkt *p, const struct pgs_svc *svc, struct pgs_plan *plan, int r)
+{
+	int ack;
+
+	if (svc && r < 0 && plan->kind == PGS_K_NEW && synguard_cookies(svc->id, svc, plan->now)) {
+		plan->kind = PGS_K_COOKIE;
+		return syncookie_plan_synack(p, svc, plan->now, &plan->shape);
+	}
+	if (svc && (r == PGS_R_PASS_NO_FLOW || (r < 0 && plan->kind == PGS_K_FWD && plan->flow->state == PGS_FLOW_CLOSED))) {
+		ack = syncookie_check_ack(p, svc, plan->now, &plan->shape);
+		if (ack == -1)
+			return plan_new(svc, plan);
+		/* Not a cookie: a closed flow's last ACKs go along it, an ACK of nothing is dropped or passed. */
+		return ack >= 0 && r >= 0 ? ack : r;
+	}
+	if (r < 0 && (plan->kind == PGS_K_FWD || plan->kind == PGS_K_REV))
+		return syncookie_flow_packet(p, plan->flow, plan->kind == PGS_K_FWD, &plan->shape);
+	return r;
+}
+
 /* Parse and classify. Returns a reason (PASS or DROP_*) when the packet is not to be translated,
  * or -1 with the plan filled. Changes no state. */
 static __always_inline int pgs_classify(struct pgs_pkt *p, struct pgs_plan *plan)
@@ -337,11 +365,12 @@ static __always_inline int pgs_classify(struct pgs_pkt *p, struct pgs_plan *plan
 	ports = c.pos;
 	svc = service_at(p->ip->daddr, ports->dest);
 	r = svc ? classify_client(p, &c, svc, plan) : classify_reply(p, &c, plan);
-	if (r >= 0 || plan->kind == PGS_K_NEW)
+	r = classify_cookie(p, svc, plan, r);
+	if (r >= 0 || plan->kind == PGS_K_NEW || plan->kind == PGS_K_COOKIE)
 		return r;
 	if (flow_shut_down(plan))
 		plan->kind = PGS_K_RESET;
-	p->payload = tcp_payload(p);
+	p->payload = plan->shape.kind ? 0 : tcp_payload(p); /* a reshaped packet leaves without payload */
 	return -1;
 }
 
@@ -353,6 +382,7 @@ static __always_inline void flow_release(struct pgs_flow *f)
 	struct pgs_server *srv;
 	struct pgs_conns *c;
 
+	synguard_settled(f);
 	if (!(old & PGS_FLOW_F_COUNTED))
 		return;
 	srv = bpf_map_lookup_elem(&pgs_servers, &slot);
@@ -396,7 +426,7 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 		.backend = plan->daddr,
 		.bport = plan->dport,
 		.slot = plan->slot,
-		.flags = PGS_FLOW_F_COUNTED | PGS_FLOW_F_SEQ_CLIENT,
+		.flags = PGS_FLOW_F_SEQ_CLIENT, /* counted once its server answers (flow_count_answered) */
 		.state = PGS_FLOW_SYN_SENT,
 		.created_ns = plan->now,
 		.seen_ns = plan->now,
@@ -406,7 +436,7 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 	struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
 	struct snat_probe sp;
 	struct pgs_srv_stats *st;
-	struct pgs_conns *c;
+	long probes;
 
 	if (plan->flow) {
 		/* The client reused its port, or its server left selection before answering. */
@@ -422,20 +452,19 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 	sp.rk = &rk;
 	sp.fk = &plan->fk;
 	sp.err = -PGS_EEXIST;
-	bpf_loop(PGS_SNAT_TRIES, snat_probe, &sp, 0);
+	probes = bpf_loop(PGS_SNAT_TRIES, snat_probe, &sp, 0);
+	synguard_snat_probes(plan->slot, probes, sp.err, plan->now);
 	if (sp.err)
 		return sp.err == -PGS_EEXIST ? PGS_R_DROP_SNAT_EXHAUSTED : PGS_R_DROP_TABLE_FULL;
 
 	fv.sport = rk.sport;
+	syncookie_flow_init(&fv, &plan->shape);
 	if (bpf_map_update_elem(&pgs_flows, &plan->fk, &fv, BPF_NOEXIST)) {
 		bpf_map_delete_elem(&pgs_rflows, &rk);
+		synguard_settled(&fv);
 		return PGS_R_DROP_TABLE_FULL;
 	}
 	plan->sport = rk.sport;
-
-	c = bpf_map_lookup_elem(&pgs_conns, &plan->slot);
-	if (c)
-		__sync_fetch_and_add(&c->opened, 1);
 	if (plan->rr)
 		*plan->rr = plan->rr_next;
 	st = srv_stats(plan->slot);
@@ -519,7 +548,10 @@ static __always_inline void flow_advance(struct pgs_plan *plan, __u32 to)
 		if (to <= cur)
 			return;
 		if (__sync_val_compare_and_swap(&f->state, cur, to) == cur) {
-			pgs_event_state(&plan->fk, f, cur, to, plan->now);
+			synguard_moved(f, cur, to);
+			/* A cookie flow's translation would not travel with it: the flow sync leaves it out. */
+			if (!(f->flags & PGS_FLOW_F_COOKIE))
+				pgs_event_state(&plan->fk, f, cur, to, plan->now);
 			return;
 		}
 	}
@@ -604,6 +636,8 @@ static __always_inline __u32 pgs_fwd_reason(const struct pgs_plan *plan)
 {
 	if (plan->suspect)
 		return PGS_R_FWD_SUSPECT;
+	if (plan->shape.kind == PGS_SHAPE_SYN)
+		return plan->kind == PGS_K_NEW ? PGS_R_COOKIE_VALID : PGS_R_COOKIE_SYN_RETX;
 	if (plan->kind == PGS_K_NEW)
 		return PGS_R_FWD_NEW;
 	return plan->kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV;
@@ -624,6 +658,7 @@ static __always_inline struct pgs_csum_diff pgs_rewrite_diff(const struct pgs_pk
 	d.addrs = csum_diff32(d.addrs, p->ip->daddr, plan->daddr);
 	d.ports = csum_diff16(0, p->tcp->source, plan->sport);
 	d.ports = csum_diff16(d.ports, p->tcp->dest, plan->dport);
+	d.ports += seqxlate(p->tcp, p->flags, plan->flow, plan->kind == PGS_K_FWD);
 	return d;
 }
 

@@ -48,7 +48,8 @@ static void set_server(uint32_t slot, uint32_t addr, uint16_t port, uint8_t stat
 static void set_service(uint32_t nservers)
 {
 	struct pgs_svc_key k = { .vip = htonl(VIP), .port = htons(VPORT) };
-	struct pgs_svc v = { .id = 0, .nservers = nservers, .name = "pgsql" };
+	/* SYN cookies off: these cases are about flows opened by SYNs (bpf_syncookie.h turns them on). */
+	struct pgs_svc v = { .id = 0, .nservers = nservers, .name = "pgsql", .syn_cookies = PGS_COOKIES_OFF };
 
 	bpf_map_update_elem(M.services, &k, &v, BPF_ANY);
 }
@@ -66,6 +67,7 @@ static void reset(void)
 	clear_hash(M.flows, sizeof(struct pgs_flow_key));
 	clear_hash(M.rflows, sizeof(struct pgs_rflow_key));
 	clear_hash(M.services, sizeof(struct pgs_svc_key));
+	clear_hash(M.policy, sizeof(struct pgs_policy_key)); /* a policy case's lists must not outlive it */
 	zero_array(M.servers, PGS_MAX_SLOTS, sizeof(struct pgs_server), 0);
 	zero_array(M.conns, PGS_MAX_SLOTS, sizeof(struct pgs_conns), 0);
 	zero_array(M.conn_adj, PGS_MAX_SLOTS, 8, 0);
@@ -73,6 +75,8 @@ static void reset(void)
 	zero_array(M.srv_stats, PGS_MAX_SLOTS, sizeof(struct pgs_srv_stats), 1);
 	zero_array(M.verdicts, PGS_R_MAX, 8, 1);
 	zero_array(M.rr, PGS_MAX_SERVICES, 4, 1);
+	zero_array(M.synguard, PGS_MAX_SERVICES, sizeof(struct pgs_synguard), 0);
+	zero_array(M.synguard_adj, PGS_MAX_SERVICES, 8, 0);
 	for (i = 0; i < 3; i++)
 		set_server(i, BACKEND, (uint16_t)(6432 + i), PGS_SRV_UP, 16);
 	set_service(3);
@@ -268,6 +272,15 @@ static void rev(uint16_t cport, uint8_t flags, uint16_t payload, const char *wha
 		check_frame(want, expect_rev(want, cport, flags, payload), what);
 }
 
+/* A connection whose server answered (it counts toward leastconn from then on). */
+static struct pgs_flow open_conn(uint16_t cport)
+{
+	struct pgs_flow f = fwd(cport, F_SYN, 0, "SYN");
+
+	rev(cport, F_SYN | F_ACK, 0, "SYN-ACK");
+	return f;
+}
+
 static uint8_t state_of(uint16_t cport)
 {
 	struct pgs_flow f;
@@ -286,10 +299,14 @@ static void syn_steers_to_a_server(void)
 	CHECK(ntohs(f.sport) >= SNAT_MIN && ntohs(f.sport) <= SNAT_MAX, "SNAT port %u outside %u-%u", ntohs(f.sport), SNAT_MIN, SNAT_MAX);
 	CHECK(f.backend == htonl(BACKEND), "backend %08x", ntohl(f.backend));
 	CHECK_EQ(f.state, PGS_FLOW_SYN_SENT);
-	CHECK_EQ(total_opened(), 1);
-	CHECK_EQ(conns(f.slot).opened, 1);
+	CHECK_EQ(total_opened(), 0); /* half-open: counts once the server answers */
 	CHECK_EQ(verdict(PGS_R_FWD_NEW), 1);
 	CHECK_EQ(count_entries(M.rflows, sizeof(struct pgs_rflow_key)), 1);
+	rev(40001, F_SYN | F_ACK, 0, "SYN-ACK");
+	CHECK_EQ(total_opened(), 1);
+	CHECK_EQ(conns(f.slot).opened, 1);
+	rev(40001, F_SYN | F_ACK, 0, "SYN-ACK again");
+	CHECK_EQ(total_opened(), 1);
 }
 
 static void syn_retransmit_same_server(void)
@@ -301,6 +318,7 @@ static void syn_retransmit_same_server(void)
 	b = fwd(40002, F_SYN, 0, "SYN again");
 	CHECK(a.slot == b.slot && a.sport == b.sport, "retransmission moved: slot %u->%u port %u->%u", a.slot, b.slot,
 	      ntohs(a.sport), ntohs(b.sport));
+	rev(40002, F_SYN | F_ACK, 0, "SYN-ACK");
 	CHECK_EQ(total_opened(), 1);
 	CHECK_EQ(verdict(PGS_R_FWD_NEW), 1);
 	CHECK_EQ(verdict(PGS_R_FWD), 1);
@@ -393,6 +411,7 @@ static void port_reuse_after_close(void)
 	b = fwd(40007, F_SYN, 0, "SYN on the closed flow");
 	CHECK_EQ(b.state, PGS_FLOW_SYN_SENT);
 	CHECK(b.slot != a.slot, "a new connection should rotate to the next idle server (slot %u both times)", a.slot);
+	rev(40007, F_SYN | F_ACK, 0, "SYN-ACK of the new connection");
 	CHECK_EQ(total_opened(), 2);
 	CHECK_EQ(total_closed(), 1);
 	CHECK_EQ(count_entries(M.rflows, sizeof(struct pgs_rflow_key)), 1);
@@ -490,7 +509,7 @@ static void leastconn_spreads_held_connections(void)
 
 	reset();
 	for (i = 0; i < 30; i++)
-		fwd((uint16_t)(44000 + i), F_SYN, 0, "SYN");
+		open_conn((uint16_t)(44000 + i));
 	CHECK(conns(0).opened == 10 && conns(1).opened == 10 && conns(2).opened == 10, "30 held connections: %llu/%llu/%llu",
 	      (unsigned long long)conns(0).opened, (unsigned long long)conns(1).opened, (unsigned long long)conns(2).opened);
 	/* Close five on pgb1: the next five new ones go there. */
@@ -514,7 +533,7 @@ static void weights_two_to_one(void)
 	set_service(2);
 	/* 21 connections: pgb1's share stays within the test's 16 SNAT ports. */
 	for (i = 0; i < 21; i++)
-		fwd((uint16_t)(45000 + i), F_SYN, 0, "SYN");
+		open_conn((uint16_t)(45000 + i));
 	CHECK(conns(0).opened >= 13 && conns(0).opened <= 15 && conns(0).opened + conns(1).opened == 21,
 	      "weights 2:1 over 21 connections: %llu/%llu", (unsigned long long)conns(0).opened,
 	      (unsigned long long)conns(1).opened);
@@ -608,6 +627,8 @@ static void syn_to_unselectable_server_redispatches(void)
 	set_server(a.slot, BACKEND, (uint16_t)(6432 + a.slot), PGS_SRV_DOWN, 16);
 	b = fwd(48100, F_SYN, 0, "SYN retransmitted after its server went DOWN");
 	CHECK(b.slot != a.slot, "still on the DOWN server");
+	CHECK_EQ(total_opened(), 0); /* neither server answered */
+	rev(48100, F_SYN | F_ACK, 0, "SYN-ACK of the new server");
 	CHECK_EQ(total_opened() - total_closed(), 1);
 }
 
@@ -977,7 +998,6 @@ static void pg_reset(uint32_t svc_flags)
 	uint32_t zero = 0;
 
 	reset();
-	clear_hash(M.policy, sizeof(struct pgs_policy_key));
 	zero_array(M.pg_stats, PGS_PG_STAT_MAX, 8, 1);
 	bpf_map_update_elem(M.pg_opts, &zero, &svc_flags, BPF_ANY);
 	pg_events();
@@ -1293,6 +1313,8 @@ static void forged_syn_on_established_stays(void)
 	fwd(50001, F_FIN | F_ACK, 0, "client FIN");
 	rev(50001, F_FIN | F_ACK, 0, "server FIN");
 	CHECK_EQ(fwd(50001, F_SYN, 0, "SYN after close").state, PGS_FLOW_SYN_SENT);
+	CHECK_EQ(total_opened(), 1); /* the new connection counts once its server answers */
+	rev(50001, F_SYN | F_ACK, 0, "SYN-ACK of the new connection");
 	CHECK_EQ(total_opened(), 2);
 }
 
@@ -1426,8 +1448,11 @@ static void slot_reuse_starts_from_zero(void)
 	      (unsigned long long)conns(0).opened, (unsigned long long)conns(0).closed);
 	f = fwd(50007, F_SYN, 0, "SYN to the new server");
 	CHECK(f.bport == htons(6499) && f.gen == srv.gen, "new flow on port %u gen %u", ntohs(f.bport), f.gen);
+	rev(50007, F_SYN | F_ACK, 0, "the new server answers");
 	CHECK_EQ(conns(0).opened, 1);
 }
+
+#include "bpf_syncookie.h"
 
 #define CASE(fn) { #fn, fn }
 
@@ -1477,6 +1502,11 @@ static const struct {
 	CASE(pg_cancel_routing_off),
 	CASE(policy_deny_source),
 	CASE(policy_allow_lists),
+	CASE(cookie_synack_no_state),
+	CASE(cookie_session_translated),
+	CASE(cookie_forged_acks_dropped),
+	CASE(cookie_forged_rst_fin_out_of_window),
+	CASE(cookie_flood_auto),
 };
 
 int main(void)

@@ -126,6 +126,31 @@ static void defaults(void)
 	CHECK_EQ(cfg.services[0].check.fall, 3);
 	CHECK_EQ(cfg.services[0].check.rise, 2);
 	CHECK_EQ(cfg.services[0].servers[0].weight, 1);
+	CHECK_EQ(cfg.services[0].syn_cookies, PGS_COOKIES_AUTO);
+	CHECK_EQ(cfg.services[0].syn_halfopen_max, 0);
+}
+
+static void syn_cookies(void)
+{
+	static const char *const hdr = "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server s 10.0.0.2:1\n";
+	char text[512];
+
+	snprintf(text, sizeof(text), "%s    syn-cookies always\n", hdr);
+	CHECK_EQ(parse(text), 0);
+	CHECK_EQ(cfg.services[0].syn_cookies, PGS_COOKIES_ALWAYS);
+	snprintf(text, sizeof(text), "%s    syn-cookies off\n", hdr);
+	CHECK_EQ(parse(text), 0);
+	CHECK_EQ(cfg.services[0].syn_cookies, PGS_COOKIES_OFF);
+	snprintf(text, sizeof(text), "%s    syn-cookies auto halfopen 500\n", hdr);
+	CHECK_EQ(parse(text), 0);
+	CHECK_EQ(cfg.services[0].syn_cookies, PGS_COOKIES_AUTO);
+	CHECK_EQ(cfg.services[0].syn_halfopen_max, 500);
+	snprintf(text, sizeof(text), "%s    syn-cookies sometimes\n", hdr);
+	CHECK(parse(text) != 0, "syn-cookies sometimes accepted");
+	CHECK_STR(err, "t.conf:6: syn-cookies: 'sometimes' is not always, auto or off");
+	snprintf(text, sizeof(text), "%s    syn-cookies auto halfopen 0\n", hdr);
+	CHECK(parse(text) != 0, "halfopen 0 accepted");
+	CHECK_STR(err, "t.conf:6: syn-cookies halfopen: '0' is not a number from 1 to 16777216");
 }
 
 static void durations(void)
@@ -307,6 +332,7 @@ int main(void)
 	RUN(full_example);
 	RUN(defaults);
 	RUN(durations);
+	RUN(syn_cookies);
 	RUN(errors);
 	RUN(sync_settings);
 	RUN(missing_file);

@@ -1,0 +1,335 @@
+/* The SYN-cookie cases of the BPF tables (bpf/lib/syncookie.h, synguard.h, seqxlate.h), included
+ * by bpf_datapath.c and run through XDP and TC like the others. Every frame that leaves is checked
+ * field by field and its checksums by full recompute. */
+
+#define CK_ISN 1000     /* the client's ISN (client_pkt's seq is ISN + 1 after the SYN) */
+#define SRV_ISN 7000000 /* the backend's ISN */
+
+static void set_cookies(uint32_t mode, uint32_t halfopen_max)
+{
+	struct pgs_svc_key k = { .vip = htonl(VIP), .port = htons(VPORT) };
+	struct pgs_svc v;
+
+	bpf_map_lookup_elem(M.services, &k, &v);
+	v.syn_cookies = mode;
+	v.syn_halfopen_max = halfopen_max;
+	bpf_map_update_elem(M.services, &k, &v, BPF_ANY);
+}
+
+/* A segment with every field chosen by the case. */
+static size_t seg(uint8_t *buf, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport, uint8_t flags, uint32_t seq,
+		  uint32_t ack, uint16_t payload, uint8_t tcp_opts, int from_client)
+{
+	struct tspec s = { .saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport, .flags = flags, .seq = seq,
+			   .ack = ack, .payload = payload, .tcp_opts = tcp_opts };
+
+	memcpy(s.smac, from_client ? MAC_CLIENT : MAC_BACKEND, 6);
+	memcpy(s.dmac, MAC_LB, 6);
+	return pkt_build(buf, &s);
+}
+
+struct ck_out {
+	struct tview v;
+	uint16_t win;
+	uint8_t doff;
+	uint16_t mss;    /* the MSS option, 0 if none */
+	uint32_t len;    /* TCP payload */
+};
+
+/* The frame that left, checked for checksums and decoded. */
+static struct ck_out ck_view(const char *what)
+{
+	const pkt_iphdr *ip = (const pkt_iphdr *)(out + sizeof(struct ethhdr));
+	const uint8_t *t = (const uint8_t *)ip + ip->ihl * 4;
+	struct ck_out o = { .v = pkt_view(out) };
+
+	CHECK(pkt_csums_ok(out, out_len), "%s: checksums do not verify by full recompute", what);
+	o.win = (uint16_t)(t[14] << 8 | t[15]);
+	o.doff = t[12] >> 4;
+	if (o.doff >= 6 && t[20] == 2 && t[21] == 4)
+		o.mss = (uint16_t)(t[22] << 8 | t[23]);
+	o.len = ntohs(ip->tot_len) - ip->ihl * 4 - o.doff * 4;
+	CHECK(out_len == sizeof(struct ethhdr) + ntohs(ip->tot_len), "%s: frame %u bytes, IP says %u", what, out_len,
+	      (unsigned)(sizeof(struct ethhdr) + ntohs(ip->tot_len)));
+	return o;
+}
+
+/* Client SYN (with an MSS 1460 option) answered with a cookie; returns the cookie (our ISN). */
+static uint32_t ck_syn(uint32_t client, uint16_t cport, const char *what)
+{
+	uint8_t in[PKT_MAX];
+	enum outcome o = run(in, seg(in, client, cport, VIP, VPORT, F_SYN, CK_ISN, 0, 0, 4, 1));
+	struct ck_out a;
+
+	EXPECT_OUTCOME(o, O_TX, what);
+	if (o != O_TX)
+		return 0;
+	a = ck_view(what);
+	CHECK(a.v.saddr == VIP && a.v.daddr == client && a.v.sport == VPORT && a.v.dport == cport,
+	      "%s: SYN-ACK %08x:%u -> %08x:%u, not back to the client", what, a.v.saddr, a.v.sport, a.v.daddr, a.v.dport);
+	CHECK(!memcmp(a.v.dmac, MAC_CLIENT, 6) && !memcmp(a.v.smac, MAC_LB, 6), "%s: MACs not swapped", what);
+	CHECK_EQ(a.v.flags, F_SYN | F_ACK);
+	CHECK_EQ(a.v.ack, CK_ISN + 1);
+	CHECK_EQ(a.win, 0);
+	CHECK_EQ(a.doff, 6);
+	CHECK_EQ(a.mss, 1460);
+	CHECK_EQ(a.len, 0);
+	return a.v.seq;
+}
+
+/* The client's ACK of cookie c: it must become our SYN to a backend. Returns the flow. */
+static struct pgs_flow ck_ack(uint16_t cport, uint32_t c, const char *what)
+{
+	uint8_t in[PKT_MAX];
+	enum outcome o = run(in, seg(in, CLIENT, cport, VIP, VPORT, F_ACK, CK_ISN + 1, c + 1, 0, 0, 1));
+	struct pgs_flow f = {};
+	struct ck_out a;
+
+	EXPECT_OUTCOME(o, O_TX, what);
+	CHECK(flow_get(cport, &f), "%s: a valid cookie created no flow", what);
+	if (o != O_TX)
+		return f;
+	a = ck_view(what);
+	CHECK(a.v.saddr == VIP && a.v.daddr == ntohl(f.backend) && a.v.sport == ntohs(f.sport) && a.v.dport == ntohs(f.bport),
+	      "%s: SYN %08x:%u -> %08x:%u, not along the flow", what, a.v.saddr, a.v.sport, a.v.daddr, a.v.dport);
+	CHECK_EQ(a.v.flags, F_SYN);
+	CHECK_EQ(a.v.seq, CK_ISN);
+	CHECK_EQ(a.doff, 6);
+	CHECK_EQ(a.mss, 1460);
+	CHECK_EQ(a.win, 64240);
+	CHECK_EQ(a.len, 0);
+	CHECK(f.flags & PGS_FLOW_F_COOKIE, "%s: flow not marked as a cookie flow", what);
+	CHECK_EQ(f.state, PGS_FLOW_SYN_SENT);
+	return f;
+}
+
+/* One segment through a cookie flow: what leaves must carry want_seq/want_ack, same flags and length. */
+static void ck_pass(const struct pgs_flow *f, uint16_t cport, int from_client, uint8_t flags, uint32_t seq, uint32_t ack,
+		    uint16_t payload, uint32_t want_seq, uint32_t want_ack, const char *what)
+{
+	uint8_t in[PKT_MAX];
+	size_t len = from_client ? seg(in, CLIENT, cport, VIP, VPORT, flags, seq, ack, payload, 0, 1) :
+				   seg(in, ntohl(f->backend), ntohs(f->bport), VIP, ntohs(f->sport), flags, seq, ack, payload, 0, 0);
+	enum outcome o = run(in, len);
+	struct ck_out a;
+
+	EXPECT_OUTCOME(o, O_TX, what);
+	if (o != O_TX)
+		return;
+	a = ck_view(what);
+	if (from_client)
+		CHECK(a.v.daddr == ntohl(f->backend) && a.v.sport == ntohs(f->sport), "%s: not toward the backend", what);
+	else
+		CHECK(a.v.daddr == CLIENT && a.v.dport == cport && a.v.sport == VPORT, "%s: not toward the client", what);
+	CHECK(a.v.flags == flags, "%s: flags %02x, sent %02x", what, a.v.flags, flags);
+	CHECK(a.v.seq == want_seq, "%s: seq %u, expected %u", what, a.v.seq, want_seq);
+	CHECK(a.v.ack == want_ack, "%s: ack %u, expected %u", what, a.v.ack, want_ack);
+	CHECK_EQ(a.len, payload);
+}
+
+static void cookie_synack_no_state(void)
+{
+	uint32_t c;
+
+	reset();
+	set_cookies(PGS_COOKIES_ALWAYS, 0);
+	c = ck_syn(CLIENT, 50001, "SYN");
+	CHECK_EQ(verdict(PGS_R_COOKIE_SENT), 1);
+	CHECK_EQ(count_entries(M.flows, sizeof(struct pgs_flow_key)), 0);
+	CHECK_EQ(count_entries(M.rflows, sizeof(struct pgs_rflow_key)), 0);
+	CHECK(c == ck_syn(CLIENT, 50001, "SYN retransmitted"), "the same SYN got another cookie");
+	CHECK(c != ck_syn(CLIENT, 50002, "SYN from another port"), "another client port got the same cookie");
+	CHECK_EQ(total_opened(), 0);
+}
+
+/* A whole session through a cookie handshake: every seq and ack translated, retransmissions
+ * alike, FIN both ways, then a server RST on the reused port's next session. */
+static void cookie_session_translated(void)
+{
+	uint32_t c;
+	struct pgs_flow f;
+	uint8_t in[PKT_MAX];
+	struct ck_out a;
+	enum outcome o;
+
+	reset();
+	set_cookies(PGS_COOKIES_ALWAYS, 0);
+	c = ck_syn(CLIENT, 50010, "SYN");
+	f = ck_ack(50010, c, "cookie ACK");
+	CHECK_EQ(verdict(PGS_R_COOKIE_VALID), 1);
+	CHECK_EQ(total_opened(), 0);
+	/* A client segment before the backend answered: our SYN once more, its data gone. */
+	o = run(in, seg(in, CLIENT, 50010, VIP, VPORT, F_ACK | F_PSH, CK_ISN + 1, c + 1, 30, 0, 1));
+	if (cur == P_TC) {
+		/* TC cannot sum the data out of a CHECKSUM_PARTIAL skb: dropped, the client resends it. */
+		EXPECT_OUTCOME(o, O_DROP, "early data");
+		CHECK_EQ(verdict(PGS_R_DROP_COOKIE_EARLY), 1);
+	} else {
+		EXPECT_OUTCOME(o, O_TX, "early data");
+		if (o == O_TX) {
+			a = ck_view("early data");
+			CHECK(a.v.flags == F_SYN && a.v.seq == CK_ISN && a.len == 0, "early data left as flags %02x seq %u len %u",
+			      a.v.flags, a.v.seq, a.len);
+		}
+		CHECK_EQ(verdict(PGS_R_COOKIE_SYN_RETX), 1);
+	}
+	/* A bare segment (a zero-window probe) is our SYN again in both. */
+	o = run(in, seg(in, CLIENT, 50010, VIP, VPORT, F_ACK, CK_ISN, c + 1, 0, 0, 1));
+	EXPECT_OUTCOME(o, O_TX, "window probe");
+	if (o == O_TX) {
+		a = ck_view("window probe");
+		CHECK(a.v.flags == F_SYN && a.v.seq == CK_ISN && a.mss == 1460, "probe left as flags %02x seq %u mss %u",
+		      a.v.flags, a.v.seq, a.mss);
+	}
+
+	/* The backend's SYN-ACK: an ACK opening the client's window, in the client's numbers. */
+	o = run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 4, 0));
+	EXPECT_OUTCOME(o, O_TX, "backend SYN-ACK");
+	if (o == O_TX) {
+		a = ck_view("backend SYN-ACK");
+		CHECK(a.v.daddr == CLIENT && a.v.dport == 50010, "backend SYN-ACK not toward the client");
+		CHECK_EQ(a.v.flags, F_ACK);
+		CHECK_EQ(a.v.seq, c + 1);
+		CHECK_EQ(a.v.ack, CK_ISN + 1);
+		CHECK_EQ(a.win, 64240);
+		CHECK_EQ(a.doff, 5);
+	}
+	CHECK_EQ(state_of(50010), PGS_FLOW_SYN_RECV);
+	CHECK_EQ(total_opened(), 1);
+	flow_get(50010, &f);
+	CHECK(f.flags & PGS_FLOW_F_SEQ_SERVER, "no sequence translation after the backend answered");
+	CHECK_EQ(f.isn[1], SRV_ISN);
+	CHECK_EQ(f.cookie_isn, c);
+
+	ck_pass(&f, 50010, 1, F_ACK | F_PSH, CK_ISN + 1, c + 1, 100, CK_ISN + 1, SRV_ISN + 1, "client data");
+	CHECK_EQ(state_of(50010), PGS_FLOW_ESTABLISHED);
+	ck_pass(&f, 50010, 0, F_ACK | F_PSH, SRV_ISN + 1, CK_ISN + 101, 50, c + 1, CK_ISN + 101, "server data");
+	ck_pass(&f, 50010, 0, F_ACK | F_PSH, SRV_ISN + 1, CK_ISN + 101, 50, c + 1, CK_ISN + 101, "server data again");
+	ck_pass(&f, 50010, 1, F_ACK, CK_ISN + 101, c + 51, 0, CK_ISN + 101, SRV_ISN + 51, "client ACK");
+	ck_pass(&f, 50010, 1, F_ACK, CK_ISN + 101, c + 51, 0, CK_ISN + 101, SRV_ISN + 51, "client ACK again");
+	ck_pass(&f, 50010, 1, F_FIN | F_ACK, CK_ISN + 101, c + 51, 0, CK_ISN + 101, SRV_ISN + 51, "client FIN");
+	ck_pass(&f, 50010, 0, F_FIN | F_ACK, SRV_ISN + 51, CK_ISN + 102, 0, c + 51, CK_ISN + 102, "server FIN");
+	CHECK_EQ(state_of(50010), PGS_FLOW_CLOSED);
+	ck_pass(&f, 50010, 1, F_ACK, CK_ISN + 102, c + 52, 0, CK_ISN + 102, SRV_ISN + 52, "last ACK");
+	CHECK_EQ(total_closed(), 1);
+
+	/* A second session: the server resets it, in the client's numbers. */
+	c = ck_syn(CLIENT, 50011, "second SYN");
+	f = ck_ack(50011, c, "second cookie ACK");
+	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 0, 0));
+	flow_get(50011, &f);
+	ck_pass(&f, 50011, 0, F_RST | F_ACK, SRV_ISN + 1, CK_ISN + 1, 0, c + 1, CK_ISN + 1, "server RST");
+	CHECK_EQ(state_of(50011), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_opened() - total_closed(), 0);
+}
+
+static void cookie_forged_acks_dropped(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+	uint32_t c;
+
+	reset();
+	set_cookies(PGS_COOKIES_ALWAYS, 0);
+	c = ck_syn(CLIENT, 50020, "SYN");
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50020, VIP, VPORT, F_ACK, CK_ISN + 1, c + 2, 0, 0, 1)), O_DROP, "ACK of cookie + 1");
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50020, VIP, VPORT, F_ACK, CK_ISN + 7, c + 1, 0, 0, 1)), O_DROP, "ACK with another ISN");
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50021, VIP, VPORT, F_ACK, CK_ISN + 1, c + 1, 0, 0, 1)), O_DROP, "ACK from another port");
+	CHECK_EQ(verdict(PGS_R_DROP_COOKIE_INVALID), 3);
+	CHECK_EQ(count_entries(M.flows, sizeof(struct pgs_flow_key)), 0);
+	/* A backend SYN-ACK that does not acknowledge our SYN is no answer. */
+	f = ck_ack(50020, c, "cookie ACK");
+	EXPECT_OUTCOME(run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 9,
+				   0, 0, 0)),
+		       O_DROP, "forged backend SYN-ACK");
+	CHECK_EQ(state_of(50020), PGS_FLOW_SYN_SENT);
+	CHECK_EQ(total_opened(), 0);
+	/* Cookies never used: an unknown ACK goes to the stack as before (its RST ends a lost session). */
+	reset();
+	set_cookies(PGS_COOKIES_AUTO, 0);
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50022, VIP, VPORT, F_ACK, 5, 6, 0, 0, 1)), O_PASS, "unknown ACK, no cookies");
+	CHECK_EQ(verdict(PGS_R_PASS_NO_FLOW), 1);
+}
+
+/* The flow's sequence checks on a cookie flow, each side in its own numbers: the backend's RST in
+ * the client's (cookie) numbers, or a client FIN far from its edge, is forwarded and ends nothing
+ * (fwd_suspect); the honest ones next to them end the session as usual. */
+static void cookie_forged_rst_fin_out_of_window(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+	uint32_t c;
+
+	reset();
+	set_cookies(PGS_COOKIES_ALWAYS, 0);
+	c = ck_syn(CLIENT, 50030, "SYN");
+	f = ck_ack(50030, c, "cookie ACK");
+	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 0, 0));
+	flow_get(50030, &f);
+	ck_pass(&f, 50030, 1, F_ACK | F_PSH, CK_ISN + 1, c + 1, 20, CK_ISN + 1, SRV_ISN + 1, "client data");
+	CHECK_EQ(state_of(50030), PGS_FLOW_ESTABLISHED);
+
+	EXPECT_OUTCOME(run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_RST | F_ACK, c + 1,
+				   CK_ISN + 21, 0, 0, 0)),
+		       O_TX, "backend RST in the client's numbers");
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50030, VIP, VPORT, F_FIN | F_ACK, CK_ISN + 0x40000000, c + 1, 0, 0, 1)), O_TX,
+		       "client FIN far from its edge");
+	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), 2);
+	CHECK_EQ(state_of(50030), PGS_FLOW_ESTABLISHED);
+	CHECK_EQ(total_opened() - total_closed(), 1);
+
+	ck_pass(&f, 50030, 0, F_FIN | F_ACK, SRV_ISN + 1, CK_ISN + 21, 0, c + 1, CK_ISN + 21, "backend FIN");
+	CHECK_EQ(state_of(50030), PGS_FLOW_FIN_WAIT);
+	ck_pass(&f, 50030, 1, F_RST | F_ACK, CK_ISN + 21, c + 2, 0, CK_ISN + 21, SRV_ISN + 2, "client RST");
+	CHECK_EQ(state_of(50030), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_opened() - total_closed(), 0);
+	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), 2);
+}
+
+/* Spoofed SYNs from random sources, then legitimate clients. Without cookies the half-open flows
+ * hold the SNAT ports and the table; with auto cookies every legitimate client gets through. */
+static void cookie_flood_auto(void)
+{
+	uint8_t in[PKT_MAX];
+	uint32_t i, ok = 0, dropped = 0, c;
+	const uint32_t spoofed = 2000, legit = 30;
+	struct pgs_flow f;
+
+	for (i = 0; i < 2; i++) {
+		uint32_t mode = i ? PGS_COOKIES_AUTO : PGS_COOKIES_OFF, n;
+
+		reset();
+		set_cookies(mode, 8);
+		srand(15);
+		for (n = 0; n < spoofed; n++)
+			run(in, seg(in, IP(172, 16, 0, 0) | (uint32_t)(rand() & 0xffff), (uint16_t)(1024 + rand() % 60000), VIP, VPORT,
+				    F_SYN, (uint32_t)rand(), 0, 0, 4, 1));
+		ok = dropped = 0;
+		for (n = 0; n < legit; n++) {
+			uint16_t cport = (uint16_t)(51000 + n);
+
+			if (mode == PGS_COOKIES_OFF) {
+				enum outcome o = run(in, seg(in, CLIENT, cport, VIP, VPORT, F_SYN, CK_ISN, 0, 0, 4, 1));
+
+				ok += o == O_TX && flow_get(cport, &f);
+				dropped += o == O_DROP;
+				continue;
+			}
+			c = ck_syn(CLIENT, cport, "legitimate SYN during the flood");
+			f = ck_ack(cport, c, "legitimate cookie ACK during the flood");
+			ok += (f.flags & PGS_FLOW_F_COOKIE) && f.state == PGS_FLOW_SYN_SENT;
+		}
+		if (mode == PGS_COOKIES_OFF) {
+			CHECK(dropped > 0, "without cookies no legitimate SYN was dropped after %u spoofed ones: the case proves nothing",
+			      spoofed);
+			printf("     %s: cookies off: %u of %u legitimate SYNs dropped after %u spoofed\n", h_case, dropped, legit, spoofed);
+		} else {
+			CHECK(ok == legit, "auto cookies: %u of %u legitimate clients got their backend SYN", ok, legit);
+			CHECK(verdict(PGS_R_COOKIE_SENT) >= spoofed - 8 - legit, "only %llu cookies for %u spoofed SYNs",
+			      (unsigned long long)verdict(PGS_R_COOKIE_SENT), spoofed);
+			CHECK(count_entries(M.flows, sizeof(struct pgs_flow_key)) <= 8 + 4 + legit,
+			      "%llu flows: the spoofed SYNs kept taking state",
+			      (unsigned long long)count_entries(M.flows, sizeof(struct pgs_flow_key)));
+		}
+	}
+}
