@@ -124,5 +124,6 @@ int main(void)
 	runtime_free(rt);
 	unlink(path);
 	socket_mode_and_group(loop, &model);
+	loop_free(loop);
 	return h_exit();
 }
