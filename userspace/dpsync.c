@@ -332,52 +332,15 @@ void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(v
  * for hours. A short flap keeps them: an idle session that sent nothing meanwhile is still alive. */
 #define STALE_AFTER_NS (10ull * 1000000000)
 
-#define SEQ_TRACKED (PGS_FLOW_F_SEQ_CLIENT | PGS_FLOW_F_SEQ_SERVER)
-
-struct edges_walk {
-	struct datapath *dp;
-	uint64_t n;
-};
-
-/* A flow's sequence edges (nxt) are learnt from the packets this node steers. Those of a node that
- * was not steering date from before, while the other node carried the session on: a few hundred KB
- * later the next honest segment would look out of window, go through as a suspect and never move
- * the flow again (its FIN or RST would not close it, its count would stay). They are learnt anew
- * from each side's next plain segment, as for a flow the sync installed. */
-static void forget_edges(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
-{
-	struct edges_walk *w = arg;
-	struct pgs_flow c;
-
-	if (f->state < PGS_FLOW_ESTABLISHED || !(f->flags & SEQ_TRACKED))
-		return;
-	c = *f;
-	c.flags &= ~SEQ_TRACKED;
-	c.nxt[0] = c.nxt[1] = 0;
-	if (!datapath_flow_update(w->dp, k, &c))
-		w->n++;
-}
-
 void dpsync_takeover(struct datapath *dp)
 {
-	struct edges_walk w = { .dp = dp };
 	uint64_t off = 0, n = 0;
-	int r, active = 1;
+	int r;
 
 	if (!datapath_get_off_ns(dp, &off) && off && now_ns() - off >= STALE_AFTER_NS &&
 	    !datapath_purge_before(dp, off, &n) && n)
 		log_info("forgot %llu flow(s) from before this node stopped steering %llus ago: the other node "
 			 "reset those sessions", (unsigned long long)n, (unsigned long long)((now_ns() - off) / 1000000000));
-	/* Before steering goes on, so that no packet learns an edge meanwhile; a restart in place
-	 * (steering stayed on) keeps them. */
-	if (!datapath_get_active(dp, &active) && !active) {
-		r = datapath_flows_each(dp, forget_edges, &w);
-		if (r)
-			log_warnx("forgetting the sequence edges learnt before this node stopped steering: %s", strerror(-r));
-		else if (w.n)
-			log_info("sequence edges of %llu flow(s) learnt before this node stopped steering: learnt anew "
-				 "from their next segments", (unsigned long long)w.n);
-	}
 	r = datapath_recount(dp);
 	if (r)
 		log_warnx("rebuilding connection counts from the flow table: %s", strerror(-r));
