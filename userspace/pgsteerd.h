@@ -1,5 +1,5 @@
-/* pgsteerd's own parts: the daemon's state, shared by pgsteerd.c (main, signals, VRRP and the tick),
- * pgsteerd_health.c (a server's health from its check to the datapath and the alerts) and
+/* pgsteerd's own parts: the daemon's state, shared by pgsteerd.c (main, VRRP and the tick),
+ * pgsteerd_signals.c, pgsteerd_health.c (a server's health from its check to the datapath and the alerts) and
  * pgsteerd_reload.c (reload, and restart in place). Nothing outside the daemon includes this. */
 #ifndef PGS_PGSTEERD_H
 #define PGS_PGSTEERD_H
@@ -45,6 +45,9 @@ void daemon_start_checks(struct pgsteerd *d);
 void daemon_server_changed(void *arg, struct server_rt *s, enum rt_change what, enum srv_class before);
 /* Servers that refused a SYN: out of selection, checked at once. */
 void daemon_poll_passive(struct pgsteerd *d);
+
+/* pgsteerd_signals.c: (re)make the signalfd; again after daemon(), whose child must own it. */
+int daemon_setup_signals(struct pgsteerd *d);
 
 /* pgsteerd_reload.c */
 /* Apply the config file again; a bad one keeps the running one (0 or -errno, err says why). */
