@@ -378,6 +378,18 @@ static int fill_record(const struct model *m, const struct pgs_flow_key *k, uint
 
 #define SYNC_FLAGS (PGS_FLOW_F_FIN_CLIENT | PGS_FLOW_F_FIN_SERVER | PGS_FLOW_F_SERVER_FIRST)
 
+/* The sequence edges this node has learnt of f, into its record. */
+static void record_edges(const struct pgs_flow *f, struct sync_flow *r)
+{
+	static const uint32_t seq[2] = { PGS_FLOW_F_SEQ_CLIENT, PGS_FLOW_F_SEQ_SERVER };
+
+	for (int i = 0; i < 2; i++)
+		if (f->flags & seq[i]) {
+			r->nxt[i] = f->nxt[i];
+			r->edges |= SYNC_EDGE_NXT_CLIENT << i;
+		}
+}
+
 int dpsync_flow_record(const struct model *m, const struct pgs_flow_key *k, const struct pgs_flow *f,
 		       enum sync_op op, uint64_t now, struct sync_flow *r)
 {
@@ -389,16 +401,24 @@ int dpsync_flow_record(const struct model *m, const struct pgs_flow_key *k, cons
 	r->state = (uint8_t)f->state;
 	r->flags = (uint16_t)(f->flags & SYNC_FLAGS);
 	r->idle_ms = now > f->seen_ns ? (uint32_t)((now - f->seen_ns) / 1000000) : 0;
+	record_edges(f, r);
 	return 0;
 }
 
-int dpsync_event_record(const struct model *m, const struct pgs_flow_event *e, struct sync_flow *r)
+int dpsync_event_record(struct datapath *dp, const struct model *m, const struct pgs_flow_event *e,
+			struct sync_flow *r)
 {
+	struct pgs_flow f;
+
 	if (fill_record(m, &e->fk, e->slot, e->backend, e->bport, e->sport, r))
 		return -ENOENT;
 	r->op = e->type == PGS_EV_ESTABLISHED ? SYNC_OP_NEW : SYNC_OP_CLOSE;
 	r->state = PGS_FLOW_ESTABLISHED;
 	r->flags = (uint16_t)(e->flags & SYNC_FLAGS);
+	/* The edges as the flow holds them now (the handshake's, or a little later). */
+	if (r->op == SYNC_OP_NEW && !datapath_flow_get(dp, &e->fk, &f) && f.backend == e->backend &&
+	    f.sport == e->sport)
+		record_edges(&f, r);
 	return 0;
 }
 
@@ -480,6 +500,7 @@ int dpsync_flow_apply(struct datapath *dp, const struct model *m, const struct s
 	f.state = r->state;
 	f.created_ns = now;
 	f.seen_ns = now; /* heard of just now: the peer saw it within its refresh period */
+	memcpy(f.nxt, r->nxt, sizeof(f.nxt));
 	if (have) {
 		f.created_ns = old.created_ns;
 		memcpy(f.hop, old.hop, sizeof(f.hop));

@@ -55,12 +55,14 @@ void dpsync_takeover(struct datapath *dp);
 /* --- Flow sync (sync.c): this node's flows as records that name their server by service name and
  * ip:port, and records from the peer into the maps. --------------------------------------------- */
 
-/* The record of flow (k, f), for op: 0, or -ENOENT for a flow not worth sending (half-open or
- * closed) or whose slot the model no longer has. */
+/* The record of flow (k, f), for op, with the sequence edges this node has learnt: 0, or -ENOENT
+ * for a flow not worth sending (half-open or closed) or whose slot the model no longer has. */
 int dpsync_flow_record(const struct model *m, const struct pgs_flow_key *k, const struct pgs_flow *f,
 		       enum sync_op op, uint64_t now_ns, struct sync_flow *r);
-/* The record of a datapath flow event (ESTABLISHED: SYNC_OP_NEW, CLOSED: SYNC_OP_CLOSE): 0 or -ENOENT. */
-int dpsync_event_record(const struct model *m, const struct pgs_flow_event *e, struct sync_flow *r);
+/* The record of a datapath flow event (ESTABLISHED: SYNC_OP_NEW with the flow's sequence edges as
+ * it holds them now, CLOSED: SYNC_OP_CLOSE): 0 or -ENOENT. */
+int dpsync_event_record(struct datapath *dp, const struct model *m, const struct pgs_flow_event *e,
+			struct sync_flow *r);
 /* Whether this node has r's service (same name and VIP:port) and server (ip:port in it): 0,
  * SYNC_E_UNKNOWN_SERVICE or SYNC_E_UNKNOWN_SERVER (a sync_resolve_fn). */
 int dpsync_flow_known(const struct model *m, const struct sync_flow *r);

@@ -157,7 +157,7 @@ static int on_event(void *arg, void *data, size_t len)
 
 	if (len < sizeof(struct pgs_flow_event) || !s->master)
 		return 0;
-	if (!dpsync_event_record(s->model, data, &r))
+	if (!dpsync_event_record(s->dp, s->model, data, &r))
 		queue(s, &r);
 	return 0;
 }

@@ -23,6 +23,7 @@ enum {
 enum {
 	R_SERVICE = 0, R_CLIENT = 16, R_VIP = 20, R_BACKEND = 24, R_CPORT = 28, R_VPORT = 30,
 	R_BPORT = 32, R_SPORT = 34, R_OP = 36, R_STATE = 37, R_FLAGS = 38, R_IDLE = 40,
+	R_NXT = 44, R_ACK = 52, R_EDGES = 60, R_PAD = 61, /* 3 zero bytes to 64 */
 };
 
 #define SYNC_FLAGS_KNOWN (PGS_FLOW_F_FIN_CLIENT | PGS_FLOW_F_FIN_SERVER | PGS_FLOW_F_SERVER_FIRST)
@@ -142,6 +143,11 @@ int sync_batch_add(struct sync_batch *b, const struct sync_flow *f)
 	p[R_STATE] = f->state;
 	put16(p + R_FLAGS, f->flags);
 	put32(p + R_IDLE, f->idle_ms);
+	put32(p + R_NXT, f->nxt[0]);
+	put32(p + R_NXT + 4, f->nxt[1]);
+	put32(p + R_ACK, f->ack[0]);
+	put32(p + R_ACK + 4, f->ack[1]);
+	p[R_EDGES] = f->edges;
 	b->count++;
 	return 0;
 }
@@ -247,6 +253,11 @@ int sync_msg_record(const uint8_t *msg, const struct sync_hdr *h, unsigned int i
 	f->state = p[R_STATE];
 	f->flags = get16(p + R_FLAGS);
 	f->idle_ms = get32(p + R_IDLE);
+	f->nxt[0] = get32(p + R_NXT);
+	f->nxt[1] = get32(p + R_NXT + 4);
+	f->ack[0] = get32(p + R_ACK);
+	f->ack[1] = get32(p + R_ACK + 4);
+	f->edges = p[R_EDGES];
 
 	/* The name must end inside its field, with zeros after it (one spelling per name). */
 	if (!f->service[0] || memchr(f->service, 0, PGS_NAME_LEN) == NULL)
@@ -258,6 +269,13 @@ int sync_msg_record(const uint8_t *msg, const struct sync_hdr *h, unsigned int i
 		return -SYNC_E_MALFORMED;
 	if (f->flags & ~SYNC_FLAGS_KNOWN)
 		return -SYNC_E_MALFORMED;
+	/* Unknown edge bits, a value without its bit or a non-zero pad: one spelling per record. */
+	if ((f->edges & ~SYNC_EDGES_KNOWN) || p[R_PAD] || p[R_PAD + 1] || p[R_PAD + 2])
+		return -SYNC_E_MALFORMED;
+	for (int s = 0; s < 2; s++)
+		if ((!(f->edges & (SYNC_EDGE_NXT_CLIENT << s)) && f->nxt[s]) ||
+		    (!(f->edges & (SYNC_EDGE_ACK_CLIENT << s)) && f->ack[s]))
+			return -SYNC_E_MALFORMED;
 	switch (f->op) {
 	case SYNC_OP_NEW:
 	case SYNC_OP_REFRESH:

@@ -1,7 +1,7 @@
 /* The flow-sync protocol between the pgsteerd nodes of one VRRP instance: message codec, HMAC-SHA256
  * authentication, the replay window and the receive checks. Pure: no sockets, no maps, no clock.
  *
- * A message is a 48-byte header, COUNT flow records of 44 bytes and a 32-byte HMAC-SHA256 over
+ * A message is a 48-byte header, COUNT flow records of 64 bytes and a 32-byte HMAC-SHA256 over
  * everything before it, keyed with the shared key file. Integers are big-endian; addresses and ports
  * are copied as they sit in the packet. A server is named by its service name and ip:port, never by
  * a slot number, so two nodes whose configs list servers in another order still agree. */
@@ -13,15 +13,15 @@
 #include "pgsteer_abi.h"
 
 #define SYNC_MAGIC 0x50475359u /* "PGSY" */
-#define SYNC_VERSION 1
+#define SYNC_VERSION 2 /* 2: records carry the sequence edges */
 #define SYNC_HDR_LEN 48
-#define SYNC_REC_LEN 44
+#define SYNC_REC_LEN 64
 #define SYNC_MAC_LEN 32
 #define SYNC_KEY_MIN 16
 #define SYNC_KEY_MAX 512
-/* A batch fits one UDP datagram on a 1500-byte link: 20 IP + 8 UDP + 48 + 32 x 44 + 32 = 1516 > 1500,
- * so 31 records: 1472 bytes. */
-#define SYNC_MAX_RECS 31
+/* A batch fits one UDP datagram on a 1500-byte link: 20 IP + 8 UDP + 48 + 22 x 64 + 32 = 1516 > 1500,
+ * so 21 records: 1444 bytes. */
+#define SYNC_MAX_RECS 21
 #define SYNC_MSG_MAX (SYNC_HDR_LEN + SYNC_MAX_RECS * SYNC_REC_LEN + SYNC_MAC_LEN)
 #define SYNC_REPLAY_WINDOW 256 /* sequence numbers remembered behind the highest one seen */
 #define SYNC_MAX_SENDERS 8
@@ -62,6 +62,16 @@ struct sync_key {
 	size_t len;
 };
 
+/* Which sequence edges a record carries (sync_flow.edges): those the sender had learnt from the
+ * flow's packets. The new master validates a FIN or RST that comes before a side's first plain
+ * segment against them (bpf/lib/seqhint.h), so a session whose first packet after a takeover is
+ * its close still closes. */
+#define SYNC_EDGE_NXT_CLIENT 0x1 /* nxt[0]: the client's right edge */
+#define SYNC_EDGE_NXT_SERVER 0x2 /* nxt[1]: the backend's */
+#define SYNC_EDGE_ACK_CLIENT 0x4 /* ack[0]: the client's last acknowledgement */
+#define SYNC_EDGE_ACK_SERVER 0x8 /* ack[1]: the backend's */
+#define SYNC_EDGES_KNOWN 0xf
+
 /* One flow record. Addresses and ports in network order, as in pgsteer_abi.h. */
 struct sync_flow {
 	char service[PGS_NAME_LEN]; /* NUL-terminated */
@@ -72,6 +82,9 @@ struct sync_flow {
 	uint8_t state;    /* enum pgs_flow_state */
 	uint16_t flags;   /* PGS_FLOW_F_FIN_* bits the sender had */
 	uint32_t idle_ms; /* time since the flow's last packet on the sender */
+	uint32_t nxt[2];  /* sequence edges (host order) of the client [0] and the backend [1] */
+	uint32_t ack[2];  /* their last acknowledgements (host order) */
+	uint8_t edges;    /* SYNC_EDGE_* bits: which of nxt and ack hold a value */
 };
 
 /* A decoded header. */

@@ -14,10 +14,10 @@ epoch = int(time.time() * 1e6)
 def record(service, backend, bport):
     return (service.encode().ljust(16, b"\0") + socket.inet_aton("10.100.1.2") +
             socket.inet_aton("10.100.1.100") + socket.inet_aton(backend) +
-            struct.pack("!HHHHBBHI", 41000, 5432, bport, 20001, 1, 3, 0, 0))
+            struct.pack("!HHHHBBHI", 41000, 5432, bport, 20001, 1, 3, 0, 0) + bytes(20))
 
 def message(recs, seq, k=key):
-    body = struct.pack("!IBBBBHH", 0x50475359, 1, 1, 51, 0, len(recs), 48 + 44 * len(recs) + 32)
+    body = struct.pack("!IBBBBHH", 0x50475359, 2, 1, 51, 0, len(recs), 48 + 64 * len(recs) + 32)
     body += sender + struct.pack("!QQQQ", epoch, seq, int(time.time() * 1000), 0) + b"".join(recs)
     return body + hmac.new(k, body, hashlib.sha256).digest()
 

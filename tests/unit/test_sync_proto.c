@@ -19,10 +19,11 @@ static const struct sync_key other_key = { .k = "0123456789abcdef0124", .len = 2
 /* The known-answer message: python3 hmac.new(b"0123456789abcdef0123", body, hashlib.sha256) over
  * the header and one record built with struct.pack from the layout in sync_proto.h. */
 static const char *const kat_hex =
-	"50475359010133000001007c0a00000b01020304050607080000000000000001"
+	"5047535902013300000100900a00000b01020304050607080000000000000001"
 	"0000018bcfe56800000000000000000070670000000000000000000000000000"
-	"0a0000320a0000640a0001159c401538192080e801030000000004d25fdab668"
-	"043090a41da13df49c92a3fd52d8abad8ea7a1f3412ecd7e0b32ca87";
+	"0a0000320a0000640a0001159c401538192080e801030000000004d211223344"
+	"5566778855667788112233440f00000023e0aeca6272a5fa4d692e48524b35b6"
+	"99cd9a4a1a2d3e16254bf6cbf8638a72";
 
 static size_t unhex(const char *s, uint8_t *out, size_t max)
 {
@@ -51,6 +52,9 @@ static struct sync_flow flow(const char *svc, const char *client, uint16_t cport
 		.op = op,
 		.state = PGS_FLOW_ESTABLISHED,
 		.idle_ms = 1234,
+		.nxt = { 0x11223344, 0x55667788 },
+		.ack = { 0x55667788, 0x11223344 },
+		.edges = SYNC_EDGES_KNOWN,
 	};
 
 	snprintf(f.service, sizeof(f.service), "%s", svc);
@@ -128,8 +132,8 @@ static void known_answer(void)
 	struct sync_batch b;
 	int len = build(&b, &tx, &key, 1);
 
-	CHECK_EQ(len, 124);
-	CHECK_EQ(wlen, 124);
+	CHECK_EQ(len, 144);
+	CHECK_EQ(wlen, 144);
 	CHECK(len == (int)wlen && memcmp(b.buf, want, wlen) == 0, "sealed bytes differ from the vector");
 	CHECK_EQ(tx.seq, 1);
 }
@@ -158,6 +162,9 @@ static void round_trip(void)
 	CHECK_EQ(a.f[2].op, SYNC_OP_NEW);
 	CHECK_EQ(a.f[2].state, PGS_FLOW_ESTABLISHED);
 	CHECK_EQ(a.f[2].idle_ms, 1234);
+	CHECK(a.f[2].nxt[0] == 0x11223344 && a.f[2].nxt[1] == 0x55667788, "sequence edges");
+	CHECK(a.f[2].ack[0] == 0x55667788 && a.f[2].ack[1] == 0x11223344, "acknowledgements");
+	CHECK_EQ(a.f[2].edges, SYNC_EDGES_KNOWN);
 	CHECK_EQ(rx.msgs, 1);
 	CHECK_EQ(rx.recs, 3);
 }
@@ -184,7 +191,8 @@ static void batch_full(void)
 enum mutation { M_NONE, M_WRONG_KEY, M_FLIP_BODY, M_FLIP_MAC, M_TRUNC_HDR, M_TRUNC_MAC, M_TRUNC_REC,
 		M_TRAILING, M_MAGIC, M_VERSION, M_LEN_LONGER, M_OTHER_VRID, M_COUNT, M_TYPE,
 		M_REQ_WITH_RECS, M_SEQ0, M_RESERVED, M_BAD_OP, M_SYN_STATE, M_NAME_UNTERMINATED,
-		M_NAME_EMPTY, M_NAME_GARBAGE, M_ZERO_SPORT, M_ZERO_CLIENT, M_BAD_FLAGS, M_SELF };
+		M_NAME_EMPTY, M_NAME_GARBAGE, M_ZERO_SPORT, M_ZERO_CLIENT, M_BAD_FLAGS, M_BAD_EDGES,
+		M_EDGE_UNMARKED, M_REC_PAD, M_SELF };
 
 static const struct {
 	const char *name;
@@ -199,7 +207,7 @@ static const struct {
 	{ "cut after a record", M_TRUNC_REC, -SYNC_E_TRUNCATED },
 	{ "bytes after the message", M_TRAILING, -SYNC_E_MALFORMED },
 	{ "other magic", M_MAGIC, -SYNC_E_VERSION },
-	{ "version 2", M_VERSION, -SYNC_E_VERSION },
+	{ "version 1 (records without edges)", M_VERSION, -SYNC_E_VERSION },
 	{ "length beyond the datagram", M_LEN_LONGER, -SYNC_E_TRUNCATED },
 	{ "authentic, other vrid", M_OTHER_VRID, -SYNC_E_INSTANCE },
 	{ "authentic, count disagrees", M_COUNT, -SYNC_E_MALFORMED },
@@ -215,6 +223,9 @@ static const struct {
 	{ "authentic, SNAT port 0", M_ZERO_SPORT, -SYNC_E_MALFORMED },
 	{ "authentic, client 0.0.0.0", M_ZERO_CLIENT, -SYNC_E_MALFORMED },
 	{ "authentic, unknown flag", M_BAD_FLAGS, -SYNC_E_MALFORMED },
+	{ "authentic, unknown edge bit", M_BAD_EDGES, -SYNC_E_MALFORMED },
+	{ "authentic, an edge without its bit", M_EDGE_UNMARKED, -SYNC_E_MALFORMED },
+	{ "authentic, record padding set", M_REC_PAD, -SYNC_E_MALFORMED },
 	{ "our own message looped back", M_SELF, -SYNC_E_SELF },
 };
 
@@ -243,7 +254,7 @@ static void forged_messages(void)
 		case M_TRUNC_REC: n = SYNC_HDR_LEN + SYNC_REC_LEN + SYNC_MAC_LEN; authentic_edit = 0; break;
 		case M_TRAILING: memset(msg + n, 0, 4); n += 4; authentic_edit = 0; break;
 		case M_MAGIC: msg[0] = 'X'; break;
-		case M_VERSION: msg[4] = 2; break;
+		case M_VERSION: msg[4] = 1; break;
 		case M_LEN_LONGER: msg[11] += 4; authentic_edit = 0; break;
 		case M_OTHER_VRID: msg[6] = 52; break;
 		case M_COUNT: msg[9] = 1; break;
@@ -259,6 +270,9 @@ static void forged_messages(void)
 		case M_ZERO_SPORT: memset(rec + 34, 0, 2); break;
 		case M_ZERO_CLIENT: memset(rec + 16, 0, 4); break;
 		case M_BAD_FLAGS: rec[39] = 0x80; break;
+		case M_BAD_EDGES: rec[60] = 0x10; break;
+		case M_EDGE_UNMARKED: rec[60] = SYNC_EDGES_KNOWN & ~SYNC_EDGE_ACK_SERVER; break;
+		case M_REC_PAD: rec[63] = 1; break;
 		case M_SELF: rx.self = tx.sender; authentic_edit = 0; break;
 		}
 		if (authentic_edit)
