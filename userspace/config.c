@@ -643,6 +643,7 @@ static int parse_vrrp(struct parser *p, int argc, char **argv)
 				if (copy_str(p, "key-file", v->sync_key_file, sizeof(v->sync_key_file), argv[i + 1]))
 					return -EINVAL;
 				v->sync_key_explicit = 1;
+				p->cfg->sync_key_line = p->line;
 			} else if (!strcmp(argv[i], "port")) {
 				if (parse_uint(p, "port", argv[i + 1], 1, 65535, &n))
 					return -EINVAL;

@@ -128,7 +128,7 @@ struct config {
 	int nservices;
 	struct cfg_service services[PGS_MAX_SERVICES];
 	/* where these came from, for config_warn.c's messages (0: not in the file) */
-	int interface_line, snat_line, webhook_line, stats_auth_line, runtime_line;
+	int interface_line, snat_line, webhook_line, stats_auth_line, runtime_line, sync_key_line;
 };
 
 /* Parse a file or a string into cfg (defaults first). On error returns -EINVAL (or -errno for the

@@ -1,7 +1,7 @@
 /* Config warnings, as haproxy -c and keepalived -t give them: what parses but will not work as meant
  * on this machine (missing interface, VIP outside its subnets, two servers on one address, SNAT
- * ports the kernel also hands out, a webhook file that is not there, a socket or a users file open
- * to every local user). Never an error: the file
+ * ports the kernel also hands out, a webhook file that is not there, a socket or a secret file (stats
+ * users, webhook URL, sync key) open to every local user). Never an error: the file
  * may be checked before the machine is ready. */
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -107,11 +107,20 @@ static const char *subnets(const struct cfg_host *h, char *buf, size_t size)
 	return buf;
 }
 
+/* A file holding a secret (passwords, the webhook URL, the sync key) that every local user can read. */
+static void secret_file(struct out *o, const char *file, int line, const char *what, const char *path)
+{
+	struct stat st;
+
+	if (path[0] && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0004))
+		warn(o, file, line, "%s %s can be read by every user (mode %o): chmod 600 it",
+		     what, path, (unsigned)(st.st_mode & 0777));
+}
+
 int config_warnings(const struct config *c, const char *file, const struct cfg_host *h, char *out, size_t size)
 {
 	struct out o = { .buf = out, .size = size };
 	char a[INET_ADDRSTRLEN], nets[256];
-	struct stat st;
 	int i, j, k, l;
 
 	if (size)
@@ -158,9 +167,13 @@ int config_warnings(const struct config *c, const char *file, const struct cfg_h
 	if (c->runtime_mode & 0002)
 		warn(&o, file, c->runtime_line, "runtime-socket mode %o lets every local user drive pgsteerd (drain, maint, reload)",
 		     c->runtime_mode);
-	if (c->stats_enabled && c->stats_auth_file[0] && stat(c->stats_auth_file, &st) == 0 && (st.st_mode & 0007))
-		warn(&o, file, c->stats_auth_line, "stats auth-file %s can be read by every user (mode %o): chmod 600 it",
-		     c->stats_auth_file, (unsigned)(st.st_mode & 0777));
+	/* The secrets live in their own files (the config holds none): each must be private. */
+	if (c->stats_enabled)
+		secret_file(&o, file, c->stats_auth_line, "stats auth-file", c->stats_auth_file);
+	secret_file(&o, file, c->webhook_line, "alert slack webhook-file", c->alert.webhook_file);
+	if (c->vrrp.enabled && !c->vrrp.sync_off)
+		secret_file(&o, file, c->sync_key_line ? c->sync_key_line : c->vrrp.line, "sync key-file",
+			    c->vrrp.sync_key_file);
 	if (c->alert.webhook_file[0] && access(c->alert.webhook_file, R_OK) != 0)
 		warn(&o, file, c->webhook_line, "alert slack webhook-file %s cannot be read: alerts will not be sent",
 		     c->alert.webhook_file);

@@ -80,6 +80,7 @@ check_eval unit_waits_for_config \
 started() { local p; for p in $(pgrep -x pgsteerd); do [ "$(readlink "/proc/$p/exe")" = /usr/sbin/pgsteerd ] && return 0; done; return 1; }
 check_eval nothing_started "! started"
 check_eval group_created "getent group pgsteer > /dev/null"
+check_eval etc_dir_for_the_group "[ \"\$(stat -c '%a %U %G' /etc/pgsteer 2>/dev/null)\" = '750 root pgsteer' ]"
 check_eval state_dir_created "[ \"\$(stat -c '%a %U' /var/lib/pgsteer 2>/dev/null)\" = '700 root' ]"
 
 out=$(pgsteerd -n -f /usr/share/doc/pgsteer/pgsteer.conf.example 2>&1); rc=$?

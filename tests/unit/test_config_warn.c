@@ -65,31 +65,46 @@ static void probe_lo(void)
 	CHECK(h.local_min > 0 && h.local_min <= h.local_max, "ip_local_port_range %u-%u", h.local_min, h.local_max);
 }
 
-/* A stats users file every local user can read: said, with its mode; one kept private: nothing. */
-static void stats_users_for_everyone(void)
+/* Each file holding a secret that every local user can read: said, with its mode; one kept private
+ * (or readable by the pgsteer group only): nothing. */
+static void secret_files_for_everyone(void)
 {
+	static const struct {
+		const char *line; /* the config line naming the file */
+		const char *what;
+		const char *head; /* the section it goes in */
+		int lineno;
+	} files[] = {
+		{ "    stats auth-file %s\n", "stats auth-file", G, 3 },
+		{ "    alert slack webhook-file %s\n", "alert slack webhook-file", G, 3 },
+		{ "vrrp\n    vrid 5\n    vip 10.0.0.1/24\n    sync key-file %s\n", "sync key-file", G, 6 },
+	};
 	static struct config c;
 	struct cfg_host h = host;
-	char path[64], text[256], err[512], out[512], want[256];
+	char path[64], line[256], text[512], err[512], out[512], want[512];
+	size_t i;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/tmp/pgsteer-test-warn-users.%d", (int)getpid());
+	snprintf(path, sizeof(path), "/tmp/pgsteer-test-warn-secret.%d", (int)getpid());
 	f = fopen(path, "w");
 	CHECK(f != NULL, "fopen");
 	if (!f)
 		return;
 	fputs("admin:s3cret\n", f);
 	fclose(f);
-	snprintf(text, sizeof(text), G "    stats auth-file %s\n" S, path);
-	CHECK(config_parse(text, "w.conf", &c, err, sizeof(err)) == 0, "parse: %s", err);
-	chmod(path, 0644);
-	config_warnings(&c, "w.conf", &h, out, sizeof(out));
-	snprintf(want, sizeof(want), "w.conf:3: warning: stats auth-file %s can be read by every user (mode 644): chmod 600 it",
-		 path);
-	CHECK(!strcmp(out, want), "\n       got  %s\n       want %s", out, want);
-	chmod(path, 0600);
-	config_warnings(&c, "w.conf", &h, out, sizeof(out));
-	CHECK_STR(out, "");
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(line, sizeof(line), files[i].line, path);
+		snprintf(text, sizeof(text), "%s%s" S, files[i].head, line);
+		CHECK(config_parse(text, "w.conf", &c, err, sizeof(err)) == 0, "parse %s: %s", files[i].what, err);
+		chmod(path, 0644);
+		config_warnings(&c, "w.conf", &h, out, sizeof(out));
+		snprintf(want, sizeof(want), "w.conf:%d: warning: %s %s can be read by every user (mode 644): "
+			 "chmod 600 it", files[i].lineno, files[i].what, path);
+		CHECK(!strcmp(out, want), "\n       got  %s\n       want %s", out, want);
+		chmod(path, 0640);
+		config_warnings(&c, "w.conf", &h, out, sizeof(out));
+		CHECK(!strcmp(out, ""), "%s mode 640: got %s", files[i].what, out);
+	}
 	unlink(path);
 }
 
@@ -114,6 +129,6 @@ int main(void)
 		h_end();
 	}
 	RUN(probe_lo);
-	RUN(stats_users_for_everyone);
+	RUN(secret_files_for_everyone);
 	return h_exit();
 }
