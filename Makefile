@@ -21,7 +21,7 @@ Q := @
 msg = @printf '  %-8s %s\n' $(1) $(2);
 endif
 
-PKGS      := libbpf libnl-3.0 libnl-route-3.0 libcurl libmicrohttpd json-c libsystemd libcrypto
+PKGS      := libbpf libxdp libnl-3.0 libnl-route-3.0 libcurl libmicrohttpd json-c libsystemd libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -7,6 +7,7 @@ set -euo pipefail
 PKGS=(
   # build
   make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
+  libxdp-dev xdp-tools  # libxdp's dispatcher (XDP shared with other programs); xdp-loader for tests/lab/t_xdpshare.sh
   libclang-rt-dev  # make fuzz: libFuzzer and the sanitizer runtimes for clang
   libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev libsystemd-dev libssl-dev
   libpq-dev  # the bench's query load (tests/tools/pgs_qload.c)

@@ -17,6 +17,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "datapath.h"
+#include "log.h"
+#include "xdp_attach.h"
 #include "lib/flow.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
@@ -51,7 +53,7 @@ struct datapath {
 	struct pgs_tc *tc;       /* always: the TC program, or XDP's fallback */
 	struct pgs_maps maps;
 	int ifindex;
-	int link_fd;             /* pinned XDP link */
+	int link_fd;             /* pinned XDP link (plain attach) */
 	/* clean-up buffers */
 	struct pgs_flow_key *keys;
 	struct pgs_flow *vals;
@@ -285,6 +287,95 @@ static void fill_maps(struct datapath *dp)
 	dp->maps.cookie_sec = bpf_map__fd(t->maps.pgs_cookie_sec);
 }
 
+/* Open the XDP object with this config, reusing the pinned maps; loaded too unless for libxdp
+ * (which loads it as a component of its dispatcher). */
+static int open_xdp(struct datapath *dp, const struct config *cfg, int load, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = cfg->pin_root);
+	int r;
+
+	pgs_xdp__destroy(dp->xdp);
+	dp->xdp = pgs_xdp__open_opts(&oo);
+	if (!dp->xdp) {
+		r = -errno;
+		snprintf(err, errlen, "opening the XDP program failed: %s", strerror(errno));
+		return r;
+	}
+	set_rodata((struct pgs_cfg *)&dp->xdp->rodata->pgs_cfg, cfg, 0);
+	size_flow_maps(dp->xdp->maps.pgs_flows, dp->xdp->maps.pgs_rflows, cfg);
+	r = check_all_pinned(cfg->pin_root, dp->xdp->obj, err, errlen);
+	if (r || !load)
+		return r;
+	r = pgs_xdp__load(dp->xdp);
+	if (r)
+		snprintf(err, errlen, "loading the XDP program failed: %s (pgsteerd -vv shows libbpf's log)", strerror(-r));
+	return r;
+}
+
+/* A plain link left by an earlier run: detached so libxdp's dispatcher can take the interface (the
+ * TC program, already attached, steers meanwhile). */
+static void drop_plain_link(const struct config *cfg, int ifindex)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	link_path(path, sizeof(path), cfg->pin_root);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	{
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.xdp.ifindex == (__u32)ifindex) {
+			log_info("%s: moving from a plain XDP link to libxdp's dispatcher (TC steers meanwhile)",
+				 cfg->interface);
+			bpf_link_detach(fd);
+		}
+	}
+	unlink(path);
+	close(fd);
+}
+
+/* XDP through libxdp's dispatcher, else (no libxdp support, LIBXDP_SKIP_DISPATCHER=1) a plain
+ * pinned link; the log says which. */
+static int attach_xdp_any(struct datapath *dp, const struct config *cfg, char *err, size_t errlen)
+{
+	const char *mode = cfg->attach == ATTACH_XDP_GENERIC ? "generic" : "native";
+	char why[256];
+	int r;
+
+	if (xdpd_wanted(why, sizeof(why))) {
+		drop_plain_link(cfg, dp->ifindex);
+		r = xdpd_attach(dp->xdp->obj, dp->ifindex, cfg->attach == ATTACH_XDP_GENERIC, why, sizeof(why));
+		if (!r) {
+			log_info("%s: XDP (%s) attached through libxdp's dispatcher (xdp-loader status %s lists it)",
+				 cfg->interface, mode, cfg->interface);
+			return 0;
+		}
+		/* Loaded as the dispatcher's extension: a plain attach needs it loaded anew. */
+		r = open_xdp(dp, cfg, 1, err, errlen);
+		if (r)
+			return r;
+	} else {
+		char e2[64];
+
+		if (xdpd_attached(dp->ifindex) && xdpd_detach(dp->ifindex, e2, sizeof(e2)) == 0)
+			log_info("%s: pgsteer's program left libxdp's dispatcher", cfg->interface);
+		r = pgs_xdp__load(dp->xdp);
+		if (r) {
+			snprintf(err, errlen, "loading the XDP program failed: %s (pgsteerd -vv shows libbpf's log)",
+				 strerror(-r));
+			return r;
+		}
+	}
+	r = attach_xdp(dp, cfg, err, errlen);
+	if (!r)
+		log_info("%s: XDP (%s) attached with a plain pinned link, not libxdp's dispatcher: %s",
+			 cfg->interface, mode, why);
+	return r;
+}
+
 int datapath_open(struct datapath **out, const struct config *cfg, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = cfg->pin_root);
@@ -306,22 +397,10 @@ int datapath_open(struct datapath **out, const struct config *cfg, char *err, si
 		goto fail;
 
 	if (xdp_mode) {
-		dp->xdp = pgs_xdp__open_opts(&oo);
-		if (!dp->xdp) {
-			r = -errno;
-			snprintf(err, errlen, "opening the XDP program failed: %s", strerror(errno));
-			goto fail;
-		}
-		set_rodata((struct pgs_cfg *)&dp->xdp->rodata->pgs_cfg, cfg, 0);
-		size_flow_maps(dp->xdp->maps.pgs_flows, dp->xdp->maps.pgs_rflows, cfg);
-		r = check_all_pinned(cfg->pin_root, dp->xdp->obj, err, errlen);
+		/* Loaded when attached (libxdp loads it as its dispatcher's extension). */
+		r = open_xdp(dp, cfg, 0, err, errlen);
 		if (r)
 			goto fail;
-		r = pgs_xdp__load(dp->xdp);
-		if (r) {
-			snprintf(err, errlen, "loading the XDP program failed: %s (pgsteerd -vv shows libbpf's log)", strerror(-r));
-			goto fail;
-		}
 	}
 	dp->tc = pgs_tc__open_opts(&oo);
 	if (!dp->tc) {
@@ -346,15 +425,18 @@ int datapath_open(struct datapath **out, const struct config *cfg, char *err, si
 	if (r)
 		goto fail;
 	if (xdp_mode) {
-		r = attach_xdp(dp, cfg, err, errlen);
+		r = attach_xdp_any(dp, cfg, err, errlen);
 		if (r)
 			goto fail;
 	} else {
-		char path[PATH_MAX];
+		char path[PATH_MAX], e2[128];
 
-		/* Switching from XDP to TC: the old XDP link goes with its pin. */
+		/* Switching from XDP to TC: the old XDP link goes with its pin, or our program with the
+		 * dispatcher's. */
 		link_path(path, sizeof(path), cfg->pin_root);
 		unlink(path);
+		if (xdpd_detach(dp->ifindex, e2, sizeof(e2)))
+			log_warnx("%s: %s", cfg->interface, e2);
 	}
 
 	dp->keys = calloc(GC_BATCH, sizeof(*dp->keys));
@@ -405,6 +487,9 @@ int datapath_detach(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: removing the TC filter failed: %s", cfg->interface, strerror(-r));
 		return r;
 	}
+	r = xdpd_detach(ifindex, err, errlen);
+	if (r)
+		return r;
 	link_path(path, sizeof(path), cfg->pin_root);
 	if (unlink(path) && errno != ENOENT) {
 		r = -errno;
