@@ -33,9 +33,14 @@ STACKS=${FAILOVER_STACKS:-"pgsteer haproxy"}
 EVENTS=${FAILOVER_EVENTS:-"pgb_kill lb_crash graceful"}
 WORKERS=${FAILOVER_WORKERS:-8} IDLE=${FAILOVER_IDLE:-5} PRE_S=2
 OUT=${BENCH_DIR:-$BUILD/bench}
-export LAB_NS=${LAB_NS:-pgs}
-if [ "$LAB_NS" = pgs ]; then LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab}; else LAB_DIR=${LAB_DIR:-/tmp/pgsteer-lab-$LAB_NS}; fi
-export LAB_DIR
+# The lab's names and addresses (LAB_NS, LAB_DIR, LAB_VIP...), and its HAProxy and keepalived configs.
+# shellcheck source=lab/common.sh
+. "$top/scripts/lab/common.sh"
+# shellcheck source=lab/haproxy.sh
+. "$top/scripts/lab/haproxy.sh"
+# shellcheck source=lab/keepalived.sh
+. "$top/scripts/lab/keepalived.sh"
+export LAB_NS LAB_DIR
 FW=$LAB_DIR/bench-failover
 [ "$(id -u)" -eq 0 ] || { echo "bench-failover: run as root (network namespaces, BPF)" >&2; exit 1; }
 [ -x "$BUILD/tools/pgs_qload" ] || { echo "bench-failover: $BUILD/tools/pgs_qload not built (make all)" >&2; exit 1; }
@@ -43,9 +48,7 @@ say() { echo "bench-failover: $*" >&2; }
 ns() { printf '%s-%s\n' "$LAB_NS" "$1"; }
 in_node() { local n=$1; shift; nsenter --net="/run/netns/$(ns "$n")" -- "$@"; }
 lab() { "$LAB" "$@" > /dev/null; }
-now_ms() { date +%s%3N; }
-VIP=10.100.1.100
-PGB_ADDR=10.100.1.5 PGB_PORTS="6432 6433 6434"
+VIP=$LAB_VIP
 declare -A KA_PID=() HA_PID=()
 
 # The PID in pid file $1 if that process runs with $2 in its command line (ours), else fail.
@@ -59,7 +62,7 @@ alive() { local p; for p; do kill -0 "$p" 2>/dev/null && return 0; done; return 
 link_cut() { ip -n "$(ns sw)" link set dev "$1" down; ip -n "$(ns "$1")" link set dev eth0 down; }
 
 # Wait up to $1 s for the shell condition $2.
-wait_for() {
+wait_cond() {
   local end=$((SECONDS + $1))
   until eval "$2"; do
     [ $SECONDS -lt "$end" ] || { say "timed out ($1 s) waiting for: $2"; return 1; }
@@ -83,14 +86,14 @@ pgsteer_restore() {
   lab link lb1 up; lab link lb2 up
   pgsteer_running lb1 || lab start lb1
   pgsteer_running lb2 || lab start lb2
-  wait_for 30 '[ "$(vrrp_state lb1)$(vrrp_state lb2)" = MASTERBACKUP ] || [ "$(vrrp_state lb1)$(vrrp_state lb2)" = BACKUPMASTER ]'
+  wait_cond 30 '[ "$(vrrp_state lb1)$(vrrp_state lb2)" = MASTERBACKUP ] || [ "$(vrrp_state lb1)$(vrrp_state lb2)" = BACKUPMASTER ]'
   if [ "$(vrrp_state lb1)" != MASTER ]; then
     lab kill lb2 TERM
-    wait_for 15 '[ "$(vrrp_state lb1)" = MASTER ]'
+    wait_cond 15 '[ "$(vrrp_state lb1)" = MASTER ]'
     lab start lb2
   fi
-  wait_for 30 '[ "$(vrrp_state lb2)" = BACKUP ] && [ "$(sync_ready lb1)$(sync_ready lb2)" = truetrue ]'
-  wait_for 30 '[ "$(status_of lb1 "sum(s[\"status\"] == \"UP\" for s in d[\"services\"][0][\"servers\"])")" = 3 ]'
+  wait_cond 30 '[ "$(vrrp_state lb2)" = BACKUP ] && [ "$(sync_ready lb1)$(sync_ready lb2)" = truetrue ]'
+  wait_cond 30 '[ "$(status_of lb1 "sum(s[\"status\"] == \"UP\" for s in d[\"services\"][0][\"servers\"])")" = 3 ]'
 }
 
 use_pgsteer() { # ADVERT: HAProxy and keepalived gone, both pgsteerd (re)started with advert-interval ADVERT
@@ -102,7 +105,7 @@ use_pgsteer() { # ADVERT: HAProxy and keepalived gone, both pgsteerd (re)started
   done
   pgsteer_running lb2 && lab kill lb2 TERM
   if pgsteer_running lb1; then "$LAB" exec lb1 pgsteer restart > /dev/null; else lab start lb1; fi
-  wait_for 15 '[ "$(vrrp_state lb1)" = MASTER ]'
+  wait_cond 15 '[ "$(vrrp_state lb1)" = MASTER ]'
   lab start lb2
   pgsteer_restore
 }
@@ -112,50 +115,8 @@ pgsteer_last_change() { status_of "$1" 'd["vrrp"]["last_change_ms"]'; }
 pgsteer_transitions() { echo $(( $(status_of lb1 'd["vrrp"]["transitions"]') + $(status_of lb2 'd["vrrp"]["transitions"]') )); }
 
 # --- HAProxy + keepalived ---------------------------------------------------------------------------
-ha_conf() { # NODE
-  local p i=1
-  cat <<EOF
-# HAProxy on $1 for scripts/bench_failover.sh: the lab's leastconn over the PgBouncers, bound to the VIP
-global
-    maxconn 4000
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-frontend fe_pgsql
-    bind $VIP:5432
-    default_backend be_pgb
-backend be_pgb
-    balance leastconn
-EOF
-  for p in $PGB_PORTS; do printf '    server pgb%s %s:%s check inter 1s fall 3 rise 2\n' $i "$PGB_ADDR" "$p"; i=$((i + 1)); done
-}
-ka_conf() { # NODE ADVERT
-  local prio=100 adv
-  [ "$1" = lb1 ] && prio=101
-  adv=$(awk -v a="${2%ms}" 'BEGIN { printf "%g", a / 1000 }')
-  cat <<EOF
-global_defs {
-    vrrp_version 3
-    script_user root
-    enable_script_security
-}
-vrrp_instance VI_51 {
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority $prio
-    advert_int $adv
-    virtual_ipaddress {
-        $VIP/24
-    }
-    notify $FW/ka-notify-$1.sh
-}
-EOF
-}
 ha_start() { # NODE
-  ha_conf "$1" > "$FW/haproxy-$1.cfg"
+  haproxy_conf "$VIP" > "$FW/haproxy-$1.cfg"
   rm -f "$FW/haproxy-$1.pid"
   in_node "$1" haproxy -D -p "$FW/haproxy-$1.pid" -f "$FW/haproxy-$1.cfg" >> "$FW/haproxy-$1.log" 2>&1 < /dev/null
   HA_PID[$1]=$(cat "$FW/haproxy-$1.pid")
@@ -170,7 +131,7 @@ ka_pids() {
   echo "$main"
 }
 ka_start() { # NODE ADVERT
-  ka_conf "$1" "$2" > "$FW/ka-$1.conf"
+  keepalived_conf "$VIP/$LAB_PREFIX" "$([ "$1" = lb1 ] && echo 101 || echo 100)" "$2" "$FW/ka-notify-$1.sh" > "$FW/ka-$1.conf"
   printf '#!/bin/sh\n# keepalived notify: $1 INSTANCE|GROUP, $2 name, $3 state\necho "$(date +%%s%%3N) %s $3" >> %s\n' \
     "$1" "$FW/ka-states" > "$FW/ka-notify-$1.sh"
   chmod 755 "$FW/ka-notify-$1.sh"
@@ -178,7 +139,7 @@ ka_start() { # NODE ADVERT
   in_node "$1" keepalived -n -l -D --vrrp -f "$FW/ka-$1.conf" -p "$FW/ka-$1.pid" -r "$FW/ka-$1-vrrp.pid" \
     >> "$FW/ka-$1.log" 2>&1 < /dev/null &
   KA_PID[$1]=$!
-  wait_for 10 "[ \"\$(ka_pids $1 | wc -l)\" = 2 ]"
+  wait_cond 10 "[ \"\$(ka_pids $1 | wc -l)\" = 2 ]"
 }
 ka_signal() { # NODE TERM|KILL, not waiting: on KILL the VRRP child first (it would outlive its parent)
   local pids
@@ -190,7 +151,7 @@ ka_stop() { # NODE TERM|KILL, and wait until keepalived is gone
   [ -n "$pids" ] || return 0
   pids+=" $(ka_pids "$1" | xargs)"
   ka_signal "$1" "$2"
-  wait_for 15 "! alive $pids" || true
+  wait_cond 15 "! alive $pids" || true
   wait "${KA_PID[$1]}" 2>/dev/null || true
   KA_PID[$1]=""
 }
@@ -211,7 +172,7 @@ haproxy_restore() { # ADVERT
       ka_start $n "$1"
     fi
   done
-  wait_for 30 '[ "$(ka_state lb1)$(ka_state lb2)" = MASTERBACKUP ] && holds_vip lb1 && ! holds_vip lb2'
+  wait_cond 30 '[ "$(ka_state lb1)$(ka_state lb2)" = MASTERBACKUP ] && holds_vip lb1 && ! holds_vip lb2'
   # HAProxy's checks: rise 2 at 1 s, after a PgBouncer restart.
   sleep 2.5
 }

@@ -1,17 +1,22 @@
-# HAProxy 2.6 in the lab's lb2 (the incumbent, for the bench and the monitor test): config, start, stop. Sourced.
+# HAProxy 2.6 in the lab's lb2 (the incumbent, for the bench and the monitor test): config, start, stop.
+# haproxy_conf is also the config of the failover bench's HAProxy on lb1 and lb2 (scripts/bench_failover.sh).
+# Sourced; needs scripts/lab/common.sh.
 # shellcheck shell=bash
 
 HAPROXY_DIR=$LAB_DIR/haproxy
 
-# Print the HAProxy config: leastconn over the three PgBouncers, CSV stats on :8405/stats.
+# haproxy_conf BIND_ADDR [ADMIN_SOCKET]
+# Print the HAProxy config: leastconn over the three PgBouncers (the health checks pgsteerd's lab config
+# has), listening on BIND_ADDR:5432. With ADMIN_SOCKET, an admin socket there and CSV stats on
+# BIND_ADDR:8405/stats.
 haproxy_conf() {
-  local item
+  local bind=$1 sock=${2:-} item
   cat <<EOF
-# HAProxy for the pgsteer lab (lb2), written by scripts/lab/haproxy.sh
+# HAProxy for the pgsteer lab on $bind, written by scripts/lab/haproxy.sh
 global
     maxconn 4000
-    stats socket $HAPROXY_DIR/admin.sock mode 600 level admin
-
+${sock:+    stats socket $sock mode 600 level admin
+}
 defaults
     mode tcp
     timeout connect 5s
@@ -19,7 +24,7 @@ defaults
     timeout server 1h
 
 frontend fe_pgsql
-    bind ${LAB_ADDR[lb2]}:$LAB_HAPROXY_PORT
+    bind $bind:$LAB_HAPROXY_PORT
     default_backend be_pgb
 
 backend be_pgb
@@ -28,10 +33,11 @@ EOF
   for item in $LAB_PGB_INSTANCES; do
     printf '    server %s %s:%s check inter 1s fall 3 rise 2\n' "${item%%:*}" "${LAB_ADDR[pgb]}" "${item#*:}"
   done
+  [ -n "$sock" ] || return 0
   cat <<EOF
 
 listen stats
-    bind ${LAB_ADDR[lb2]}:$LAB_HAPROXY_STATS_PORT
+    bind $bind:$LAB_HAPROXY_STATS_PORT
     mode http
     timeout client 10s
     stats enable
@@ -50,7 +56,7 @@ haproxy_start() {
     return 0
   fi
   mkdir -p "$HAPROXY_DIR"
-  haproxy_conf >"$cfg"
+  haproxy_conf "${LAB_ADDR[lb2]}" "$HAPROXY_DIR/admin.sock" >"$cfg"
   haproxy -c -q -f "$cfg" >"$HAPROXY_DIR/haproxy.log" 2>&1 \
     || die "bad HAProxy config $cfg:$(lab_tail "$HAPROXY_DIR/haproxy.log")"
   rm -f "$HAPROXY_DIR/haproxy.pid"

@@ -20,31 +20,13 @@ echo "$3" > "$(dirname "$0")/state"
 SH
 chmod 755 "$KA/notify.sh"
 
+# The lab's keepalived config (scripts/lab/keepalived.sh) for lb2, priority 100 under lb1's 101.
+# shellcheck source=../../scripts/lab/keepalived.sh
+. "$TOP/scripts/lab/keepalived.sh"
 ka_conf() { # $1: multicast|unicast
-  local uni=""
-  [ "$1" = unicast ] && uni="unicast_src_ip 10.100.1.11
-    unicast_peer {
-        10.100.1.10
-    }"
-  cat > "$KA/keepalived.conf" <<KC
-global_defs {
-    vrrp_version 3
-    script_user root
-    enable_script_security
-}
-vrrp_instance VI_51 {
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority 100
-    advert_int 0.1
-    $uni
-    virtual_ipaddress {
-        10.100.1.100/24
-    }
-    notify $KA/notify.sh
-}
-KC
+  local uni=()
+  [ "$1" = unicast ] && uni=(10.100.1.11 10.100.1.10)
+  keepalived_conf "$VIP/24" 100 100ms "$KA/notify.sh" "${uni[@]}" > "$KA/keepalived.conf"
 }
 ka_start() {
   # A crashed keepalived leaves its pid files, and its killed children may not be reaped yet
