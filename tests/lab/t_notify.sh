@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # systemd's Type=notify protocol, read by a minimal service manager (tests/lab/notifysink.py): the
-# backup node's pgsteerd says READY=1 once its datapath is attached and it knows its VRRP role (at
+# backup node runs the installed pgsteerd (make install, started with the installed unit's ExecStart
+# options) and it says READY=1 once its datapath is attached and it knows its VRRP role (at
 # that moment its runtime socket answers and the VIP takes connections), STATUS= with the role and
 # the servers UP, WATCHDOG=1 every half WatchdogSec while it runs, STOPPING=1 on SIGTERM.
 # ONCE=1
@@ -15,6 +16,17 @@ msgs=$dir/notify.msgs
 : > "$log"
 alive() { kill -0 "$1" 2>/dev/null; }
 
+# The installed layout: make install into a scratch root, the unit's ExecStart options on the lab's config.
+inst=$(mktemp -d /tmp/pgsteer-notify-inst.XXXXXX)
+trap 'rm -rf "$inst"' EXIT
+make -s -C "$TOP" BUILD="${BUILD:-$TOP/build}" install DESTDIR="$inst" PREFIX=/usr > "$inst.log" 2>&1 ||
+  { fail installed "make install: $(tail -n 3 "$inst.log")"; rm -f "$inst.log"; exit 0; }
+rm -f "$inst.log"
+start=$(sed -n 's/^ExecStart=//p' "$inst/usr/lib/systemd/system/pgsteerd.service")
+bin=$inst${start%% *}
+opts=$(sed -e 's/^[^ ]* //' -e 's/ -f [^ ]*//' <<< "$start")
+check_eval installed_unit_runs_installed_pgsteerd '[ "$start" = "/usr/sbin/pgsteerd -d -f /etc/pgsteer/pgsteer.conf" ] && [ -x "$bin" ]'
+
 lab kill lb2 > /dev/null
 # What READY=1 promises, checked the moment it arrives.
 ON_READY="'$LAB' exec lb2 pgsteer status > /dev/null && \
@@ -23,7 +35,8 @@ ON_READY="'$LAB' exec lb2 pgsteer status > /dev/null && \
 SINK=$!
 wait_until 5 test -S "$sock"
 t0=$(date +%s%N)
-NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000 "$LAB" exec lb2 pgsteerd -d -f "$conf" >> "$log" 2>&1 < /dev/null &
+# shellcheck disable=SC2086  # the unit's options, split as systemd splits them
+NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000 "$LAB" exec lb2 "$bin" $opts -f "$conf" >> "$log" 2>&1 < /dev/null &
 PID=$!
 check ready_arrives wait_until 20 grep -q ' READY=1$' "$msgs"
 check ready_after_the_vip_is_steerable wait_until 10 grep -q ' ON_READY=0$' "$msgs"
