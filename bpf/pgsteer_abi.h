@@ -152,6 +152,13 @@ struct pgs_cookie_sec {
 
 #define PGS_HALFOPEN_MAX_DEFAULT 128
 
+/* Key of pgs_svc_verdicts (per CPU): a verdict of one service, counted besides the node's
+ * pgs_verdicts. Only the SYN-cookie handshake's verdicts are counted per service (synguard.h). */
+static inline __u32 pgs_svc_verdict_key(__u32 svc_id, __u32 reason)
+{
+	return svc_id * PGS_R_MAX + reason;
+}
+
 /* pgs_svc.syn_cookies: when the datapath answers SYNs itself with a SYN cookie. */
 enum pgs_syn_cookies {
 	PGS_COOKIES_AUTO = 0,   /* under a flood: half-open flows over syn_halfopen_max, or SNAT ports scarce */
@@ -348,6 +355,7 @@ enum pgs_policy_action {
 #define PGS_MAP_SYNGUARD "pgs_synguard"
 #define PGS_MAP_SYNGUARD_ADJ "pgs_synguard_adj"
 #define PGS_MAP_COOKIE_SEC "pgs_cookie_sec"
+#define PGS_MAP_SVC_VERDICTS "pgs_svc_verdicts"
 #define PGS_LINK_XDP "link_xdp"
 
 #endif

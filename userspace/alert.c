@@ -394,13 +394,19 @@ static void state_changed(struct alerter *a)
 	a->state_dirty = 1;
 }
 
-/* Is service/server still configured? */
+/* Is service/server (or the service of a flood) still configured? */
 static int configured(const struct config *cfg, const char *key)
 {
 	char svc[KEY_LEN];
 	const char *slash;
 	int i, j;
 
+	if (!strncmp(key, "flood:", 6)) {
+		for (i = 0; i < cfg->nservices; i++)
+			if (!strcmp(cfg->services[i].name, key + 6))
+				return 1;
+		return 0;
+	}
 	if (strncmp(key, "srv:", 4))
 		return 1;
 	key += 4;
@@ -645,6 +651,23 @@ void alert_flow_table(struct alerter *a, unsigned pct)
 		slack_flow_table(&ev, a->node, pct, 0, wall_ms() / 1000);
 		enqueue(a, o, "OK", &ev);
 	}
+}
+
+void alert_flood(struct alerter *a, const struct slack_flood *f)
+{
+	const char *cls = f->on ? "FLOOD" : "OK";
+	char key[KEY_LEN];
+	struct slack_event ev;
+	struct obj *o;
+
+	if (!a)
+		return;
+	snprintf(key, sizeof(key), "flood:%s", f->service);
+	o = f->on ? obj_get(a, key, "OK") : obj_find(a, key);
+	if (!o || !strcmp(o->cls, cls))
+		return;
+	slack_flood(&ev, a->node, f, wall_ms() / 1000);
+	enqueue(a, o, cls, &ev);
 }
 
 void alert_stats(struct alerter *a, const char *source, int up, const char *why)

@@ -77,6 +77,10 @@ void alert_vrrp(struct alerter *a, enum vrrp_alert kind, const char *self, const
 /* Flow-table occupancy in percent: "flow table 83% full on lb1" above the threshold, "flow table
  * back to 40% on lb1" once 10 points below it. Call it as often as the occupancy is read. */
 void alert_flow_table(struct alerter *a, unsigned pct);
+/* A service entered (f->on) or left SYN-flood mode: told once per change, like the flow table;
+ * synflood.c decides when a flood is over. Call it as often as the state is known. */
+struct slack_flood;
+void alert_flood(struct alerter *a, const struct slack_flood *f);
 /* The monitor's stats source failed (up = 0) or works again (up = 1): told once per change. */
 void alert_stats(struct alerter *a, const char *source, int up, const char *why);
 

@@ -66,6 +66,12 @@ struct service_rt {
 	struct server_rt servers[PGS_MAX_SERVERS];
 	uint64_t scur, smax, stot, bin, bout;
 	uint64_t last_new_ns;
+	struct {                     /* SYN floods (synflood.c), refreshed every tick */
+		int flood;               /* the datapath is in flood mode now (pgs_synguard.flood_until_ns) */
+		int alerted;             /* flood mode as told to the alerts: left once quiet SYNFLOOD_QUIET_MS */
+		uint64_t floods;         /* times it entered flood mode since pgsteerd started */
+		uint64_t verdicts[PGS_R_MAX]; /* the service's own verdicts (pgs_svc_verdicts): synflood_reasons */
+	} syn;
 };
 
 struct model {

@@ -285,6 +285,7 @@ static void fill_maps(struct datapath *dp)
 	dp->maps.synguard = bpf_map__fd(t->maps.pgs_synguard);
 	dp->maps.synguard_adj = bpf_map__fd(t->maps.pgs_synguard_adj);
 	dp->maps.cookie_sec = bpf_map__fd(t->maps.pgs_cookie_sec);
+	dp->maps.svc_verdicts = bpf_map__fd(t->maps.pgs_svc_verdicts);
 }
 
 /* Open the XDP object with this config, reusing the pinned maps; loaded too unless for libxdp
@@ -555,6 +556,16 @@ int datapath_read_server(struct datapath *dp, uint32_t slot, struct dp_server *o
 int datapath_read_verdicts(struct datapath *dp, uint64_t out[PGS_R_MAX])
 {
 	return maps_read_verdicts(&dp->maps, out);
+}
+
+int datapath_get_synguard(struct datapath *dp, uint32_t svc_id, struct pgs_synguard *out)
+{
+	return maps_get_synguard(&dp->maps, svc_id, out);
+}
+
+int datapath_read_svc_verdict(struct datapath *dp, uint32_t svc_id, enum pgs_reason r, uint64_t *out)
+{
+	return maps_read_svc_verdict(&dp->maps, svc_id, r, out);
 }
 
 int datapath_get_passive(struct datapath *dp, uint32_t slot, uint64_t *ns)

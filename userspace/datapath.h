@@ -32,6 +32,9 @@ int datapath_set_server(struct datapath *dp, uint32_t slot, const struct pgs_ser
 int datapath_reset_slot(struct datapath *dp, uint32_t slot);
 int datapath_read_server(struct datapath *dp, uint32_t slot, struct dp_server *out);
 int datapath_read_verdicts(struct datapath *dp, uint64_t out[PGS_R_MAX]);
+/* A service's SYN-flood view and per-service verdicts (maps_get_synguard, maps_read_svc_verdict). */
+int datapath_get_synguard(struct datapath *dp, uint32_t svc_id, struct pgs_synguard *out);
+int datapath_read_svc_verdict(struct datapath *dp, uint32_t svc_id, enum pgs_reason r, uint64_t *out);
 int datapath_get_passive(struct datapath *dp, uint32_t slot, uint64_t *ns);
 int datapath_clear_passive(struct datapath *dp, uint32_t slot);
 /* The steering switch (see maps_set_active) and when it last went off. */

@@ -34,6 +34,7 @@ static const struct {
 	{ PGS_MAP_SYNGUARD, offsetof(struct pgs_maps, synguard) },
 	{ PGS_MAP_SYNGUARD_ADJ, offsetof(struct pgs_maps, synguard_adj) },
 	{ PGS_MAP_COOKIE_SEC, offsetof(struct pgs_maps, cookie_sec) },
+	{ PGS_MAP_SVC_VERDICTS, offsetof(struct pgs_maps, svc_verdicts) },
 };
 
 int maps_count(void)
@@ -164,6 +165,18 @@ int maps_read_verdicts(const struct pgs_maps *m, uint64_t out[PGS_R_MAX])
 int maps_read_ev_lost(const struct pgs_maps *m, uint64_t *out)
 {
 	return read_percpu_u64s(m->ev_lost, 0, out, 1);
+}
+
+int maps_get_synguard(const struct pgs_maps *m, uint32_t svc_id, struct pgs_synguard *out)
+{
+	return bpf_map_lookup_elem(m->synguard, &svc_id, out) ? -errno : 0;
+}
+
+int maps_read_svc_verdict(const struct pgs_maps *m, uint32_t svc_id, enum pgs_reason r, uint64_t *out)
+{
+	if (svc_id >= PGS_MAX_SERVICES || r >= PGS_R_MAX)
+		return -EINVAL;
+	return read_percpu_u64s(m->svc_verdicts, pgs_svc_verdict_key(svc_id, r), out, 1);
 }
 
 int maps_get_active(const struct pgs_maps *m, int *active)

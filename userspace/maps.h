@@ -11,6 +11,7 @@ struct pgs_maps {
 	int events, ev_lost; /* flow events for the sync (ring buffer), and those it had no room for */
 	int pg_opts, pg_events, pg_stats, policy; /* PostgreSQL-aware steering (pgproto.h, policy.h) */
 	int synguard, synguard_adj, cookie_sec; /* per service: half-open flows, the SYN-flood window (synguard.h) */
+	int svc_verdicts; /* per service: its SYN-cookie verdicts (synguard.h) */
 };
 
 /* What the datapath knows of one server slot, per-CPU counters summed. */
@@ -50,6 +51,9 @@ int maps_services_each(const struct pgs_maps *m, maps_svc_fn cb, void *arg);
 int maps_flow_count(const struct pgs_maps *m, uint64_t *n);
 /* Flow events the datapath had no ring-buffer room for, summed over CPUs. */
 int maps_read_ev_lost(const struct pgs_maps *m, uint64_t *out);
+/* A service's SYN-flood view (pgs_synguard), and one of its per-service verdicts summed over CPUs. */
+int maps_get_synguard(const struct pgs_maps *m, uint32_t svc_id, struct pgs_synguard *out);
+int maps_read_svc_verdict(const struct pgs_maps *m, uint32_t svc_id, enum pgs_reason r, uint64_t *out);
 
 /* The verdicts' names, help texts and drop flags: PGS_REASONS in pgsteer_abi.h. */
 const char *verdict_name(enum pgs_reason r);

@@ -227,6 +227,23 @@ static void print_verdicts(const uint64_t v[PGS_R_MAX])
 	printf("\n");
 }
 
+/* A service's SYN-flood line: its syn-cookies mode, flood mode now, and its cookie verdicts. */
+static void print_synflood(json_object *svc)
+{
+	json_object *syn, *flood, *verdicts;
+
+	if (!json_object_object_get_ex(svc, "syn_cookies", &syn) || !syn)
+		return;
+	json_object_object_get_ex(syn, "flood", &flood);
+	printf("  syn-cookies %s, flood mode %s, %llu flood(s):", jstr(syn, "mode"),
+	       json_object_get_boolean(flood) ? "ON" : "off", (unsigned long long)ju64(syn, "floods"));
+	if (json_object_object_get_ex(syn, "verdicts", &verdicts) && verdicts) {
+		json_object_object_foreach(verdicts, k, v)
+			printf(" %s %llu", k, (unsigned long long)json_object_get_uint64(v));
+	}
+	printf("\n");
+}
+
 static void print_status(json_object *root)
 {
 	json_object *services, *dp, *vrrp, *verdicts;
@@ -244,6 +261,7 @@ static void print_status(json_object *root)
 			printf("\nservice %s  %s  %s  check %s  %llu active, %llu total\n", jstr(svc, "name"), jstr(svc, "bind"),
 			       jstr(svc, "status"), jstr(svc, "check"), (unsigned long long)ju64(svc, "scur"),
 			       (unsigned long long)ju64(svc, "stot"));
+			print_synflood(svc);
 			printf("  %-10s %-21s %-10s %6s %8s %10s %10s  %s\n", "SERVER", "ADDRESS", "STATUS", "ACTIVE", "TOTAL",
 			       "BYTES IN", "BYTES OUT", "LAST CHECK");
 			if (!json_object_object_get_ex(svc, "servers", &servers))

@@ -33,6 +33,7 @@
 #include "sync.h"
 #include "cancel.h"
 #include "policy.h"
+#include "synflood.h"
 #include "vrrp.h"
 
 static void usage(FILE *f, int status)
@@ -382,8 +383,8 @@ int main(int argc, char **argv)
 	dpsync_model(d.dp, &d.model);
 	dpsync_drop_unknown(d.dp, &d.cfg);
 	dpsync_neighbours(d.dp, &d.model, d.cfg.interface);
-	if (policy_start(d.dp, &d.model) || cancel_start(d.loop, d.dp, &d.model))
-		fatal("starting source policy and cancel routing");
+	if (policy_start(d.dp, &d.model) || cancel_start(d.loop, d.dp, &d.model) || synflood_start(d.dp, &d.model, d.alerter))
+		fatal("starting source policy, cancel routing and SYN-flood reports");
 	/* Without VRRP the VIP is managed outside pgsteerd and this node always steers. */
 	if (!d.cfg.vrrp.enabled)
 		set_steering(&d, 1);

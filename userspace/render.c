@@ -9,6 +9,7 @@
 #include "check.h"
 #include "maps.h"
 #include "render.h"
+#include "synflood.h"
 #include "vrrp.h"
 
 #ifndef PGSTEER_VERSION
@@ -101,7 +102,8 @@ static const char *node_name(const struct model *m)
 
 /* ---- CSV ---- */
 
-/* The columns of HAProxy 2.6's "show stat" (stats-t.h ST_F_*), then the module fields. */
+/* The columns of HAProxy 2.6's "show stat" (stats-t.h ST_F_*), then the module fields, then
+ * pgsteer's own as a module of its own would add them: SYN floods (synflood.c), on FRONTEND rows. */
 enum csv_col {
 	C_PXNAME, C_SVNAME, C_QCUR, C_QMAX, C_SCUR, C_SMAX, C_SLIM, C_STOT, C_BIN, C_BOUT, C_DREQ,
 	C_DRESP, C_EREQ, C_ECON, C_ERESP, C_WRETR, C_WREDIS, C_STATUS, C_WEIGHT, C_ACT, C_BCK,
@@ -119,7 +121,10 @@ enum csv_col {
 	C_AGG_SERVER_CHECK_STATUS, C_AGG_CHECK_STATUS,
 	C_DASH,                /* "-": end of the static fields (stats_dump_fields_csv) */
 	C_MODULES,             /* first of the SSL, HTTP/2 and HTTP/1 module fields, never filled */
-	C_MAX = C_MODULES + 24,
+	C_SYN_COOKIES = C_MODULES + 24, /* syn-cookies mode: auto, always, off */
+	C_SYN_FLOOD,           /* 1 while the datapath is in flood mode */
+	C_SYN_VERDICTS,        /* the service's verdicts, named as in PGS_REASONS (synflood_reasons) */
+	C_MAX = C_SYN_VERDICTS + SYNFLOOD_NREASONS,
 };
 
 static const char *const csv_names[C_MAX] = {
@@ -145,7 +150,13 @@ static const char *const csv_names[C_MAX] = {
 	"h2_backend_total_streams", "h1_open_connections", "h1_open_streams", "h1_total_connections",
 	"h1_total_streams", "h1_bytes_in", "h1_bytes_out", "h1_spliced_bytes_in",
 	"h1_spliced_bytes_out",
+	"syn_cookies", "syn_flood", /* then verdict_name() of each of synflood_reasons */
 };
+
+static const char *csv_name(int c)
+{
+	return c >= C_SYN_VERDICTS ? verdict_name(synflood_reasons[c - C_SYN_VERDICTS]) : csv_names[c];
+}
 
 /* One CSV line: the values, kept in a small arena; a column never set is empty. */
 struct csv_row {
@@ -219,7 +230,7 @@ static void csv_header(FILE *out)
 
 	fputs("# ", out);
 	for (c = 0; c < C_MAX; c++)
-		fprintf(out, "%s,", csv_names[c]);
+		fprintf(out, "%s,", csv_name(c));
 	fputc('\n', out);
 }
 
@@ -239,6 +250,7 @@ static void csv_common(struct csv_row *r, const struct service_rt *svc, const ch
 static void csv_frontend(FILE *out, const struct service_rt *svc)
 {
 	struct csv_row r;
+	int i;
 
 	csv_common(&r, svc, "FRONTEND", 0);
 	row_u64(&r, C_SCUR, svc->scur);
@@ -249,6 +261,10 @@ static void csv_frontend(FILE *out, const struct service_rt *svc)
 	row_str(&r, C_STATUS, "OPEN");
 	row_u64(&r, C_SID, 0);
 	row_u64(&r, C_CONN_TOT, svc->stot);
+	row_str(&r, C_SYN_COOKIES, synflood_mode_name(svc->cfg.syn_cookies));
+	row_u64(&r, C_SYN_FLOOD, svc->syn.flood);
+	for (i = 0; i < SYNFLOOD_NREASONS; i++)
+		row_u64(&r, C_SYN_VERDICTS + i, svc->syn.verdicts[synflood_reasons[i]]);
 	csv_write(out, &r);
 }
 
@@ -654,6 +670,46 @@ static void prom_scalar(FILE *out, const char *name, const char *type, const cha
 	fprintf(out, "%s %" PRIu64 "\n", name, v);
 }
 
+/* SYN floods per service (synflood.c). */
+static void prom_synflood(FILE *out, const struct model *m)
+{
+	static const uint32_t modes[] = { PGS_COOKIES_AUTO, PGS_COOKIES_ALWAYS, PGS_COOKIES_OFF };
+	int i, k, shown = 0;
+
+	for (i = 0; i < m->nservices; i++) {
+		const struct service_rt *svc = &m->services[i];
+
+		prom_family_once(out, &shown, "pgsteer_syn_cookies", "gauge",
+				 "The service's syn-cookies mode, per mode label value.");
+		for (k = 0; k < 3; k++) {
+			prom_name(out, "pgsteer_syn_cookies", "proxy", svc->cfg.name, "mode", synflood_mode_name(modes[k]),
+				  NULL, NULL);
+			fprintf(out, " %d\n", svc->cfg.syn_cookies == modes[k]);
+		}
+	}
+	for (shown = 0, i = 0; i < m->nservices; i++) {
+		prom_family_once(out, &shown, "pgsteer_syn_flood", "gauge",
+				 "1 while the datapath is in SYN-flood mode for the service (auto: SYNs answered with cookies).");
+		prom_name(out, "pgsteer_syn_flood", "proxy", m->services[i].cfg.name, NULL, NULL, NULL, NULL);
+		prom_value(out, m->services[i].syn.flood, 0);
+	}
+	for (shown = 0, i = 0; i < m->nservices; i++) {
+		prom_family_once(out, &shown, "pgsteer_syn_floods_total", "counter",
+				 "Times the service entered SYN-flood mode since pgsteerd started.");
+		prom_name(out, "pgsteer_syn_floods_total", "proxy", m->services[i].cfg.name, NULL, NULL, NULL, NULL);
+		prom_value(out, (int64_t)m->services[i].syn.floods, 0);
+	}
+	for (shown = 0, i = 0; i < m->nservices; i++) {
+		prom_family_once(out, &shown, "pgsteer_service_verdicts_total", "counter",
+				 "The service's SYN-cookie verdicts (cookie_sent, cookie_valid, drop_cookie_invalid).");
+		for (k = 0; k < SYNFLOOD_NREASONS; k++) {
+			prom_name(out, "pgsteer_service_verdicts_total", "proxy", m->services[i].cfg.name, "verdict",
+				  verdict_name(synflood_reasons[k]), NULL, NULL);
+			prom_value(out, (int64_t)m->services[i].syn.verdicts[synflood_reasons[k]], 0);
+		}
+	}
+}
+
 /* Cancel routing (cancel.c). */
 static void prom_cancel(FILE *out, const struct model *m)
 {
@@ -753,6 +809,7 @@ static void prom_pgsteer(FILE *out, const struct model *m, uint64_t now_ms)
 int render_prometheus(const struct model *m, uint64_t now_ms, FILE *out)
 {
 	prom_services(out, m, now_ms);
+	prom_synflood(out, m);
 	prom_servers(out, m, now_ms);
 	prom_pgsteer(out, m, now_ms);
 	return out_status(out);
@@ -822,6 +879,21 @@ static json_object *json_server(const struct server_rt *s, uint64_t now_ms)
 	return o;
 }
 
+static json_object *json_synflood(const struct service_rt *svc)
+{
+	json_object *o = json_object_new_object(), *v = json_object_new_object();
+	int i;
+
+	j_str(o, "mode", synflood_mode_name(svc->cfg.syn_cookies));
+	json_object_object_add(o, "flood", json_object_new_boolean(svc->syn.flood));
+	json_object_object_add(o, "flood_alerted", json_object_new_boolean(svc->syn.alerted));
+	j_u64(o, "floods", svc->syn.floods);
+	for (i = 0; i < SYNFLOOD_NREASONS; i++)
+		j_u64(v, verdict_name(synflood_reasons[i]), svc->syn.verdicts[synflood_reasons[i]]);
+	json_object_object_add(o, "verdicts", v);
+	return o;
+}
+
 static json_object *json_service(const struct service_rt *svc, uint64_t now_ms)
 {
 	json_object *o = json_object_new_object(), *servers = json_object_new_array();
@@ -844,6 +916,7 @@ static json_object *json_service(const struct service_rt *svc, uint64_t now_ms)
 	j_u64(o, "bout", svc->bout);
 	j_u64(o, "redispatched", v.redispatched);
 	j_i64(o, "lastsess", age_s(now_ms, v.last_new_ns));
+	json_object_object_add(o, "syn_cookies", json_synflood(svc));
 	for (i = 0; i < svc->nservers; i++)
 		json_object_array_add(servers, json_server(&svc->servers[i], now_ms));
 	json_object_object_add(o, "servers", servers);

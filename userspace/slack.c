@@ -180,6 +180,28 @@ void slack_flow_table(struct slack_event *ev, const char *node, unsigned pct, in
 	snprintf(ev->text, sizeof(ev->text), "%s", ev->title);
 }
 
+void slack_flood(struct slack_event *ev, const char *node, const struct slack_flood *f, uint64_t ts)
+{
+	char v[32];
+
+	if (f->on)
+		ev_start(ev, SLACK_WARNING, ts, "SYN flood at %s on %s", f->service, node);
+	else
+		ev_start(ev, SLACK_GOOD, ts, "Recovery: SYN flood at %s over on %s", f->service, node);
+	ev_field(ev, "service", f->service);
+	ev_field(ev, "node", node);
+	ev_field(ev, "syn-cookies", !strcmp(f->mode, "off") ? "off: SYNs reach the servers" : f->mode);
+	if (!f->on) {
+		slack_duration(f->flood_s, v, sizeof(v));
+		ev_field(ev, "lasted", v);
+	}
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)f->sent);
+	ev_field(ev, "cookies sent", v);
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)f->invalid);
+	ev_field(ev, "invalid ACKs", v);
+	ev_finish(ev, NULL);
+}
+
 void slack_stats(struct slack_event *ev, const char *node, const char *source, int up, const char *why,
 		 uint64_t ts)
 {

@@ -48,6 +48,16 @@ void slack_vrrp(struct slack_event *ev, enum vrrp_alert kind, const char *self, 
 		const char *why, uint64_t ts);
 /* The flow table is fuller than the threshold (full = 1) or back under it (full = 0). */
 void slack_flow_table(struct slack_event *ev, const char *node, unsigned pct, int full, uint64_t ts);
+/* A service entered SYN-flood mode (on = 1: the datapath answers SYNs with cookies, unless mode is
+ * "off") or left it (on = 0, after flood_s seconds); sent and invalid: its cookie counts so far. */
+struct slack_flood {
+	const char *service;
+	const char *mode;       /* syn-cookies auto, always, off */
+	int on;
+	uint64_t flood_s;       /* on = 0: how long the flood lasted */
+	uint64_t sent, invalid; /* cookies sent, cookie ACKs dropped as invalid (the service's totals) */
+};
+void slack_flood(struct slack_event *ev, const char *node, const struct slack_flood *f, uint64_t ts);
 /* The monitor's stats source cannot be read (up = 0, why says how) or can again (up = 1). */
 void slack_stats(struct slack_event *ev, const char *node, const char *source, int up, const char *why,
 		 uint64_t ts);

@@ -339,7 +339,7 @@ static __always_inline int classify_cookie(struct pgs_pkt *p, const struct pgs_s
 		return syncookie_plan_synack(p, svc, plan->now, &plan->shape);
 	}
 	if (svc && (r == PGS_R_PASS_NO_FLOW || (r < 0 && plan->kind == PGS_K_FWD && plan->flow->state == PGS_FLOW_CLOSED))) {
-		ack = syncookie_check_ack(p, svc, plan->now, &plan->shape);
+		ack = syncookie_check_ack(p, svc, plan->now, &plan->shape, r >= 0);
 		if (ack == -1)
 			return plan_new(svc, plan);
 		/* Not a cookie: a closed flow's last ACKs go along it, an ACK of nothing is dropped or passed. */

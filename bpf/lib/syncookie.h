@@ -133,9 +133,10 @@ static __always_inline __u16 cookie_mss(const struct pgs_pkt *p)
 }
 
 /* An ACK that may carry a cookie: -1 when it does (sh filled: the SYN to send the backend), -2 when
- * it is no cookie matter (cookies not in use, or not a bare ACK), or a DROP reason. */
+ * it is no cookie matter (cookies not in use, not a bare ACK, or no cookie on a closed flow's ACK,
+ * which goes along the flow: flowless 0), or a DROP reason. */
 static __always_inline int syncookie_check_ack(const struct pgs_pkt *p, const struct pgs_svc *svc, __u64 now,
-					       struct pgs_shape *sh)
+					       struct pgs_shape *sh, int flowless)
 {
 	int engaged;
 
@@ -143,8 +144,12 @@ static __always_inline int syncookie_check_ack(const struct pgs_pkt *p, const st
 		return -2;
 	if (!synguard_check_acks(svc->id, svc, now, &engaged))
 		return -2;
-	if (bpf_tcp_raw_check_syncookie_ipv4(p->ip, p->tcp))
-		return engaged ? PGS_R_DROP_COOKIE_INVALID : -2;
+	if (bpf_tcp_raw_check_syncookie_ipv4(p->ip, p->tcp)) {
+		if (!engaged || !flowless)
+			return -2;
+		synguard_count(svc->id, PGS_R_DROP_COOKIE_INVALID);
+		return PGS_R_DROP_COOKIE_INVALID;
+	}
 	synguard_cookie_answered(svc->id, now);
 	sh->kind = PGS_SHAPE_SYN;
 	sh->flags = PGS_TCP_SYN;
@@ -207,6 +212,7 @@ static __always_inline void syncookie_flow_init(struct pgs_flow *fv, const struc
 		return;
 	}
 	fv->flags |= PGS_FLOW_F_COOKIE;
+	synguard_count(pgs_slot_svc(fv->slot), PGS_R_COOKIE_VALID);
 	fv->cookie_isn = sh->cookie_isn;
 	fv->isn[0] = sh->client_isn;
 	fv->nxt[0] = sh->client_isn + 1;

@@ -37,11 +37,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pgs_cookie_sec SEC(".maps");
 
+/* Per service and CPU, its SYN-cookie verdicts (key pgs_svc_verdict_key): what the controller shows
+ * per service; the node-wide pgs_verdicts count them too. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PGS_MAX_SERVICES * PGS_R_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pgs_svc_verdicts SEC(".maps");
+
 #define PGS_FLOOD_HOLD_NS (2 * PGS_NSEC) /* auto mode keeps cookies on this long after the last sign */
 #define PGS_COOKIE_CHECK_NS (130 * PGS_NSEC) /* a cookie is valid for up to 2 minutes (kernel) */
 /* A new flow needed this many random SNAT probes: the ports toward its server are scarce (the first
  * 15 all taken: 3.5% of new flows at 80% occupancy, 4e-6 at 44%). */
 #define PGS_FLOOD_SNAT_PROBES 16
+
+/* Count a SYN-cookie verdict of the service (cookie_sent, cookie_valid, drop_cookie_invalid). */
+static __always_inline void synguard_count(__u32 svc_id, __u32 reason)
+{
+	__u32 key = pgs_svc_verdict_key(svc_id, reason);
+	__u64 *n = bpf_map_lookup_elem(&pgs_svc_verdicts, &key);
+
+	if (n)
+		*n += 1;
+}
 
 static __always_inline struct pgs_synguard *synguard_of(__u32 svc_id)
 {
@@ -136,6 +156,7 @@ static __always_inline void synguard_cookie_sent(const struct pgs_svc *svc, __u6
 		g->last_cookie_ns = now;
 	if (cs && ++cs->unanswered > (__s64)max)
 		synguard_flood(svc_id, now);
+	synguard_count(svc_id, PGS_R_COOKIE_SENT);
 }
 
 /* A valid cookie ACK answered one. */

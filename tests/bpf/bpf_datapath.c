@@ -77,6 +77,7 @@ static void reset(void)
 	zero_array(M.rr, PGS_MAX_SERVICES, 4, 1);
 	zero_array(M.synguard, PGS_MAX_SERVICES, sizeof(struct pgs_synguard), 0);
 	zero_array(M.synguard_adj, PGS_MAX_SERVICES, 8, 0);
+	zero_array(M.svc_verdicts, PGS_MAX_SERVICES * PGS_R_MAX, 8, 1);
 	for (i = 0; i < 3; i++)
 		set_server(i, BACKEND, (uint16_t)(6432 + i), PGS_SRV_UP, 16);
 	set_service(3);

@@ -16,6 +16,15 @@ static void set_cookies(uint32_t mode, uint32_t halfopen_max)
 	bpf_map_update_elem(M.services, &k, &v, BPF_ANY);
 }
 
+/* A verdict of the service (id 0) as counted per service, besides the node's. */
+static uint64_t svc_verdict(enum pgs_reason r)
+{
+	uint64_t v = ~0ull;
+
+	maps_read_svc_verdict(&M, 0, r, &v);
+	return v;
+}
+
 /* A segment with every field chosen by the case. */
 static size_t seg(uint8_t *buf, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport, uint8_t flags, uint32_t seq,
 		  uint32_t ack, uint16_t payload, uint8_t tcp_opts, int from_client)
@@ -135,6 +144,7 @@ static void cookie_synack_no_state(void)
 	set_cookies(PGS_COOKIES_ALWAYS, 0);
 	c = ck_syn(CLIENT, 50001, "SYN");
 	CHECK_EQ(verdict(PGS_R_COOKIE_SENT), 1);
+	CHECK_EQ(svc_verdict(PGS_R_COOKIE_SENT), 1);
 	CHECK_EQ(count_entries(M.flows, sizeof(struct pgs_flow_key)), 0);
 	CHECK_EQ(count_entries(M.rflows, sizeof(struct pgs_rflow_key)), 0);
 	CHECK(c == ck_syn(CLIENT, 50001, "SYN retransmitted"), "the same SYN got another cookie");
@@ -157,6 +167,8 @@ static void cookie_session_translated(void)
 	c = ck_syn(CLIENT, 50010, "SYN");
 	f = ck_ack(50010, c, "cookie ACK");
 	CHECK_EQ(verdict(PGS_R_COOKIE_VALID), 1);
+	CHECK_EQ(svc_verdict(PGS_R_COOKIE_VALID), 1);
+	CHECK_EQ(svc_verdict(PGS_R_DROP_COOKIE_INVALID), 0);
 	CHECK_EQ(total_opened(), 0);
 	/* A client segment before the backend answered: our SYN once more, its data gone. */
 	o = run(in, seg(in, CLIENT, 50010, VIP, VPORT, F_ACK | F_PSH, CK_ISN + 1, c + 1, 30, 0, 1));
@@ -236,6 +248,8 @@ static void cookie_forged_acks_dropped(void)
 	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50020, VIP, VPORT, F_ACK, CK_ISN + 7, c + 1, 0, 0, 1)), O_DROP, "ACK with another ISN");
 	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50021, VIP, VPORT, F_ACK, CK_ISN + 1, c + 1, 0, 0, 1)), O_DROP, "ACK from another port");
 	CHECK_EQ(verdict(PGS_R_DROP_COOKIE_INVALID), 3);
+	CHECK_EQ(svc_verdict(PGS_R_DROP_COOKIE_INVALID), 3);
+	CHECK_EQ(svc_verdict(PGS_R_COOKIE_VALID), 0);
 	CHECK_EQ(count_entries(M.flows, sizeof(struct pgs_flow_key)), 0);
 	/* A backend SYN-ACK that does not acknowledge our SYN is no answer. */
 	f = ck_ack(50020, c, "cookie ACK");
@@ -284,6 +298,11 @@ static void cookie_forged_rst_fin_out_of_window(void)
 	CHECK_EQ(state_of(50030), PGS_FLOW_CLOSED);
 	CHECK_EQ(total_opened() - total_closed(), 0);
 	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), 2);
+	/* The closed flow's last ACK carries no cookie: it goes along the flow, no invalid cookie. */
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50030, VIP, VPORT, F_ACK, CK_ISN + 22, c + 2, 0, 0, 1)), O_TX,
+		       "last ACK of the closed flow");
+	CHECK_EQ(verdict(PGS_R_DROP_COOKIE_INVALID), 0);
+	CHECK_EQ(svc_verdict(PGS_R_DROP_COOKIE_INVALID), 0);
 }
 
 /* Spoofed SYNs from random sources, then legitimate clients. Without cookies the half-open flows

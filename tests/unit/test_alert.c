@@ -27,6 +27,7 @@
 #include "render.h"
 #include "slack.h"
 #include "statefile.h"
+#include "synflood.h"
 #include "url.h"
 
 /* The HAProxy 2.6 stats vector (shared/reference/vectors/haproxy-2.6-stats.csv), verbatim. */
@@ -706,6 +707,86 @@ out:
 }
 
 /* pgsteerd's way in: alerter_new from a parsed config, alert_server from the model. */
+/* SYN floods: the wording; one alert when a service enters flood mode and one when it is over,
+ * whatever the datapath's flood window does between (a pause under SYNFLOOD_QUIET_MS is the same
+ * flood), across a restart too (neither repeated nor declared over before the quiet time). */
+static void test_flood_alerts(void)
+{
+	struct slack_flood f = { .service = "pgsql", .mode = "auto", .on = 1, .sent = 70001, .invalid = 7 };
+	struct synflood_track t;
+	struct slack_event ev;
+	struct loop *l = loop_new();
+	struct alerter *a;
+	char state[300];
+	uint64_t now = 1000000;
+	int i, enter = 0, leave = 0, step;
+
+	slack_flood(&ev, "lb1", &f, 0);
+	CHECK_STR(ev.title, "SYN flood at pgsql on lb1");
+	CHECK_EQ(ev.colour, SLACK_WARNING);
+	CHECK_STR(ev.text, "SYN flood at pgsql on lb1 (service pgsql, node lb1, syn-cookies auto, cookies sent 70001, "
+			   "invalid ACKs 7)");
+	f.on = 0, f.flood_s = 75;
+	slack_flood(&ev, "lb1", &f, 0);
+	CHECK_STR(ev.title, "Recovery: SYN flood at pgsql over on lb1");
+	CHECK_EQ(ev.colour, SLACK_GOOD);
+	CHECK(strstr(ev.text, "lasted 1m15s") != NULL, "no duration: %s", ev.text);
+	f.mode = "off";
+	slack_flood(&ev, "lb1", &f, 0);
+	CHECK(strstr(ev.text, "syn-cookies off: SYNs reach the servers") != NULL, "mode off: %s", ev.text);
+
+	/* The track: a flood of 20 s with a 3 s pause (the datapath's window closes), ticks of 1 s. */
+	synflood_track_init(&t, now);
+	CHECK_EQ(synflood_step(&t, 0, now + 1000), 0);
+	CHECK_EQ(t.known, 0); /* not yet quiet long enough to say there is no flood */
+	for (i = 0; i < 40; i++) {
+		int sign = i >= 10 && i < 30 && (i < 18 || i > 20);
+
+		step = synflood_step(&t, sign, now + 2000 + i * 1000ull);
+		enter += step > 0;
+		leave += step < 0;
+		if (i == 10)
+			CHECK(step == 1 && t.flooded, "flood not entered at its first sign");
+		if (i == 33)
+			CHECK(t.flooded, "flood over before the quiet time");
+	}
+	CHECK_EQ(enter, 1);
+	CHECK_EQ(leave, 1);
+	CHECK(t.known && !t.flooded, "flood not over");
+
+	/* The alerter: deduplicated like the flow table, restart included. */
+	snprintf(state, sizeof(state), "%s/alerts-flood.json", tmpdir);
+	unlink(state);
+	setenv("PGS_TEST_HOOK", "http://127.0.0.1:9/never", 1);
+	a = open_alerter(l, state, "PGS_TEST_HOOK", 0);
+	if (!a)
+		goto out;
+	f.mode = "auto", f.on = 0;
+	alert_flood(a, &f); /* no flood ever: nothing */
+	CHECK_EQ(queued(a), 0);
+	f.on = 1;
+	alert_flood(a, &f);
+	alert_flood(a, &f);
+	CHECK_EQ(queued(a), 1);
+	f.service = "other";
+	alert_flood(a, &f);
+	CHECK_EQ(queued(a), 2);
+	alerter_free(a);
+	a = open_alerter(l, state, "PGS_TEST_HOOK", 0);
+	if (!a)
+		goto out;
+	f.service = "pgsql";
+	alert_flood(a, &f); /* still flooded after the restart: not repeated */
+	CHECK_EQ(queued(a), 2);
+	f.on = 0;
+	alert_flood(a, &f);
+	alert_flood(a, &f);
+	CHECK_EQ(queued(a), 3);
+	alerter_free(a);
+out:
+	loop_free(l);
+}
+
 static void test_alerter_new_config(void)
 {
 	static struct config cfg;
@@ -1704,6 +1785,7 @@ int main(void)
 	RUN(test_webhook_read);
 	RUN(test_statefile);
 	RUN(test_dedup_restart);
+	RUN(test_flood_alerts);
 	RUN(test_alerter_new_config);
 	RUN(test_state_batched);
 	RUN(test_monitor_reads_pgsteerd_csv);

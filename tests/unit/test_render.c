@@ -51,6 +51,10 @@ static const char *const real_rows[] = {
 };
 #define VECTOR_FILE "../shared/reference/vectors/haproxy-2.6-stats.csv"
 #define NCOLS 128
+/* pgsteer's own columns after HAProxy's, as a stats module adds them: SYN floods (synflood.c). */
+static const char pgs_header[] = "syn_cookies,syn_flood,cookie_sent,cookie_valid,drop_cookie_invalid,";
+#define PGS_COLS 5
+#define OURCOLS (NCOLS + PGS_COLS)
 
 static const char test_config[] =
 	"global\n"
@@ -396,7 +400,8 @@ static void csv_header_is_haproxys(void)
 	if (!csv)
 		return;
 	CHECK(line_at(csv, 0, line, sizeof(line)) != NULL, "no header line");
-	CHECK_STR(line, vector_header);
+	CHECK(!strncmp(line, vector_header, strlen(vector_header)), "the header does not begin as HAProxy's: %s", line);
+	CHECK_STR(line + strlen(vector_header), pgs_header);
 	/* The embedded copy is the shared vector, when the tree has it beside. */
 	if (f) {
 		CHECK(fgets(file, sizeof(file), f) != NULL, "cannot read %s", VECTOR_FILE);
@@ -425,7 +430,7 @@ static void csv_every_row_has_every_column(void)
 		if (!line[0])
 			break;
 		CHECK(split(i ? line : line + 2, &f) == 0, "line %d is not HAProxy CSV: %s", i, line);
-		CHECK(f.n == NCOLS, "line %d has %d fields, expected %d: %s", i, f.n, NCOLS, line);
+		CHECK(f.n == OURCOLS, "line %d has %d fields, expected %d: %s", i, f.n, OURCOLS, line);
 		rows++;
 	}
 	/* header + (FRONTEND + servers + BACKEND) per service, then the final empty line */
@@ -607,7 +612,7 @@ static void csv_quotes_commas_and_quotes(void)
 	CHECK(strstr(csv, ",\"FATAL 28P01 password authentication failed for user \"\"app\"\", retry\",") != NULL,
 	      "last_chk not quoted as HAProxy does");
 	CHECK(find_row(csv, "be_pgb", "pgb4", &f) == 0, "no row for pgb4");
-	CHECK_EQ(f.n, NCOLS);
+	CHECK_EQ(f.n, OURCOLS);
 	CHECK_STR(f.v[col("last_chk")], quoted_desc);
 	CHECK_STR(f.v[col("check_code")], "28P01");
 	CHECK_STR(f.v[col("check_desc")], "Layer7 invalid response");
@@ -629,7 +634,7 @@ static void csv_quotes_a_comma_alone(void)
 		return;
 	CHECK(strstr(csv, ",\"refused, errno 111\",") != NULL, "a comma was not quoted");
 	CHECK(strstr(csv, ",\"say \"\"hi\"\"\",") != NULL, "a quote was not quoted");
-	CHECK(find_row(csv, "be_pgb", "pgb3", &f) == 0 && f.n == NCOLS, "pgb3 row broken");
+	CHECK(find_row(csv, "be_pgb", "pgb3", &f) == 0 && f.n == OURCOLS, "pgb3 row broken");
 	CHECK_STR(f.v[col("last_chk")], "refused, errno 111");
 	free(csv);
 }
@@ -1000,6 +1005,66 @@ static void json_parses_back_with_the_model(void)
 	free(text);
 }
 
+/* A service's SYN-flood facts in every format: mode, flood mode, the cookie verdicts (named as in
+ * PGS_REASONS) on the FRONTEND row of the CSV, in /metrics and in the JSON. */
+static void synflood_in_every_format(void)
+{
+	struct service_rt *svc = &model.services[0];
+	json_object *root;
+	struct fields f;
+	char *text;
+
+	svc->cfg.syn_cookies = PGS_COOKIES_ALWAYS;
+	svc->syn.flood = 1;
+	svc->syn.alerted = 1;
+	svc->syn.floods = 2;
+	svc->syn.verdicts[PGS_R_COOKIE_SENT] = 70001;
+	svc->syn.verdicts[PGS_R_COOKIE_VALID] = 52;
+	svc->syn.verdicts[PGS_R_DROP_COOKIE_INVALID] = 7;
+
+	text = render(render_csv);
+	CHECK(text && find_row(text, "be_pgb", "FRONTEND", &f) == 0, "no FRONTEND row");
+	if (text && f.n == OURCOLS) {
+		CHECK_STR(f.v[NCOLS], "always");
+		CHECK_STR(f.v[NCOLS + 1], "1");
+		CHECK_STR(f.v[NCOLS + 2], "70001");
+		CHECK_STR(f.v[NCOLS + 3], "52");
+		CHECK_STR(f.v[NCOLS + 4], "7");
+	}
+	CHECK(text && find_row(text, "nocheck", "FRONTEND", &f) == 0 && !strcmp(f.v[NCOLS], "auto") &&
+	      !strcmp(f.v[NCOLS + 1], "0"), "nocheck: auto, no flood");
+	CHECK(text && find_row(text, "be_pgb", "BACKEND", &f) == 0 && !f.v[NCOLS][0], "SYN columns on a BACKEND row");
+	free(text);
+
+	text = render(render_prometheus);
+	CHECK(text && strstr(text, "\npgsteer_syn_cookies{proxy=\"be_pgb\",mode=\"always\"} 1\n"), "mode gauge");
+	CHECK(text && strstr(text, "\npgsteer_syn_cookies{proxy=\"be_pgb\",mode=\"auto\"} 0\n"), "mode gauge, other modes");
+	CHECK(text && strstr(text, "\npgsteer_syn_flood{proxy=\"be_pgb\"} 1\n"), "flood gauge");
+	CHECK(text && strstr(text, "\npgsteer_syn_flood{proxy=\"nocheck\"} 0\n"), "flood gauge of nocheck");
+	CHECK(text && strstr(text, "\npgsteer_syn_floods_total{proxy=\"be_pgb\"} 2\n"), "floods counter");
+	CHECK(text && strstr(text, "\npgsteer_service_verdicts_total{proxy=\"be_pgb\",verdict=\"cookie_sent\"} 70001\n"),
+	      "cookie_sent");
+	CHECK(text && strstr(text, "\npgsteer_service_verdicts_total{proxy=\"be_pgb\",verdict=\"drop_cookie_invalid\"} 7\n"),
+	      "drop_cookie_invalid");
+	free(text);
+
+	text = render(render_json);
+	root = text ? json_tokener_parse(text) : NULL;
+	CHECK(root != NULL, "JSON does not parse");
+	if (root) {
+		CHECK_STR(jstr(root, "services.0.syn_cookies.mode"), "always");
+		CHECK(json_object_get_boolean(jget(root, "services.0.syn_cookies.flood")), "flood not true");
+		CHECK_EQ(jint(root, "services.0.syn_cookies.floods"), 2);
+		CHECK_EQ(jint(root, "services.0.syn_cookies.verdicts.cookie_sent"), 70001);
+		CHECK_EQ(jint(root, "services.0.syn_cookies.verdicts.cookie_valid"), 52);
+		CHECK_EQ(jint(root, "services.0.syn_cookies.verdicts.drop_cookie_invalid"), 7);
+		CHECK_STR(jstr(root, "services.1.syn_cookies.mode"), "auto");
+		json_object_put(root);
+	}
+	free(text);
+	fixture();
+}
+
 int main(void)
 {
 	fixture();
@@ -1023,5 +1088,6 @@ int main(void)
 	RUN(verdict_names_are_complete);
 	RUN(json_parses_back_with_the_model);
 	RUN(html_page);
+	RUN(synflood_in_every_format);
 	return h_exit();
 }
