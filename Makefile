@@ -117,6 +117,9 @@ $(BUILD)/tests/%: tests/lab/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 # The bench's query load (failover timeline) speaks to PgBouncer through libpq.
 $(BUILD)/tools/pgs_qload: CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
 $(BUILD)/tools/pgs_qload: LDLIBS += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+# t_synflood.sh's new connections, one after another, through libpq.
+$(BUILD)/tools/pgs_connloop: CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
+$(BUILD)/tools/pgs_connloop: LDLIBS += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB) Makefile | $(BUILD)/tools $(SKELS)
 	$(call msg,CC,$@)
