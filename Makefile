@@ -114,12 +114,11 @@ $(BUILD)/tests/%: tests/lab/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -Itests $< $(LIB) $(LDLIBS) -o $@
 
-# The bench's query load (failover timeline) speaks to PgBouncer through libpq.
-$(BUILD)/tools/pgs_qload: CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
-$(BUILD)/tools/pgs_qload: LDLIBS += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
-# t_synflood.sh's new connections, one after another, through libpq.
-$(BUILD)/tools/pgs_connloop: CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
-$(BUILD)/tools/pgs_connloop: LDLIBS += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+# The tools that speak to PgBouncer through libpq: the bench's query load (failover timeline) and idle
+# sessions, t_synflood.sh's new connections one after another.
+LIBPQ_TOOLS := $(BUILD)/tools/pgs_qload $(BUILD)/tools/pgs_idle $(BUILD)/tools/pgs_connloop
+$(LIBPQ_TOOLS): CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
+$(LIBPQ_TOOLS): LDLIBS += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB) Makefile | $(BUILD)/tools $(SKELS)
 	$(call msg,CC,$@)

@@ -16,11 +16,17 @@
 # pgbench -S -C at 8 clients (a new connection per transaction). LB CPU per transaction: the BPF
 # programs' run time (kernel run-time stats) on the node's interface, HAProxy's process CPU time; ipvs
 # and nat work in softirq, which no process owns: not attributed. Then ns per packet of the BPF
-# programs (BPF_PROG_TEST_RUN), and the report:
+# programs (BPF_PROG_TEST_RUN). The idle run: BENCH_IDLE_SESSIONS libpq sessions (tests/tools/pgs_idle)
+# logged in through pgsteer XDP and through HAProxy and held with no traffic: the LB's memory per flow
+# (pgsteer: its flow maps' bytes per entry, preallocated, plus pgsteerd's RSS growth; HAProxy: its RSS
+# growth plus its two kernel sockets a session, estimated from the slab object sizes and the buffers
+# `ss -m` shows), and the LB's CPU over BENCH_IDLE_SECONDS with the sessions held and, before, with none.
+# The PgBouncers' max_client_conn and file limits and HAProxy's maxconn are raised for it. Then the report:
 # $BENCH_DIR/results.json, bench.md and PNG plots (scripts/bench_report.py, gnuplot).
 # env: BENCH_SECONDS=5 (per run)  BENCH_ROUNDS=3 (medians of)  BENCH_CLIENTS="1 4 8 16 32 64"
 #      BENCH_PATHS="direct xdp tc haproxy ipvs nat fwd"  BENCH_DIR=build/bench
-#      BENCH_PKTBENCH=1  BENCH_QUICK=1: one round of 3 s, clients "1 8", no ns per packet (the CI smoke test)
+#      BENCH_PKTBENCH=1  BENCH_IDLE_SESSIONS=10000 (0: no idle run)  BENCH_IDLE_SECONDS=10
+#      BENCH_QUICK=1: one round of 3 s, clients "1 8", no ns per packet, no idle run (the CI smoke test)
 #      LAB_NS=pgs (the lab's namespace prefix)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,9 +35,12 @@ LAB=$top/scripts/lab.sh
 export BUILD=${BUILD:-$top/build}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   SECS=${BENCH_SECONDS:-3} ROUNDS=${BENCH_ROUNDS:-1} CLIENTS=${BENCH_CLIENTS:-"1 8"} PKTBENCH=${BENCH_PKTBENCH:-0}
+  IDLE_N=${BENCH_IDLE_SESSIONS:-0}
 else
   SECS=${BENCH_SECONDS:-5} ROUNDS=${BENCH_ROUNDS:-3} CLIENTS=${BENCH_CLIENTS:-"1 4 8 16 32 64"} PKTBENCH=${BENCH_PKTBENCH:-1}
+  IDLE_N=${BENCH_IDLE_SESSIONS:-10000}
 fi
+IDLE_S=${BENCH_IDLE_SECONDS:-10}
 PATHS=${BENCH_PATHS:-"direct xdp tc haproxy ipvs nat fwd"}
 OUT=${BENCH_DIR:-$BUILD/bench}
 export LAB_NS=${LAB_NS:-pgs}
@@ -77,8 +86,13 @@ fwd_start() {
 # netfilter NAT see IPVS connections). All of it inside lb2's namespace.
 ipvs_start() {
   local vip=10.100.1.102 p err
+  # IPVS is the kernel's: built in (/proc/net/ip_vs exists) or a module modprobe finds.
+  if [ ! -e /proc/net/ip_vs ] && ! err=$(modprobe ip_vs 2>&1); then
+    SKIPPED[ipvs]="not measurable here: kernel $(uname -r) has no IP_VS (no /proc/net/ip_vs; modprobe ip_vs: $(tr '\n' ' ' <<< "$err"))"
+    return 1
+  fi
   if ! err=$(in_node lb2 ipvsadm -Ln 2>&1); then
-    SKIPPED[ipvs]="ipvsadm cannot reach IPVS (kernel without IP_VS?): $(tr '\n' ' ' <<< "$err")"
+    SKIPPED[ipvs]="ipvsadm cannot reach IPVS in lb2: $(tr '\n' ' ' <<< "$err")"
     return 1
   fi
   in_node lb2 sysctl -qw net.ipv4.vs.conntrack=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
@@ -129,6 +143,96 @@ lb_cpu_ns() {
     haproxy) awk '{ print ($14 + $15) * 1000000000 / '"$(getconf CLK_TCK)"' }' "/proc/$(cat "$LAB_DIR/haproxy/haproxy.pid")/stat" ;;
     *) echo null ;;
   esac
+}
+
+# --- the idle run ---------------------------------------------------------------------------------
+# PID of the LB process of PATH (pgsteerd on lb1, HAProxy on lb2).
+lb_pid() { if [ "$1" = haproxy ]; then cat "$LAB_DIR/haproxy/haproxy.pid"; else head -1 "$LAB_DIR/lb1/pgsteerd.pid"; fi; }
+proc_cpu_ns() { awk '{ print ($14 + $15) * 1000000000 / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat"; }
+proc_rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+# CPU of PATH's balancer in ns so far: HAProxy's process; pgsteerd's process plus its BPF programs.
+idle_cpu_ns() {
+  if [ "$1" = haproxy ]; then proc_cpu_ns "$(lb_pid haproxy)"; else echo $(( $(proc_cpu_ns "$(lb_pid xdp)" | cut -d. -f1) + $(bpf_ns_on lb1) )); fi
+}
+# Sessions the balancer holds: pgsteer's active sessions over the servers; HAProxy's established
+# client-side sockets on its frontend.
+idle_flows() {
+  if [ "$1" = haproxy ]; then
+    in_node lb2 ss -Htn state established "( sport = :5432 )" | wc -l
+  else
+    PGSTEER_SOCKET=$LAB_DIR/lb1/pgsteerd.sock PGSTEER_CONF=$LAB_DIR/lb1/pgsteerd.conf "$BUILD/pgsteer" status -j |
+      python3 -c 'import json, sys; print(sum(s["scur"] for v in json.load(sys.stdin)["services"] for s in v["servers"]))'
+  fi
+}
+# Kernel bytes per HAProxy session: two TCP sockets (client and server side), each a TCP, socket-inode,
+# file and dentry slab object, plus the buffer memory ss -m shows for lb2's sockets, shared out.
+haproxy_kernel_bytes() { # SESSIONS
+  local slab bufs socks
+  slab=$(awk '$1 == "TCP" || $1 == "sock_inode_cache" || $1 == "filp" || $1 == "dentry" { s += $4 } END { print s + 0 }' /proc/slabinfo)
+  read -r socks bufs <<< "$(in_node lb2 ss -Htnm state established | awk '/skmem:/ { n++; if (match($0, /skmem:\([^)]*\)/)) {
+      split(substr($0, RSTART + 7, RLENGTH - 8), f, ","); for (i in f) if (f[i] ~ /^(r|t|f|w|o)[0-9]/) b += substr(f[i], 2) } }
+      END { print n + 0, b + 0 }')"
+  awk -v n="$1" -v s="$socks" -v slab="$slab" -v b="$bufs" 'BEGIN { if (!n) print "null"; else printf "%.0f", (s * slab + b) / n }'
+}
+# pgsteer's flow memory per flow: pgs_flows and its reverse twin are preallocated hash maps, their
+# memory (the kernel's count of it) shared over their entries.
+pgsteer_map_bytes() {
+  local root m
+  root=$(lab_pin lb1)
+  for m in pgs_flows pgs_rflows; do bpftool -j map show pinned "$root/$m"; echo; done | python3 -c '
+import json, sys
+t = 0.0
+for line in sys.stdin:
+    if line.strip():
+        m = json.loads(line)
+        t += m["bytes_memlock"] / m["max_entries"]
+print("%.0f" % t)'
+}
+lab_pin() { if [ "$LAB_NS" = pgs ]; then echo "/sys/fs/bpf/pgsteer-$1"; else echo "/sys/fs/bpf/pgsteer-$LAB_NS-$1"; fi; }
+
+# One idle run through PATH: the balancer's CPU over IDLE_S s with no session, IDLE_N sessions logged
+# in, the memory they cost, the CPU over IDLE_S s while they are held, then one query each.
+idle_run() {
+  local path=$1 n=$IDLE_N host port pid f cpu0 cpu1 base held rss0 rss1 t0 t1 flows mem kern=null maps=null i
+  [ "$path" = haproxy ] && n=$HA_IDLE_N
+  read -r host port <<< "${TARGET[$path]}"
+  f=$WORK/idle-$path.out
+  pid=$(lb_pid "$path")
+  cpu0=$(idle_cpu_ns "$path"); t0=$(date +%s%N); sleep "$IDLE_S"
+  cpu1=$(idle_cpu_ns "$path"); t1=$(date +%s%N)
+  base=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$((t1 - t0))" 'BEGIN { printf "%.3f", (b - a) / t * 1000 }')
+  rss0=$(proc_rss_bytes "$pid")
+  in_node client env PGPASSWORD=app-secret "$BUILD/tools/pgs_idle" "$host" "$port" "$n" 900 > "$f" 2> "$f.err" &
+  local bg=$! qpid
+  # Logging in IDLE_N sessions takes a while on a loaded machine (SCRAM); bounded at 600 s.
+  for ((i = 0; i < 6000; i++)); do
+    grep -q '^# holding' "$f" 2>/dev/null && break
+    kill -0 "$bg" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q '^# holding' "$f"; then
+    say "idle run $path: the sessions did not come up: $(tail -3 "$f.err" | tr '\n' ' ')"
+    kill "$(pgrep -P "$bg")" "$bg" 2>/dev/null; wait "$bg" 2>/dev/null
+    printf '%s\t%s\tnull\tnull\tnull\tnull\tnull\tnull\tnull\tnull\tnull\t%s\n' "$path" "$n" "$base" >> "$WORK/idle.tsv"
+    return 0
+  fi
+  sleep 1
+  flows=$(idle_flows "$path")
+  rss1=$(proc_rss_bytes "$pid")
+  cpu0=$(idle_cpu_ns "$path"); t0=$(date +%s%N); sleep "$IDLE_S"
+  cpu1=$(idle_cpu_ns "$path"); t1=$(date +%s%N)
+  held=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$((t1 - t0))" 'BEGIN { printf "%.3f", (b - a) / t * 1000 }')
+  if [ "$path" = haproxy ]; then kern=$(haproxy_kernel_bytes "$flows"); else maps=$(pgsteer_map_bytes); fi
+  # The tool's own PID (it runs under the function's subshell and nsenter): SIGUSR1 ends its hold.
+  qpid=$(awk '/^# holding/ { print $3 }' "$f")
+  kill -USR1 "$qpid"; wait "$bg" || true
+  read -r _ _ conn _ failed _ ms <<< "$(grep '^# connected' "$f")"
+  read -r _ _ answered _ _ <<< "$(grep '^# answered' "$f" || echo "# answered null of")"
+  mem=$(awk -v a="$rss0" -v b="$rss1" -v n="$flows" 'BEGIN { if (!n) print "null"; else printf "%.0f", (b - a) / n }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$path" "$n" "$conn" "$failed" "$ms" "$answered" "$flows" \
+    "$mem" "$maps" "$kern" "$held" "$base" >> "$WORK/idle.tsv"
+  say "$(printf 'idle     %-8s %s sessions: %s up (%s failed) in %s ms, %s answered after %s s; LB holds %s; per flow: RSS %s B, maps %s B, kernel %s B; CPU ms/s idle: %s held, %s empty' \
+    "$path" "$n" "$conn" "$failed" "$ms" "$answered" "$IDLE_S" "$flows" "$mem" "$maps" "$kern" "$held" "$base")"
 }
 
 # One pgbench -S run of PATH at CLIENTS (CONNECT=1: -C), writing per-transaction logs under DIR;
@@ -205,10 +309,27 @@ run_half() {
 has_path() { [[ " $PATHS " == *" $1 "* ]] && [ -z "${SKIPPED[$1]:-}" ]; }
 
 "$LAB" down > /dev/null 2>&1 || true
+if [ "$IDLE_N" -gt 0 ]; then
+  # The lab's processes inherit this shell's hard file limit; raising it needs CAP_SYS_RESOURCE, which
+  # a container may not have. pgsteer holds no descriptor for a flow, each PgBouncer one a session (it
+  # may get all of them), HAProxy two (client and server side): where the limit is short of that,
+  # HAProxy's run holds what fits and says so.
+  nofile=$(ulimit -Hn)
+  if [ "$nofile" != unlimited ] && [ "$nofile" -lt $((2 * IDLE_N + 2048)) ]; then
+    ulimit -Hn $((2 * IDLE_N + 2048)) 2> /dev/null || true
+  fi
+  nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] && nofile=$((2 * IDLE_N + 2048))
+  ulimit -n "$nofile"
+  HA_IDLE_N=$(( IDLE_N < (nofile - 1024) / 2 ? IDLE_N : (nofile - 1024) / 2 ))
+  [ "$HA_IDLE_N" = "$IDLE_N" ] ||
+    say "idle run: HAProxy holds $HA_IDLE_N sessions, not $IDLE_N: two descriptors a session, and the hard file limit here is $nofile"
+  export LAB_PGB_MAX_CLIENT=$((IDLE_N + 500)) LAB_PGB_NOFILE=$(( IDLE_N + 1024 < nofile ? IDLE_N + 1024 : nofile ))
+  export LAB_HAPROXY_MAXCONN=$((HA_IDLE_N + 200))
+fi
 say "bringing the lab up (LAB_NS=$LAB_NS, XDP)"
 ATTACH=xdp "$LAB" up > /dev/null
 mkdir -p "$WORK" "$OUT"
-: > "$WORK/samples.tsv"
+: > "$WORK/samples.tsv"; : > "$WORK/idle.tsv"
 has_path haproxy && "$LAB" haproxy start > /dev/null
 if has_path ipvs; then ipvs_start || say "ipvs skipped: ${SKIPPED[ipvs]}"; fi
 has_path nat && nat_start
@@ -233,6 +354,9 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 set_attach xdp
+if [ "$IDLE_N" -gt 0 ]; then
+  for p in xdp haproxy; do has_path "$p" && idle_run "$p"; done
+fi
 echo "$stats_was" > /proc/sys/kernel/bpf_stats_enabled
 
 if [ "$PKTBENCH" = 1 ]; then
@@ -246,4 +370,5 @@ for p in "${!SKIPPED[@]}"; do printf '%s\t%s\n' "$p" "${SKIPPED[$p]}"; done > "$
   echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $(nproc) CPUs at the end; $(uname -r)"
   echo "cpu: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 } > "$WORK/machine.txt"
-python3 "$top/scripts/bench_report.py" --work "$WORK" --out "$OUT" --seconds "$SECS" --rounds "$ROUNDS" --paths "$PATHS"
+python3 "$top/scripts/bench_report.py" --work "$WORK" --out "$OUT" --seconds "$SECS" --rounds "$ROUNDS" --paths "$PATHS" \
+  --idle-seconds "$IDLE_S"

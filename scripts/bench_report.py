@@ -49,6 +49,49 @@ def load_pktbench(work):
     return out
 
 
+IDLE_COLS = ("path", "sessions", "connected", "failed", "connect_ms", "answered", "lb_flows", "rss_bytes_per_flow",
+             "map_bytes_per_flow", "kernel_bytes_per_flow", "lb_cpu_ms_per_s_held", "lb_cpu_ms_per_s_empty")
+
+
+def load_idle(work):
+    rows = []
+    try:
+        lines = open(os.path.join(work, "idle.tsv")).read().splitlines()
+    except OSError:
+        return rows
+    for line in lines:
+        f = line.split("\t")
+        if len(f) != len(IDLE_COLS):
+            continue
+        r = {"path": f[0]}
+        r.update({k: num(v) for k, v in zip(IDLE_COLS[1:], f[1:])})
+        parts = [r[k] for k in ("rss_bytes_per_flow", "map_bytes_per_flow", "kernel_bytes_per_flow") if r[k] is not None]
+        r["mem_bytes_per_flow"] = sum(parts) if parts else None
+        rows.append(r)
+    return rows
+
+
+def idle_markdown(idle, hold_s):
+    lines = ["", f"Idle sessions held through the balancer (tests/tools/pgs_idle: libpq sessions logged in, no traffic, "
+             f"held {hold_s} s, then one query each):", "",
+             "| path | sessions up / asked | connect s | answered after the hold | LB holds | memory per flow, bytes "
+             "(process RSS + maps + kernel sockets) | LB CPU ms/s, sessions held | LB CPU ms/s, no session |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for r in idle:
+        mem = " + ".join(fmt(r[k], ".0f") for k in ("rss_bytes_per_flow", "map_bytes_per_flow", "kernel_bytes_per_flow"))
+        lines.append(f"| {NAMES.get(r['path'], r['path'])} | {fmt(r['connected'], '.0f')} / {fmt(r['sessions'], '.0f')} | "
+                     f"{fmt(r['connect_ms'] / 1000 if r['connect_ms'] is not None else None, '.1f')} | {fmt(r['answered'], '.0f')} | "
+                     f"{fmt(r['lb_flows'], '.0f')} | {fmt(r['mem_bytes_per_flow'], '.0f')} ({mem}) | "
+                     f"{fmt(r['lb_cpu_ms_per_s_held'], '.3f')} | {fmt(r['lb_cpu_ms_per_s_empty'], '.3f')} |")
+    lines += ["", "Memory per flow: the balancer process's RSS growth over the sessions (pgsteerd, HAProxy); for "
+              "pgsteer the flow maps' memory per entry (pgs_flows and pgs_rflows are preallocated: reserved for "
+              "flow-table-size entries at start, whatever the load); for HAProxy its two kernel TCP sockets a "
+              "session, estimated from the slab object sizes (TCP, sock_inode_cache, filp, dentry) plus the "
+              "buffer memory `ss -m` shows (- where it does not apply). LB CPU: pgsteerd's process CPU plus "
+              "its BPF programs' run time; HAProxy's process CPU; in ms per second of wall time."]
+    return lines
+
+
 def ratio(a, b):
     return f"{a / b:.2f}" if a is not None and b else "-"
 
@@ -57,7 +100,7 @@ def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
-def markdown(rows, paths, skipped, pkt, args, machine):
+def markdown(rows, paths, skipped, pkt, idle, args, machine):
     by = {(r["path"], r["clients"], r["connect"]): r for r in rows}
     lines = ["| workload | path | TPS | p50 ms | p99 ms | vs direct | vs bare fwd | vs HAProxy | LB CPU µs/tx |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -86,6 +129,8 @@ def markdown(rows, paths, skipped, pkt, args, machine):
                 v = pkt[p]
                 lines.append(f"| {NAMES.get(p, p) if p == 'fwd' else 'pgsteer ' + p.upper()} | {fmt(v['new_flow'], '.0f')} | "
                              f"{fmt(v['established_hot'], '.0f')} | {fmt(v['established_cold'], '.0f')} | {fmt(v['reply'], '.0f')} |")
+    if idle:
+        lines += idle_markdown(idle, args.idle_seconds)
     lines += ["", "Machine: " + machine.replace("\n", "; ")]
     return "\n".join(lines) + "\n"
 
@@ -134,6 +179,7 @@ def main():
     ap.add_argument("--seconds", type=int, required=True)
     ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--paths", required=True)
+    ap.add_argument("--idle-seconds", type=int, default=0)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     paths = args.paths.split()
@@ -147,11 +193,12 @@ def main():
     pkt = load_pktbench(args.work)
     machine = open(os.path.join(args.work, "machine.txt")).read().strip() if os.path.exists(
         os.path.join(args.work, "machine.txt")) else ""
+    idle = load_idle(args.work)
     doc = {"seconds_per_run": args.seconds, "rounds": args.rounds, "machine": machine, "rows": rows,
-           "skipped": skipped, "bpf_ns_per_packet": pkt}
+           "skipped": skipped, "bpf_ns_per_packet": pkt, "idle": idle, "idle_hold_seconds": args.idle_seconds}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1)
-    md = markdown(rows, paths, skipped, pkt, args, machine)
+    md = markdown(rows, paths, skipped, pkt, idle, args, machine)
     with open(os.path.join(args.out, "bench.md"), "w") as f:
         f.write(md)
     made = plots(rows, paths, args.out)

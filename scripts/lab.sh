@@ -22,7 +22,8 @@
 #                             under $BUILD/app), then its API on 10.100.1.3:3000 and web page on :3001
 # env: LAB_NS=pgs (namespace prefix)  LAB_DIR=/tmp/pgsteer-lab  BUILD=<repo>/build  ATTACH=xdp  VRRP=1  LB_EXTRA  VRRP_EXTRA  LB_GLOBAL_EXTRA
 #      LB_ARGS (extra pgsteerd flags)  LAB_NO_LB=1 (no pgsteerd)  LAB_KEEP=1 (keep a failed up for debugging)
-#      PGBENCH_SCALE=10  DB_FSYNC=off  LAB_IPV6=0
+#      PGBENCH_SCALE=10  DB_FSYNC=off  LAB_IPV6=0  LAB_PGB_MAX_CLIENT=500  LAB_PGB_NOFILE=4096 (per PgBouncer; the
+#      caller's hard file limit must allow it)  LAB_HAPROXY_MAXCONN=4000
 set -euo pipefail
 # The lab owns its environment: none of the caller's libpq variables (PGUSER, PGPORT, PGDATA...) nor
 # its locale reaches the lab's PostgreSQL, PgBouncer, psql or pgbench.

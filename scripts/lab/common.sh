@@ -19,6 +19,10 @@ LAB_PREFIX=24
 LAB_NET=10.100.1.0/24
 LAB_VIP=10.100.1.100
 LAB_PGB_INSTANCES="pgb1:6432 pgb2:6433 pgb3:6434"
+# Client sessions per PgBouncer and its file limit; HAProxy's maxconn (the bench's idle run raises them).
+LAB_PGB_MAX_CLIENT=${LAB_PGB_MAX_CLIENT:-500}
+LAB_PGB_NOFILE=${LAB_PGB_NOFILE:-4096}
+LAB_HAPROXY_MAXCONN=${LAB_HAPROXY_MAXCONN:-4000}
 LAB_SINK_PORT=8080
 LAB_WEBHOOK_URL="http://${LAB_ADDR[client]}:$LAB_SINK_PORT/services/T0LAB/B0LAB/lab-secret-token"
 LAB_STATS_PORT=8404

@@ -14,7 +14,7 @@ haproxy_conf() {
   cat <<EOF
 # HAProxy for the pgsteer lab on $bind, written by scripts/lab/haproxy.sh
 global
-    maxconn 4000
+    maxconn $LAB_HAPROXY_MAXCONN
 ${sock:+    stats socket $sock mode 600 level admin
 }
 defaults

@@ -178,7 +178,8 @@ db_run() {
 # Run scripts/provision/pgbouncer.sh in the lab's pgb with the lab's settings.
 pgb_run() {
   in_ns pgb env LOG_TAG=pgbouncer PGB_ADDR="${LAB_ADDR[pgb]}" PGB_DIR="$LAB_DIR/pgb" \
-    PGB_INSTANCES="$LAB_PGB_INSTANCES" DB_HOST="${LAB_ADDR[db]}" DB_PORT=5432 \
+    PGB_INSTANCES="$LAB_PGB_INSTANCES" PGB_MAX_CLIENT="$LAB_PGB_MAX_CLIENT" PGB_NOFILE="$LAB_PGB_NOFILE" \
+    DB_HOST="${LAB_ADDR[db]}" DB_PORT=5432 \
     APP_DB="$APP_DB" APP_USER="$APP_USER" APP_PASSWORD="$APP_PASSWORD" "$PROVISION/pgbouncer.sh" "$@"
 }
 
