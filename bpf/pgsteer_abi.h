@@ -97,7 +97,9 @@ enum pgs_flow_state {
 	X(COOKIE_SYN_RETX, "cookie_syn_retx", 0,                                                            \
 	  "client segment of a cookie flow before the backend answered: our SYN sent again")                \
 	X(DROP_COOKIE_EARLY, "drop_cookie_early", 1,                                                        \
-	  "client data on a cookie flow before the backend answered (TC): dropped, the client resends it")
+	  "client data on a cookie flow before the backend answered (TC): dropped, the client resends it") \
+	X(COOKIE_REFUSED, "cookie_refused", 0,                                                          \
+	  "backend refused a cookie flow's SYN (RST): the client, whose handshake was ours, gets a clean RST")
 
 enum pgs_reason {
 #define PGS_REASON_ENUM(id, name, drop, help) PGS_R_##id,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* The load-balancing logic both entry points share: classify a packet, select a server, commit the
- * flow state, and the header values the translated packet must carry. Nothing here touches the
- * packet's bytes; the entry points rewrite them the way their hook allows. */
+ * flow state, and the header values the translated packet must carry. The entry points rewrite the
+ * packet the way their hook allows; only a SYN-cookie flow's sequence numbers are translated here,
+ * in place (pgs_rewrite_diff, seqxlate.h), and the TCP header a cookie handshake leaves with is
+ * planned here (plan.shape, syncookie.h) and written by the entry points. */
 #ifndef PGS_LB_H
 #define PGS_LB_H
 
@@ -583,6 +585,11 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 
 		if (passive)
 			*passive = plan->now;
+		if (plan->shape.kind == PGS_SHAPE_RST) {
+			/* A cookie flow's client sends no SYN again: it gets a clean RST (syncookie.h). */
+			flow_advance(plan, s.state);
+			return -1;
+		}
 		if (st)
 			st->redispatched++;
 		flow_forget(f, &plan->fk);
@@ -638,6 +645,8 @@ static __always_inline __u32 pgs_fwd_reason(const struct pgs_plan *plan)
 		return PGS_R_FWD_SUSPECT;
 	if (plan->shape.kind == PGS_SHAPE_SYN)
 		return plan->kind == PGS_K_NEW ? PGS_R_COOKIE_VALID : PGS_R_COOKIE_SYN_RETX;
+	if (plan->shape.kind == PGS_SHAPE_RST)
+		return PGS_R_COOKIE_REFUSED;
 	if (plan->kind == PGS_K_NEW)
 		return PGS_R_FWD_NEW;
 	return plan->kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV;

@@ -25,6 +25,7 @@ enum pgs_shape_kind {
 	PGS_SHAPE_SYNACK = 1, /* client SYN -> our cookie SYN-ACK, back to the client */
 	PGS_SHAPE_SYN,        /* client ACK/segment of a cookie flow -> our SYN to the backend */
 	PGS_SHAPE_WUPD,       /* backend SYN-ACK of a cookie flow -> window-opening ACK to the client */
+	PGS_SHAPE_RST,        /* backend RST to our SYN -> an RST in the client's numbers (its handshake was ours) */
 };
 
 /* The TCP header a reshaped packet leaves with (values in host order), and the cookie facts of a
@@ -169,8 +170,23 @@ static __always_inline int syncookie_check_ack(const struct pgs_pkt *p, const st
 static __always_inline int syncookie_flow_packet(const struct pgs_pkt *p, const struct pgs_flow *f, int from_client,
 						 struct pgs_shape *sh)
 {
-	if (!(f->flags & PGS_FLOW_F_COOKIE) || (p->flags & PGS_TCP_RST))
+	if (!(f->flags & PGS_FLOW_F_COOKIE))
 		return -1;
+	if (p->flags & PGS_TCP_RST) {
+		/* The backend refused our SYN: it acknowledges it exactly (as handshake_fits checks), or it
+		 * is no answer and goes on untouched. The client saw our cookie as the ISN: the RST it
+		 * gets carries the next sequence number it expects. */
+		if (from_client || f->state != PGS_FLOW_SYN_SENT || !(p->flags & PGS_TCP_ACK) ||
+		    bpf_ntohl(p->tcp->ack_seq) != f->isn[0] + 1)
+			return -1;
+		sh->kind = PGS_SHAPE_RST;
+		sh->flags = PGS_TCP_RST;
+		sh->seq = f->cookie_isn + 1;
+		sh->ack = 0;
+		sh->win = 0;
+		sh->thl = 20;
+		return -1;
+	}
 	if (from_client) {
 		/* Before the backend answered, whatever the client sends is our SYN once more (the first
 		 * may have been lost); its data, if any, comes again when the window opens. */

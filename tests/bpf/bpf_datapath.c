@@ -1507,6 +1507,7 @@ static const struct {
 	CASE(cookie_session_translated),
 	CASE(cookie_forged_acks_dropped),
 	CASE(cookie_forged_rst_fin_out_of_window),
+	CASE(cookie_backend_refuses),
 	CASE(cookie_flood_auto),
 };
 

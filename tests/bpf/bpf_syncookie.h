@@ -305,6 +305,57 @@ static void cookie_forged_rst_fin_out_of_window(void)
 	CHECK_EQ(svc_verdict(PGS_R_DROP_COOKIE_INVALID), 0);
 }
 
+/* The backend refuses a cookie flow's SYN (its port closed): the client, whose handshake was with
+ * the datapath and who sends no SYN again, gets a clean RST in its own numbers (the next sequence
+ * number it expects), counted as cookie_refused, and the server leaves selection. A forged refusal
+ * that does not acknowledge our SYN is forwarded untouched and ends nothing. */
+static void cookie_backend_refuses(void)
+{
+	uint8_t in[PKT_MAX];
+	uint64_t passive = 0;
+	struct pgs_flow f;
+	struct ck_out a;
+	uint32_t c;
+
+	reset();
+	set_cookies(PGS_COOKIES_ALWAYS, 0);
+	c = ck_syn(CLIENT, 50040, "SYN");
+	f = ck_ack(50040, c, "cookie ACK");
+	EXPECT_OUTCOME(run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_RST | F_ACK, 0, CK_ISN + 7, 0, 0, 0)),
+		       O_TX, "forged refusal");
+	a = ck_view("forged refusal");
+	CHECK(a.v.flags == (F_RST | F_ACK) && a.v.seq == 0, "forged refusal reshaped: flags %02x seq %u", a.v.flags, a.v.seq);
+	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), 1);
+	CHECK_EQ(verdict(PGS_R_COOKIE_REFUSED), 0);
+	CHECK_EQ(state_of(50040), PGS_FLOW_SYN_SENT);
+	bpf_map_lookup_elem(M.passive, &f.slot, &passive);
+	CHECK_EQ(passive, 0);
+
+	EXPECT_OUTCOME(run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_RST | F_ACK, 0, CK_ISN + 1, 0, 0, 0)),
+		       O_TX, "refusal");
+	a = ck_view("refusal");
+	CHECK(a.v.saddr == VIP && a.v.daddr == CLIENT && a.v.sport == VPORT && a.v.dport == 50040,
+	      "RST %08x:%u -> %08x:%u, not to the client", a.v.saddr, a.v.sport, a.v.daddr, a.v.dport);
+	CHECK_EQ(a.v.flags, F_RST);
+	CHECK_EQ(a.v.seq, c + 1);
+	CHECK_EQ(a.v.ack, 0);
+	CHECK_EQ(a.doff, 5);
+	CHECK_EQ(a.len, 0);
+	CHECK_EQ(verdict(PGS_R_COOKIE_REFUSED), 1);
+	CHECK_EQ(state_of(50040), PGS_FLOW_CLOSED);
+	bpf_map_lookup_elem(M.passive, &f.slot, &passive);
+	CHECK(passive != 0, "the refusing server must leave selection at once");
+	CHECK_EQ(total_opened() - total_closed(), 0);
+	/* The client connects again from the same port: a cookie, then a flow to another server. */
+	c = ck_syn(CLIENT, 50040, "SYN again");
+	{
+		struct pgs_flow g = ck_ack(50040, c, "cookie ACK again");
+
+		CHECK(g.slot != f.slot && g.state == PGS_FLOW_SYN_SENT, "the new flow went to slot %u (refused: %u), state %u",
+		      g.slot, f.slot, g.state);
+	}
+}
+
 /* Spoofed SYNs from random sources, then legitimate clients. Without cookies the half-open flows
  * hold the SNAT ports and the table; with auto cookies every legitimate client gets through. */
 static void cookie_flood_auto(void)
