@@ -359,6 +359,29 @@ if [ "$IDLE_N" -gt 0 ]; then
 fi
 echo "$stats_was" > /proc/sys/kernel/bpf_stats_enabled
 
+# New connections through XDP with syn-cookies auto (the default: no flood, no cookie) and always
+# (every handshake through a cookie): pgbench -S -C at 8 clients, interleaved, medians of ROUNDS.
+# Printed and kept in $OUT/syncookies.txt; the service's config is back to auto after.
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "null" }'; }
+if has_path xdp; then
+  declare -A CK=([auto]="" [always]="")
+  for round in $(seq 1 "$ROUNDS"); do
+    for mode in auto always; do
+      sed -i '/^    syn-cookies /d' "$LAB_DIR/lb1/pgsteerd.conf"
+      [ $mode = auto ] || sed -i "/^service pgsql/a\\    syn-cookies $mode" "$LAB_DIR/lb1/pgsteerd.conf"
+      "$LAB" exec lb1 pgsteer reload > /dev/null
+      d=$(mktemp -d "$WORK/run.XXXXXX")
+      read -r tps _ <<< "$(run_pgbench xdp 8 1 "$d")" && CK[$mode]+="$tps "
+      rm -rf "$d"
+    done
+  done
+  sed -i '/^    syn-cookies /d' "$LAB_DIR/lb1/pgsteerd.conf"
+  "$LAB" exec lb1 pgsteer reload > /dev/null
+  # shellcheck disable=SC2086
+  say "$(printf 'xdp, new connections (pgbench -S -C, 8 clients): syn-cookies auto %s tps, always %s tps (medians of %s)' \
+    "$(median ${CK[auto]})" "$(median ${CK[always]})" "$ROUNDS" | tee "$OUT/syncookies.txt")"
+fi
+
 if [ "$PKTBENCH" = 1 ]; then
   say "ns per packet (BPF_PROG_TEST_RUN)"
   "$BUILD/tools/pgs_pktbench" > "$WORK/pktbench.txt"
