@@ -112,6 +112,16 @@ static struct pgs_flow ck_ack(uint16_t cport, uint32_t c, const char *what)
 	return f;
 }
 
+/* A fresh table, cookies always on, and a cookie flow of client port cport opened through its
+ * handshake: the flow (our SYN sent, the backend not answered yet); the cookie in *c. */
+static struct pgs_flow ck_open(uint16_t cport, uint32_t *c)
+{
+	reset();
+	set_cookies(PGS_COOKIES_ALWAYS, 0);
+	*c = ck_syn(CLIENT, cport, "SYN");
+	return ck_ack(cport, *c, "cookie ACK");
+}
+
 /* One segment through a cookie flow: what leaves must carry want_seq/want_ack, same flags and length. */
 static void ck_pass(const struct pgs_flow *f, uint16_t cport, int from_client, uint8_t flags, uint32_t seq, uint32_t ack,
 		    uint16_t payload, uint32_t want_seq, uint32_t want_ack, const char *what)
@@ -162,10 +172,7 @@ static void cookie_session_translated(void)
 	struct ck_out a;
 	enum outcome o;
 
-	reset();
-	set_cookies(PGS_COOKIES_ALWAYS, 0);
-	c = ck_syn(CLIENT, 50010, "SYN");
-	f = ck_ack(50010, c, "cookie ACK");
+	f = ck_open(50010, &c);
 	CHECK_EQ(verdict(PGS_R_COOKIE_VALID), 1);
 	CHECK_EQ(svc_verdict(PGS_R_COOKIE_VALID), 1);
 	CHECK_EQ(svc_verdict(PGS_R_DROP_COOKIE_INVALID), 0);
@@ -274,10 +281,7 @@ static void cookie_forged_rst_fin_out_of_window(void)
 	struct pgs_flow f;
 	uint32_t c;
 
-	reset();
-	set_cookies(PGS_COOKIES_ALWAYS, 0);
-	c = ck_syn(CLIENT, 50030, "SYN");
-	f = ck_ack(50030, c, "cookie ACK");
+	f = ck_open(50030, &c);
 	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 0, 0));
 	flow_get(50030, &f);
 	ck_pass(&f, 50030, 1, F_ACK | F_PSH, CK_ISN + 1, c + 1, 20, CK_ISN + 1, SRV_ISN + 1, "client data");
@@ -317,10 +321,7 @@ static void cookie_backend_refuses(void)
 	struct ck_out a;
 	uint32_t c;
 
-	reset();
-	set_cookies(PGS_COOKIES_ALWAYS, 0);
-	c = ck_syn(CLIENT, 50040, "SYN");
-	f = ck_ack(50040, c, "cookie ACK");
+	f = ck_open(50040, &c);
 	EXPECT_OUTCOME(run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_RST | F_ACK, 0, CK_ISN + 7, 0, 0, 0)),
 		       O_TX, "forged refusal");
 	a = ck_view("forged refusal");
