@@ -174,6 +174,17 @@ void model_init(struct model *m, const struct config *cfg, uint64_t now, const s
 	assign_slots(m, prev);
 }
 
+const struct server_rt *model_slot(const struct model *m, uint32_t slot)
+{
+	int i, j;
+
+	for (i = 0; i < m->nservices; i++)
+		for (j = 0; j < m->services[i].nservers; j++)
+			if (m->services[i].servers[j].slot == slot)
+				return &m->services[i].servers[j];
+	return NULL;
+}
+
 struct server_rt *model_server(struct model *m, const char *service, const char *server)
 {
 	int i, j;

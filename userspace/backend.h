@@ -126,6 +126,8 @@ void model_init(struct model *m, const struct config *cfg, uint64_t now_ms, cons
 /* Positions the service spans in the datapath (highest slot position + 1; holes are empty slots). */
 uint32_t service_positions(const struct service_rt *svc);
 struct server_rt *model_server(struct model *m, const char *service, const char *server);
+/* The server in datapath slot `slot`; NULL when the slot is empty. */
+const struct server_rt *model_slot(const struct model *m, uint32_t slot);
 /* "service/server" or a bare server name when it is unique. */
 struct server_rt *model_find(struct model *m, const char *spec);
 

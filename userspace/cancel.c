@@ -175,7 +175,7 @@ static struct service_rt *service_of(uint32_t slot)
 	int i;
 
 	for (i = 0; i < C.m->nservices; i++)
-		if (C.m->services[i].id == slot / PGS_MAX_SERVERS)
+		if (C.m->services[i].id == pgs_slot_svc(slot))
 			return &C.m->services[i];
 	return NULL;
 }

@@ -346,21 +346,10 @@ void dpsync_takeover(struct datapath *dp)
 		log_warnx("rebuilding connection counts from the flow table: %s", strerror(-r));
 }
 
-static const struct server_rt *server_at(const struct model *m, uint32_t slot)
-{
-	int i, j;
-
-	for (i = 0; i < m->nservices; i++)
-		for (j = 0; j < m->services[i].nservers; j++)
-			if (m->services[i].servers[j].slot == slot)
-				return &m->services[i].servers[j];
-	return NULL;
-}
-
 static int fill_record(const struct model *m, const struct pgs_flow_key *k, uint32_t slot, uint32_t backend,
 		       uint16_t bport, uint16_t sport, struct sync_flow *r)
 {
-	const struct server_rt *s = server_at(m, slot);
+	const struct server_rt *s = model_slot(m, slot);
 
 	if (!s)
 		return -ENOENT;

@@ -115,7 +115,7 @@ static long flows_read(const struct pgs_maps *m, const struct flows_filter *f, s
 			continue; /* gone meanwhile */
 		if (f->client && (r.k.client != f->client || (f->cport && r.k.cport != f->cport)))
 			continue;
-		id = r.f.slot / PGS_MAX_SERVERS;
+		id = pgs_slot_svc(r.f.slot);
 		snprintf(r.service, sizeof(r.service), "%s", id < PGS_MAX_SERVICES ? names->name[id] : "");
 		if (!maps_get_server(m, r.f.slot, &s) && s.gen == r.f.gen)
 			snprintf(r.server, sizeof(r.server), "%.*s", PGS_NAME_LEN, s.name);

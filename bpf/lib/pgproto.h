@@ -55,7 +55,7 @@ static __always_inline void pgproto_client_payload(struct pgs_flow *f, const str
 						   const struct tcphdr *tcp, const void *data_end, __u32 payload,
 						   __u64 now)
 {
-	__u32 svc = f->slot / PGS_MAX_SERVERS, *opts, w[4];
+	__u32 svc = pgs_slot_svc(f->slot), *opts, w[4];
 	const __u8 *pl;
 
 	if (!payload || (f->flags & PGS_FLOW_F_PAYLOAD))
