@@ -95,7 +95,7 @@ static const char *did_you_mean(const char *word, const char *const *list, char 
 }
 
 static const char *const global_words[] = { "interface", "attach", "pin-root", "runtime-socket", "stats", "state-dir",
-					    "node-name", "flow-table-size", "snat-ports", "timeout", "alert", NULL };
+					    "node-name", "flow-table-size", "snat-ports", "timeout", "alert", "log", NULL };
 static const char *const vrrp_words[] = { "vrid", "priority", "advert-interval", "preempt", "nopreempt", "preempt-delay",
 					  "vip", "unicast-peer", "peer-name", "unicast-src", "checksum", "garp-repeat",
 					  "garp-delay", "sync", NULL };
@@ -433,6 +433,14 @@ static int parse_global(struct parser *p, int argc, char **argv)
 			return fail(p, "stats: expects ADDRESS:PORT, none or 'auth-file PATH'");
 		c->stats_enabled = 1;
 		return parse_ip_port(p, kw, argv[1], &c->stats_addr, &c->stats_port);
+	}
+	if (!strcmp(kw, "log")) {
+		if (argc < 2 || strcmp(argv[1], "connections") || (argc != 2 && (argc != 4 || strcmp(argv[2], "file"))))
+			return fail(p, "log: expects 'connections' or 'connections file PATH'");
+		c->log_connections = 1;
+		if (argc == 2)
+			return 0;
+		return parse_abs_path(p, "log connections file", argv[3], c->log_file, sizeof(c->log_file));
 	}
 	if (!strcmp(kw, "state-dir")) {
 		if (argc != 2 || argv[1][0] != '/')

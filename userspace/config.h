@@ -124,6 +124,8 @@ struct config {
 	uint32_t t_fin_ms;
 	uint32_t t_closed_ms;
 	struct cfg_alert alert;
+	int log_connections;            /* "log connections": a line per connection opened and closed */
+	char log_file[PATH_MAX];        /* "log connections file PATH": those lines there too; "" = none */
 	struct cfg_vrrp vrrp;
 	int nservices;
 	struct cfg_service services[PGS_MAX_SERVICES];

@@ -62,3 +62,8 @@ void ctl_tell_stopping(int handover)
 {
 	TELL(stopping, handover);
 }
+
+void ctl_tell_flow(const struct pgs_flow_event *ev)
+{
+	TELL(flow, ev);
+}

@@ -12,9 +12,10 @@ struct ctl_hooks {
 	void (*server)(void *arg, struct server_rt *s);    /* a server's datapath entry was rewritten */
 	void (*reloaded)(void *arg);                       /* a reload applied a new config and model */
 	void (*stopping)(void *arg, int handover);         /* the loop ended (handover: restart in place) */
+	void (*flow)(void *arg, const struct pgs_flow_event *ev); /* a flow event of pgs_events (flowev.c) */
 };
 
-#define CTL_HOOKS_MAX 8
+#define CTL_HOOKS_MAX 16
 
 /* Register h (kept by pointer) with arg; 0, or -ENOSPC. Each event goes to every registration in
  * the order they were added; a missing callback is skipped. */
@@ -26,5 +27,6 @@ void ctl_tell_steering(int on);
 void ctl_tell_server(struct server_rt *s);
 void ctl_tell_reloaded(void);
 void ctl_tell_stopping(int handover);
+void ctl_tell_flow(const struct pgs_flow_event *ev);
 
 #endif

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <bpf/libbpf.h>
 #include "alert.h"
 #include "backend.h"
 #include "checker.h"
 #include "config.h"
 #include "config_warn.h"
+#include "connlog.h"
 #include "datapath.h"
 #include "dpsync.h"
 #include "fdlimit.h"
@@ -383,8 +383,9 @@ int main(int argc, char **argv)
 	dpsync_model(d.dp, &d.model);
 	dpsync_drop_unknown(d.dp, &d.cfg);
 	dpsync_neighbours(d.dp, &d.model, d.cfg.interface);
-	if (policy_start(d.dp, &d.model) || cancel_start(d.loop, d.dp, &d.model) || synflood_start(d.dp, &d.model, d.alerter))
-		fatal("starting source policy, cancel routing and SYN-flood reports");
+	if (policy_start(d.dp, &d.model) || cancel_start(d.loop, d.dp, &d.model) || synflood_start(d.dp, &d.model, d.alerter) ||
+	    connlog_start(d.loop, d.dp, &d.model))
+		fatal("starting source policy, cancel routing, SYN-flood reports and the connection log");
 	/* Without VRRP the VIP is managed outside pgsteerd and this node always steers. */
 	if (!d.cfg.vrrp.enabled)
 		set_steering(&d, 1);

@@ -17,10 +17,10 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <bpf/libbpf.h>
 #include "backend.h"
 #include "datapath.h"
 #include "dpsync.h"
+#include "flowev.h"
 #include "hooks.h"
 #include "log.h"
 #include "loop.h"
@@ -64,7 +64,6 @@ struct sync {
 	uint8_t *out;                  /* the table being sent to it */
 	size_t out_len, out_off, out_cap;
 	uint64_t resync_ns;            /* when the resync under way started */
-	struct ring_buffer *rb;
 	struct sync_batch batch;
 	struct timer flush, refresh, retry;
 	int master;
@@ -150,23 +149,15 @@ static void queue(struct sync *s, const struct sync_flow *f)
 		timer_arm(&s->flush, FLUSH_MS);
 }
 
-static int on_event(void *arg, void *data, size_t len)
+static void on_flow(void *arg, const struct pgs_flow_event *ev)
 {
 	struct sync *s = arg;
 	struct sync_flow r;
 
-	if (len < sizeof(struct pgs_flow_event) || !s->master)
-		return 0;
-	if (!dpsync_event_record(s->dp, s->model, data, &r))
+	if (!s->master)
+		return;
+	if (!dpsync_event_record(s->dp, s->model, ev, &r))
 		queue(s, &r);
-	return 0;
-}
-
-static void on_ring(void *arg, uint32_t events)
-{
-	struct sync *s = arg;
-
-	ring_buffer__consume(s->rb);
 }
 
 struct walk {
@@ -255,7 +246,7 @@ static void on_refresh(void *arg)
 	struct sync *s = arg;
 
 	if (s->master) {
-		ring_buffer__consume(s->rb);
+		flowev_drain();
 		flush(s);
 		send_table(s, 0);
 	}
@@ -519,7 +510,7 @@ static void on_serve(void *arg, uint32_t events)
 			serve_close(s);
 			return;
 		}
-		ring_buffer__consume(s->rb);
+		flowev_drain();
 		flush(s);
 		s->btx.epoch = s->last_hdr.epoch ^ s->last_hdr.seq;
 		s->btx.seq = 0;
@@ -618,11 +609,11 @@ static void become(struct sync *s, int master)
 		s->master = 1;
 		s->v.ready = 1;
 		vrrp_hold_preempt(s->vrrp, 0);
-		ring_buffer__consume(s->rb); /* what the datapath queued meanwhile (a restart in place) */
+		flowev_drain(); /* what the datapath queued meanwhile (a restart in place) */
 		log_info("sync: sending this node's flow events to the peers");
 	} else {
 		/* Stepping down: what the datapath told last goes out before the peer takes over. */
-		ring_buffer__consume(s->rb);
+		flowev_drain();
 		flush(s);
 		serve_close(s);
 		s->master = 0;
@@ -677,6 +668,7 @@ static const struct ctl_hooks hooks = {
 	.steering = on_steering,
 	.reloaded = on_reloaded,
 	.stopping = on_stopping,
+	.flow = on_flow,
 };
 
 static void sync_free(struct sync *s)
@@ -684,15 +676,11 @@ static void sync_free(struct sync *s)
 	if (!s)
 		return;
 	if (s->master) {
-		ring_buffer__consume(s->rb);
+		flowev_drain();
 		flush(s); /* a stopping master hands over what it has not sent yet */
 	}
 	conn_close(s);
 	serve_close(s);
-	if (s->rb) {
-		loop_del(s->loop, ring_buffer__epoll_fd(s->rb));
-		ring_buffer__free(s->rb);
-	}
 	if (s->udp >= 0) {
 		loop_del(s->loop, s->udp);
 		close(s->udp);
@@ -759,10 +747,9 @@ int sync_start(struct loop *l, const struct config *cfg, struct model *m, struct
 	r = open_sockets(s, err, errlen);
 	if (r)
 		goto fail;
-	s->rb = ring_buffer__new(datapath_events_fd(dp), on_event, s, NULL);
-	if (!s->rb || loop_add(l, ring_buffer__epoll_fd(s->rb), EPOLLIN, on_ring, s)) {
-		r = -errno;
-		snprintf(err, errlen, "sync: reading the datapath's flow events (map pgs_events): %s", strerror(errno));
+	r = flowev_start(l, dp);
+	if (r) {
+		snprintf(err, errlen, "sync: reading the datapath's flow events (map pgs_events): %s", strerror(-r));
 		goto fail;
 	}
 	r = ctl_hooks_add(&hooks, s);

@@ -6,6 +6,7 @@
 # the other node named; VRRP_EXTRA: more lines for it);
 # VRRP=0 leaves it out: the lab then puts the VIP on lb1 statically.
 # LB_EXTRA: newline-separated lines appended to the service section; LB_GLOBAL_EXTRA: to global.
+# Every lab node logs connections to $LAB_DIR/NODE/connections.log (t_flows reads it).
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -33,7 +34,8 @@ lbconf() {
     LB_PEER_NAMES="lb1=${LAB_ADDR[lb1]} lb2=${LAB_ADDR[lb2]}" LB_VRRP_EXTRA="${VRRP_EXTRA:-}" \
     LB_VIP=$LAB_VIP/$LAB_PREFIX LB_BIND=$LAB_VIP:5432 LB_BALANCE=leastconn \
     LB_CHECK="pgsql inter 1s fall 3 rise 2 timeout 1s" \
-    LB_SERVERS="$servers" LB_EXTRA="${LB_EXTRA:-}" LB_GLOBAL_EXTRA="${LB_GLOBAL_EXTRA:-}" \
+    LB_SERVERS="$servers" LB_EXTRA="${LB_EXTRA:-}" LB_GLOBAL_EXTRA="log connections file $LAB_DIR/$node/connections.log${LB_GLOBAL_EXTRA:+
+$LB_GLOBAL_EXTRA}" \
     "$PROVISION/lb.sh" conf
 }
 

@@ -2,10 +2,24 @@
 # ONCE=1 (pgsteer flows reads the pinned flow table, the same whatever the attach mode)
 # Who is behind which connection: for every client row PgBouncer's SHOW CLIENTS lists (the VIP and
 # a SNAT port, full NAT hides the client), `pgsteer flows -j` names the real client address and port
-# (as the client's own sockets show them) and the same server; --server and --client filter.
+# (as the client's own sockets show them) and the same server; --server and --client filter. The
+# connection log (the lab's pgsteerd have "log connections file") has each session's open and close.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 t_start=$SECONDS
+
+CONNLOG=$LAB_DIR_TEST/lb1/connections.log
+log_from=$(($(cat "$CONNLOG" 2>/dev/null | wc -l) + 1))
+# conn_logged KIND TAIL: every session of the client in $joined ("server snat_port addr port") has a
+# "connection KIND" line in lb1's log since the test began, naming its client port, the VIP, the
+# server and the SNAT port, ending with TAIL (an extended regular expression).
+conn_logged() {
+  local srv sport caddr cport
+  while read -r srv sport caddr cport; do
+    [ "$caddr" = 10.100.1.2 ] || continue
+    tail -n +"$log_from" "$CONNLOG" | grep -qE "connection $1 10\.100\.1\.2:$cport > ${VIP//./\.}:5432 > pgsql/$srv [0-9.:]+ as ${VIP//./\.}:$sport$2" || return 1
+  done <<< "$joined"
+}
 
 open_sessions 6
 flows=$(on lb1 pgsteer flows -j)
@@ -57,5 +71,14 @@ table=$(on lb1 pgsteer flows --client 10.100.1.2)
 check flows_table_lists_client [ "$(grep -c "^10\.100\.1\.2:.* ESTABLISHED " <<< "$table")" = 6 ]
 on lb1 pgsteer flows --client "10.100.1.2:$cport" | sed 's/^/    /'
 check flows_bad_client_refused [ "$(on lb1 pgsteer flows --client 10.100.1 > /dev/null 2>&1; echo $?)" = 1 ]
+t0=$(mono_ms)
+wait_until 30 conn_logged open '$'
+check connlog_open_line_per_session conn_logged open '$'
+echo "    connection log, opened:"; tail -n +"$log_from" "$CONNLOG" | grep "connection open 10\.100\.1\.2:" | sed 's/^/      /'
 close_sessions
+# (psql sends Terminate, then closes: PgBouncer may close first on reading it, so either side's FIN.)
+wait_until 30 conn_logged close ' after [0-9]+\.[0-9]{3}s, closed by (client|server) \(FIN\)$'
+check connlog_close_line_per_session conn_logged close ' after [0-9]+\.[0-9]{3}s, closed by (client|server) \(FIN\)$'
+tail -n +"$log_from" "$CONNLOG" | grep "connection close 10\.100\.1\.2:" | head -n 2 | sed 's/^/      /'
+echo "    connection log lines seen within $(($(mono_ms) - t0)) ms"
 echo "    t_flows took $((SECONDS - t_start)) s"

@@ -327,6 +327,29 @@ static void pg_words(void)
 	CHECK(parse(text) < 0 && strstr(err, "cancel-routing: expects on or off"), "on/off: %s", err);
 }
 
+/* The connection log: off by default, on with or without a file. */
+static void log_words(void)
+{
+	char text[1024];
+
+	CHECK_EQ(parse(base), 0);
+	CHECK_EQ(cfg.log_connections, 0);
+	snprintf(text, sizeof(text), "global\n    log connections\n%s", base + strlen("global\n"));
+	CHECK_EQ(parse(text), 0);
+	CHECK_EQ(cfg.log_connections, 1);
+	CHECK_STR(cfg.log_file, "");
+	snprintf(text, sizeof(text), "global\n    log connections file /var/log/pgsteer/conn.log\n%s",
+		 base + strlen("global\n"));
+	CHECK_EQ(parse(text), 0);
+	CHECK_STR(cfg.log_file, "/var/log/pgsteer/conn.log");
+	snprintf(text, sizeof(text), "global\n    log connections file conn.log\n%s", base + strlen("global\n"));
+	CHECK(parse(text) < 0 && strstr(err, "t.conf:2: log connections file: 'conn.log' is not an absolute path"),
+	      "relative: %s", err);
+	snprintf(text, sizeof(text), "global\n    log queries\n%s", base + strlen("global\n"));
+	CHECK(parse(text) < 0 && strstr(err, "t.conf:2: log: expects 'connections' or 'connections file PATH'"),
+	      "word: %s", err);
+}
+
 int main(void)
 {
 	RUN(full_example);
@@ -338,5 +361,6 @@ int main(void)
 	RUN(missing_file);
 	RUN(nul_byte);
 	RUN(pg_words);
+	RUN(log_words);
 	return h_exit();
 }
