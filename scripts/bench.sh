@@ -74,7 +74,8 @@ fwd_start() {
   ip -n "$(ns sw)" link set dev app xdp obj "$BUILD/bpf/xdp_pass.bpf.o" sec xdp
   ip -n "$(ns app)" addr add 10.100.1.103/24 dev eth0
   cm=$(mac_of client) pm=$(mac_of pgb) ports=$(tr ' ' , <<< "$PGB_PORTS")
-  in_node app "$BUILD/tools/pgs_benchfwd" eth0 10.100.1.103:5432 "$CLIENT_ADDR=$cm" "$PGB_ADDR=$pm" "$ports" \
+  # nsenter itself, not in_node: a function in the background is a subshell, and $! must be the tool.
+  nsenter --net="/run/netns/$(ns app)" -- "$BUILD/tools/pgs_benchfwd" eth0 10.100.1.103:5432 "$CLIENT_ADDR=$cm" "$PGB_ADDR=$pm" "$ports" \
     > "$WORK/fwd.log" 2>&1 &
   FWD_PID=$!
   for ((i = 0; i < 100; i++)); do grep -q '^attached' "$WORK/fwd.log" && return 0; sleep 0.1; done
