@@ -101,22 +101,33 @@ trap bg_cleanup EXIT
 csum_errors() { on "$1" nstat -asz TcpInCsumErrors | awk '/TcpInCsumErrors/ { print $2 }'; }
 
 # Idle psql sessions through the VIP, opened one at a time (each counted on the PgBouncer host before
-# the next): open_sessions N. Their stdin FIFOs stay open on the fds in FDS; session k's output is in
+# the next): open_sessions N (open_sessions_at_once N: all started together). Their stdin FIFOs stay open on the fds in FDS; session k's output is in
 # $SESS_DIR/out$k; close_sessions ends them all and waits until the PgBouncers hold none.
 SESS_DIR=$(mktemp -d)
 FDS=()
 NFIFO=0
 open_sessions() {
-  local n=$1 i base=${#FDS[@]} k f fd
+  local n=$1 i base=${#FDS[@]} k
   for ((i = 0; i < n; i++)); do
-    k=$((base + i)) f=$((NFIFO++))
-    mkfifo "$SESS_DIR/in$f"
-    "$LAB" exec client psql -h "$VIP" -U app -d app -X -At < "$SESS_DIR/in$f" > "$SESS_DIR/out$k" 2>&1 &
-    BG_PIDS+=($!)
-    exec {fd}> "$SESS_DIR/in$f"
-    FDS+=($fd)
+    k=$((base + i))
+    open_session "$k"
     wait_eval 5 '[ "$(sum3 "$(pgb_counts)")" -ge '"$((k + 1))"' ]'
   done
+}
+# The same, all started at once, then counted once (where no test needs them opened in order): a
+# psql start through the lab costs seconds on a busy machine, N of them in a row N times that.
+open_sessions_at_once() {
+  local n=$1 i base=${#FDS[@]}
+  for ((i = 0; i < n; i++)); do open_session $((base + i)); done
+  wait_eval 30 '[ "$(sum3 "$(pgb_counts)")" -ge '"$((base + n))"' ]'
+}
+open_session() {
+  local f=$((NFIFO++)) fd
+  mkfifo "$SESS_DIR/in$f"
+  "$LAB" exec client psql -h "$VIP" -U app -d app -X -At < "$SESS_DIR/in$f" > "$SESS_DIR/out$1" 2>&1 &
+  BG_PIDS+=($!)
+  exec {fd}> "$SESS_DIR/in$f"
+  FDS+=($fd)
 }
 close_sessions() {
   local fd

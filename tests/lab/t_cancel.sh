@@ -46,7 +46,7 @@ seen0=$(cancel_stat seen); routed0=$(cancel_stat routed); dropped0=$(cancel_stat
 t_start=$SECONDS
 
 # 30 idle sessions: leastconn would send a cancel connection to any PgBouncer but the busy one's.
-open_sessions 30
+open_sessions_at_once 30
 
 # 1. Nine psql sessions run pg_sleep(30) (a query not cancelled would hold its psql for 30 s); once
 #    PostgreSQL runs all nine, each psql gets its Ctrl-C at the same moment.
