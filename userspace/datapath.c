@@ -16,6 +16,7 @@
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "kfeatures.h"
 #include "datapath.h"
 #include "log.h"
 #include "xdp_attach.h"
@@ -394,6 +395,9 @@ int datapath_open(struct datapath **out, const struct config *cfg, char *err, si
 		goto fail;
 	}
 	r = ensure_bpffs(cfg->pin_root, err, errlen);
+	if (r)
+		goto fail;
+	r = kfeatures_check(err, errlen);
 	if (r)
 		goto fail;
 
