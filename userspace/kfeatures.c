@@ -18,9 +18,12 @@ static const struct {
 	{ BPF_PROG_TYPE_XDP, BPF_FUNC_ringbuf_reserve, "BPF ring buffers (5.8)" },
 	{ BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_redirect_neigh, "bpf_redirect_neigh (5.10)" },
 	{ BPF_PROG_TYPE_XDP, BPF_FUNC_ktime_get_coarse_ns, "bpf_ktime_get_coarse_ns (5.11)" },
-	{ BPF_PROG_TYPE_XDP, BPF_FUNC_check_mtu, "bpf_check_mtu in XDP (5.12)" },
-	{ BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_check_mtu, "bpf_check_mtu in TC (5.12)" },
 	{ BPF_PROG_TYPE_XDP, BPF_FUNC_loop, "bpf_loop (5.17)" },
+	{ BPF_PROG_TYPE_XDP, BPF_FUNC_tcp_raw_gen_syncookie_ipv4, "bpf_tcp_raw_gen_syncookie_ipv4 in XDP (6.0)" },
+	{ BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_tcp_raw_gen_syncookie_ipv4, "bpf_tcp_raw_gen_syncookie_ipv4 in TC (6.0)" },
+	{ BPF_PROG_TYPE_XDP, BPF_FUNC_tcp_raw_check_syncookie_ipv4, "bpf_tcp_raw_check_syncookie_ipv4 in XDP (6.0)" },
+	{ BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_tcp_raw_check_syncookie_ipv4,
+	  "bpf_tcp_raw_check_syncookie_ipv4 in TC (6.0)" },
 };
 
 int kfeatures_check(char *err, size_t errlen)

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#define PGS_MIN_KERNEL "5.17" /* bpf_loop, the newest helper the datapath calls */
+#define PGS_MIN_KERNEL "6.0" /* the raw SYN-cookie helpers, the newest the datapath calls */
 
 /* 0 when every feature is there; -EOPNOTSUPP with the first missing one named in err; -errno when
  * the probe itself could not run (no BPF permission: the caller's error then names that). */
