@@ -8,7 +8,8 @@
 #   webhook  write $LB_WEBHOOK_URL to $LB_WEBHOOK_FILE, mode 600 (the URL is a secret)
 #   vip      add $LB_VIP to $LB_IFACE (only when pgsteerd does not run VRRP)
 #   start    start pgsteerd in the background unless it runs (where there is no systemd: the Vagrant
-#            lab's containers); wait until `pgsteer status` answers on $LB_SOCKET
+#            lab's containers) with the command lines of the installed unit $PGSTEERD_UNIT
+#            (ExecStartPre, ExecStart); wait until `pgsteer status` answers on $LB_SOCKET
 # env: LB_NODE (node-name, required for conf)  LB_IFACE (default: the interface holding LB_ADDR, else eth0)
 #      LB_ATTACH=xdp  LB_PIN_ROOT=/sys/fs/bpf/pgsteer  LB_SOCKET=/run/pgsteer/pgsteerd.sock
 #      LB_STATS=0.0.0.0:8404  LB_STATE_DIR=/var/lib/pgsteer  LB_WEBHOOK_FILE=/etc/pgsteer/slack-webhook
@@ -17,8 +18,9 @@
 #      LB_BIND=<vip>:5432  LB_BALANCE=leastconn  LB_CHECK="pgsql inter 1s fall 3 rise 2 timeout 1s"
 #      LB_SERVERS="pgb1=HOST:PORT pgb2=HOST:PORT ..." (required for conf)
 #      LB_EXTRA / LB_GLOBAL_EXTRA: extra lines for the service / global section (newline-separated)
-#      for start: LB_CONF=/etc/pgsteer/pgsteer.conf LB_PIDFILE=/run/pgsteer/pgsteerd.pid
-#      LB_LOG=/var/log/pgsteerd.log PGSTEERD=/usr/local/sbin/pgsteerd PGSTEER=/usr/local/sbin/pgsteer
+#      for start: PGSTEERD_UNIT=/usr/local/lib/systemd/system/pgsteerd.service (make install's, or the
+#      package's /lib/systemd/system/pgsteerd.service) LB_PIDFILE=/run/pgsteer/pgsteerd.pid
+#      LB_LOG=/var/log/pgsteerd.log PGSTEER=/usr/local/sbin/pgsteer
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -147,23 +149,38 @@ lb_vip() {
   log "VIP $LB_VIP on $dev (static)"
 }
 
-# Start pgsteerd detached from this shell unless it runs; its pid goes to $LB_PIDFILE.
+# The command line of the unit's KEY (ExecStart, ExecStartPre): systemd's "@SBINDIR@" already filled in
+# by make install.
+lb_unit_cmd() {
+  sed -n "s/^$2=//p" "$1" | head -n 1
+}
+
+# Start pgsteerd detached from this shell unless it runs, as the installed unit does (its config check,
+# then pgsteerd -d in the foreground); its pid goes to $LB_PIDFILE.
 lb_start() {
-  local conf=${LB_CONF:-/etc/pgsteer/pgsteer.conf} pidfile=${LB_PIDFILE:-/run/pgsteer/pgsteerd.pid}
-  local logf=${LB_LOG:-/var/log/pgsteerd.log} bin=${PGSTEERD:-/usr/local/sbin/pgsteerd} pid
+  local unit=${PGSTEERD_UNIT:-/usr/local/lib/systemd/system/pgsteerd.service}
+  local pidfile=${LB_PIDFILE:-/run/pgsteer/pgsteerd.pid} logf=${LB_LOG:-/var/log/pgsteerd.log}
+  local pre cmd conf pid
+  [ -r "$unit" ] || die "$unit missing (make install, or the Debian package, puts it there)"
+  pre=$(lb_unit_cmd "$unit" ExecStartPre)
+  cmd=$(lb_unit_cmd "$unit" ExecStart)
+  [ -n "$cmd" ] || die "$unit has no ExecStart line"
+  conf=$(sed -n 's/.* -f \([^ ]*\).*/\1/p' <<<"$cmd")
   [ -r "$conf" ] || die "$conf missing (run: lb.sh conf >$conf)"
-  [ -x "$bin" ] || die "pgsteerd not found at $bin"
+  [ -x "${cmd%% *}" ] || die "pgsteerd not found at ${cmd%% *}"
   mkdir -p "$(dirname "$pidfile")" "$(dirname "$LB_SOCKET")" "$LB_STATE_DIR" "$(dirname "$logf")"
   if ! pidfile_clear_stale "$pidfile" "$conf"; then
     log "pgsteerd already running (pid $(pidfile_pid "$pidfile"))"
     return 0
   fi
-  "$bin" -n -f "$conf" >/dev/null || die "pgsteerd refuses $conf (pgsteerd -n -f $conf says why)"
-  setsid "$bin" -d -f "$conf" >>"$logf" 2>&1 </dev/null &
+  # shellcheck disable=SC2086  # the unit's command lines split on spaces, as systemd splits them
+  [ -z "$pre" ] || $pre >/dev/null || die "pgsteerd refuses $conf ($pre says why)"
+  # shellcheck disable=SC2086
+  setsid $cmd >>"$logf" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$pidfile"
   wait_for 15 lb_ready "$pid" "$logf" || die "pgsteerd not answering on $LB_SOCKET after 15 s: $(tail -n 3 "$logf" | tr '\n' ' ')"
-  log "pgsteerd running (pid $pid), log $logf"
+  log "pgsteerd running (pid $pid, $cmd from $unit), log $logf"
 }
 
 # Succeed when pgsteerd runs and answers `pgsteer status` (fail fast if it died).

@@ -6,7 +6,7 @@
 # alerts; the provisioning steps compared with the namespace lab's; `vagrant destroy -f` leaves no
 # container, namespace or docker network behind, and the root namespace never changes.
 # env: PGSTEER_CT_NS=pgv (the lab's containers and namespaces; the namespace lab for the comparison
-# runs as LAB_NS=<that>n), BUILD (pgsteerd and pgsteer to put in the clone's build/), NSLAB_STEPS (the
+# runs as LAB_NS=<that>n), BUILD (the build make install stages in the clone's build/install), NSLAB_STEPS (the
 # provisioning steps of a namespace lab already brought up: then it is not brought up here)
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -69,8 +69,10 @@ git -C "$TOP" diff HEAD --binary >"$tmp/wip.diff"
 [ ! -s "$tmp/wip.diff" ] || git -C "$REPO" apply "$tmp/wip.diff" || { fail clone "cannot apply the uncommitted changes"; exit 1; }
 (cd "$TOP" && git ls-files -z --others --exclude-standard | xargs -0 -r cp --parents -t "$REPO")
 mkdir -p "$REPO/build/bpf"
-cp "$BUILD/pgsteerd" "$BUILD/pgsteer" "$REPO/build/"
 cp "$BUILD/bpf/xdp_pass.bpf.o" "$REPO/build/bpf/"
+# The load balancers install pgsteer as an operator would: this make install, staged on the host.
+make -s -C "$TOP" BUILD="$BUILD" install DESTDIR="$REPO/build/install" PREFIX=/usr/local >"$tmp/install.log" 2>&1 ||
+  { fail install "make install: $(tail -n 3 "$tmp/install.log" | tr '\n' ' ')"; exit 1; }
 echo "    clone of $TOP in $REPO ($(secs_since "$t0") s)"
 
 # --- the namespace lab's provisioning steps, for the comparison (tests/run.sh passes those of its lab
@@ -170,6 +172,12 @@ wait_eval 15 '[ "$(srv_status)" = "pgb1=UP pgb2=UP pgb3=UP" ]'
 st=$(vagrant ssh lb1 -c 'pgsteer status' 2>&1 | tr -d '\r')
 echo "$st" | sed -n '1,8p' | sed 's/^/    /'
 check_eval status_three_up '[ "$(echo "$st" | grep -cE "^ +pgb[123] +[0-9.:]+ +UP ")" = 3 ]'
+# Installed, not run from the build tree: make install's binary, started with its unit's command line.
+lb_exe() { dx "$1" bash -c 'readlink /proc/$(cat /run/pgsteer/pgsteerd.pid)/exe; tr "\0" " " < /proc/$(cat /run/pgsteer/pgsteerd.pid)/cmdline'; }
+exe=$(lb_exe lb1 | tr '\n' ' ')
+echo "    lb1 runs: $exe"
+check_eval lb_runs_the_installed_pgsteerd '[ "$exe" = "/usr/local/sbin/pgsteerd /usr/local/sbin/pgsteerd -d -f /etc/pgsteer/pgsteer.conf " ] &&
+  dx lb1 grep -qx "ExecStart=/usr/local/sbin/pgsteerd -d -f /etc/pgsteer/pgsteer.conf" /usr/local/lib/systemd/system/pgsteerd.service'
 
 # --- seed flow 2: pgb2 killed -> DOWN and an alert; vagrant provision pgb -> UP again -------------
 alerts() { dx client cat /var/lib/pgsteer/sink/alerts.jsonl 2>/dev/null; }
