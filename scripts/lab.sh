@@ -2,7 +2,7 @@
 # pgsteer's namespace lab: build it, drive it, tear it down (the one entry point).
 #
 # usage: scripts/lab.sh COMMAND [ARGS]
-#   up                        build the whole lab (env: ATTACH=xdp|tc, VRRP=1|0, LB_EXTRA, VRRP_EXTRA, LAB_NO_LB=1)
+#   up                        build the whole lab (env: ATTACH=xdp|tc, VRRP=1|0, PREEMPT=0|1, LB_EXTRA, VRRP_EXTRA, LAB_NO_LB=1)
 #   down                      stop what up started (by PID), delete the lab's namespaces, remove pin roots
 #   status                    what runs where, with PIDs, links and the VIP holder
 #   exec NODE CMD...          run CMD in NODE (client app lb1 lb2 pgb db; sw = the switch), network namespace
@@ -20,7 +20,7 @@
 #   app start|stop|status|build
 #                             the example app (examples/app) in node app: npm ci + build once (cached
 #                             under $BUILD/app), then its API on 10.100.1.3:3000 and web page on :3001
-# env: LAB_NS=pgs (namespace prefix)  LAB_DIR=/tmp/pgsteer-lab  BUILD=<repo>/build  ATTACH=xdp  VRRP=1  LB_EXTRA  VRRP_EXTRA  LB_GLOBAL_EXTRA
+# env: LAB_NS=pgs (namespace prefix)  LAB_DIR=/tmp/pgsteer-lab  BUILD=<repo>/build  ATTACH=xdp  VRRP=1  PREEMPT=0 (nopreempt)  LB_EXTRA  VRRP_EXTRA  LB_GLOBAL_EXTRA
 #      LB_ARGS (extra pgsteerd flags)  LAB_NO_LB=1 (no pgsteerd)  LAB_KEEP=1 (keep a failed up for debugging)
 #      PGBENCH_SCALE=10  DB_FSYNC=off  LAB_IPV6=0  LAB_PGB_MAX_CLIENT=500  LAB_PGB_NOFILE=4096 (per PgBouncer; the
 #      caller's hard file limit must allow it)  LAB_HAPROXY_MAXCONN=4000
@@ -87,6 +87,7 @@ up_steps() {
     log "LAB_NO_LB=1: pgsteerd not started (configs written to $LAB_DIR/lb1, $LAB_DIR/lb2)"
   else
     lb_start lb1
+    [ "${VRRP:-1}" = 1 ] && lb_wait_master lb1
     lb_start lb2
   fi
 }

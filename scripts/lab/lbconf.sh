@@ -3,7 +3,8 @@
 #
 # usage: lbconf.sh lb1|lb2
 # VRRP=1 (default) adds a vrrp section (vrid 51, priority 101 on lb1, 100 on lb2, 100ms, VIP 10.100.1.100/24,
-# the other node named; VRRP_EXTRA: more lines for it);
+# the other node named, nopreempt as the seed's flow 3 and the example config have it: a returning node
+# stays backup; PREEMPT=1 for preempt instead; VRRP_EXTRA: more lines for it);
 # VRRP=0 leaves it out: the lab then puts the VIP on lb1 statically.
 # LB_EXTRA: newline-separated lines appended to the service section; LB_GLOBAL_EXTRA: to global.
 # Every lab node logs connections to $LAB_DIR/NODE/connections.log (t_flows reads it).
@@ -13,12 +14,13 @@ set -euo pipefail
 
 # Print the pgsteerd config of NODE.
 lbconf() {
-  local node=$1 prio pgb servers="" item
+  local node=$1 prio pgb servers="" item preempt=nopreempt
   case $node in
     lb1) prio=101 ;;
     lb2) prio=100 ;;
     *) die "usage: lbconf.sh lb1|lb2 (got '$node')" ;;
   esac
+  [ "${PREEMPT:-0}" = 1 ] && preempt=preempt
   case ${ATTACH:-xdp} in xdp|tc|xdp-generic) ;; *) die "ATTACH must be xdp or tc (got '$ATTACH')" ;; esac
   for item in $LAB_PGB_INSTANCES; do
     pgb=${item%%:*}
@@ -31,7 +33,8 @@ lbconf() {
     LB_STATE_DIR=$LAB_DIR/$node/state \
     LB_WEBHOOK_FILE=$LAB_DIR/$node/slack-webhook \
     LB_VRRP=${VRRP:-1} LB_VRID=51 LB_PRIORITY=$prio LB_ADVERT=100ms \
-    LB_PEER_NAMES="lb1=${LAB_ADDR[lb1]} lb2=${LAB_ADDR[lb2]}" LB_VRRP_EXTRA="${VRRP_EXTRA:-}" \
+    LB_PEER_NAMES="lb1=${LAB_ADDR[lb1]} lb2=${LAB_ADDR[lb2]}" LB_VRRP_EXTRA="$preempt${VRRP_EXTRA:+
+$VRRP_EXTRA}" \
     LB_VIP=$LAB_VIP/$LAB_PREFIX LB_BIND=$LAB_VIP:5432 LB_BALANCE=leastconn \
     LB_CHECK="pgsql inter 1s fall 3 rise 2 timeout 1s" \
     LB_SERVERS="$servers" LB_EXTRA="${LB_EXTRA:-}" LB_GLOBAL_EXTRA="log connections file $LAB_DIR/$node/connections.log${LB_GLOBAL_EXTRA:+

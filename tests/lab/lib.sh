@@ -135,3 +135,34 @@ close_sessions() {
   FDS=()
   wait_eval 10 '[ "$(pgb_counts)" = 0/0/0 ]'
 }
+
+# One field of load balancer NODE's VRRP status (state, master, last_change_ms ...): vrrp_of NODE FIELD;
+# "none" when its pgsteerd does not answer.
+vrrp_of() {
+  on "$1" pgsteer status -j 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["vrrp"][sys.argv[1]])' "$2" 2>/dev/null || echo none
+}
+# Whether NODE's flow sync is ready (resynced): true, false, or none without flow sync.
+sync_ready() {
+  on "$1" pgsteer status -j 2>/dev/null |
+    python3 -c 'import json, sys; print(str((json.load(sys.stdin).get("sync") or {}).get("ready")).lower())' 2>/dev/null || echo none
+}
+# NODE holds the VIP: the address on a link that is up (a node whose link was cut may keep the
+# address, as keepalived does after SIGKILL, but nobody can reach it).
+holds_vip() { ip -n "$(nsof "$1")" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "$(nsof "$1")" link show eth0 | grep -q LOWER_UP; }
+# Hand the VIP back to lb1, as an operator does under nopreempt (the lab's default), where a node
+# that returns stays BACKUP: with lb1 BACKUP (resynced, when flow sync is on) and lb2 MASTER, lb2
+# stops gracefully (priority 0: lb1 takes over at once; with flow sync no session breaks) and
+# starts again as BACKUP. Nothing to do when lb1 is MASTER already. Succeeds when lb1 is MASTER
+# holding the VIP and lb2 BACKUP.
+vip_back_to_lb1() {
+  wait_eval 30 'case $(vrrp_of lb1 state) in MASTER|BACKUP) true ;; *) false ;; esac'
+  if [ "$(vrrp_of lb1 state)" != MASTER ]; then
+    wait_eval 30 '[ "$(sync_ready lb1)" != false ]'
+    lab kill lb2 TERM > /dev/null
+    wait_eval 30 '[ "$(vrrp_of lb1 state)" = MASTER ] && holds_vip lb1'
+    lab start lb2 > /dev/null
+  fi
+  wait_eval 30 '[ "$(vrrp_of lb2 state)" = BACKUP ]'
+  [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)" = MASTER/BACKUP ] && holds_vip lb1 && ! holds_vip lb2
+}

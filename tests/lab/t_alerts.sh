@@ -11,7 +11,6 @@ field() { srv_field "$1" "$2"; }
 # How many delivered alerts contain TEXT (a fixed string).
 alerts_with() { lab alerts | grep -cF -- "$1"; }
 wait_alert() { wait_eval "${2:-30}" '[ "$(alerts_with "'"$1"'")" -ge 1 ]'; }
-vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["vrrp"][sys.argv[1]])' "$2"; }
 
 lab sink reset > /dev/null
 # --- 1. Kill pgb2: exactly one DOWN; restart it: exactly one recovery -----------------------------
@@ -28,7 +27,7 @@ check no_duplicate_after_restart_in_place [ "$(alerts_with "pgb2 is DOWN")" = 1 
 lab kill lb1 TERM > /dev/null
 wait_alert "VIP migrated to lb2"
 lab start lb1 > /dev/null
-wait_eval 30 '[ "$(vrrp_of lb1 state)" = MASTER ]'
+check lb1_back_under_nopreempt vip_back_to_lb1
 sleep 3
 check no_duplicate_after_stop_start [ "$(alerts_with "pgb2 is DOWN")" = 1 ]
 check takeover_by_lb2_announced_by_lb2 eval 'lab alerts | grep -F "VIP migrated to lb2" | grep -q "\"value\":\"lb2\""'
@@ -46,8 +45,11 @@ wait_alert "VIP migrated to lb2, lb1 is DOWN"
 check vip_migration_alert eval 'lab alerts | grep -F "VIP migrated to lb2, lb1 is DOWN" | grep -q "\"value\":\"lb2\""'
 lab start lb1 > /dev/null
 lab link lb1 up > /dev/null
-wait_eval 30 '[ "$(vrrp_of lb1 state)" = MASTER ]'
 wait_alert "lb1 rejoined"
+# It rejoins as BACKUP (nopreempt): one alert, and none more when it gets the VIP back.
+check lb1_rejoins_as_backup [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)" = BACKUP/MASTER ]
+check lb1_gets_vip_back vip_back_to_lb1
+sleep 3
 check one_rejoin_alert [ "$(alerts_with "lb1 rejoined")" = 1 ]
 
 # --- 4. The sink answers 500, then 200: delivered after a retry ----------------------------------

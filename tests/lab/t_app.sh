@@ -15,8 +15,6 @@ PSQL=(psql -h "$VIP" -U app -d app -X -At)
 OUT=$(mktemp -d /tmp/pgsteer-t_app.XXXXXX)
 chmod 755 "$OUT"
 field() { srv_field "$1" "$2" "${3:-lb1}"; }
-vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["vrrp"]["state"])'; }
-holds_vip() { ip -n "$(nsof "$1")" -o -4 addr show dev eth0 | grep -q "inet $VIP/"; }
 
 # Headless Chromium in the client node: chrome ARGS... (a fresh profile each time; root needs
 # --no-sandbox). Bounded by timeout.
@@ -136,13 +134,13 @@ fi
 loads_start lb1
 lab kill lb1 KILL > /dev/null
 lab link lb1 down > /dev/null
-wait_eval 15 'holds_vip lb2 && [ "$(vrrp_of lb2)" = MASTER ]'
+wait_eval 15 'holds_vip lb2 && [ "$(vrrp_of lb2 state)" = MASTER ]'
 took_over=$?
 sleep 3
 lab start lb1 > /dev/null
 lab link lb1 up > /dev/null
-wait_eval 15 '[ "$(vrrp_of lb1)" = MASTER ] && holds_vip lb1 && ! holds_vip lb2'
-loads_stop lb1 "lb1 crashed, lb2 took the VIP, lb1 took it back"
+vip_back_to_lb1
+loads_stop lb1 "lb1 crashed, lb2 took the VIP, lb1 returned and got it back (lb2 stopped gracefully)"
 check_eval page_loads_survive_lb_failover '[ $took_over = 0 ] && [ "$(loads_failed lb1)" = 0 ] && [ "$(loads_count lb1)" -ge 10 ]'
 
 # --- 5. Chromium renders the stats page: three servers, then pgb2 DOWN --------------------------

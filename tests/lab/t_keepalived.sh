@@ -9,8 +9,6 @@ conf1=$LAB_DIR_TEST/lb1/pgsteerd.conf
 mkdir -p "$KA"; chmod 755 "$KA"
 cp "$conf1" "$KA/lb1.conf.orig"
 
-vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["vrrp"][sys.argv[1]])' "$2"; }
-holds_vip() { ip -n "$(nsof "$1")" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "$(nsof "$1")" link show eth0 | grep -q LOWER_UP; }
 ka_state() { cat "$KA/state" 2>/dev/null; }
 
 cat > "$KA/notify.sh" <<'SH'
@@ -74,7 +72,8 @@ for mode in multicast unicast; do
   wait_until 30 holds_vip lb2
   t1=$(( $(mono_ms) - t0 ))
   check "${mode}_keepalived_takes_over_crashed_pgsteerd" eval '[ "$(ka_state)" = MASTER ] && holds_vip lb2'
-  # pgsteerd comes back and preempts (priority 101 over 100).
+  # pgsteerd comes back with preempt (the lab's default is nopreempt) and preempts (101 over 100).
+  sed -i 's/^    nopreempt$/    preempt/' "$conf1"
   lab start lb1 > /dev/null; lab link lb1 up > /dev/null
   wait_eval 30 '[ "$(vrrp_of lb1 state)" = MASTER ] && [ "$(ka_state)" = BACKUP ]'
   check "${mode}_pgsteerd_preempts_keepalived" eval 'holds_vip lb1 && ! holds_vip lb2 && [ "$(ka_state)" = BACKUP ]'
@@ -92,8 +91,9 @@ for mode in multicast unicast; do
   check "${mode}_keepalived_takes_over_graceful_stop" eval '[ "$(ka_state)" = MASTER ] && holds_vip lb2 &&
     tail -c +$((ka_from + 1)) "$KA/keepalived.log" | grep -q "received priority 0"'
 
-  # The other way: pgsteerd returns without preempting, keepalived crashes, pgsteerd takes over.
-  sed -i 's/^vrrp$/vrrp\n    nopreempt/' "$conf1"
+  # The other way: pgsteerd returns without preempting (nopreempt again), keepalived crashes,
+  # pgsteerd takes over.
+  sed -i 's/^    preempt$/    nopreempt/' "$conf1"
   lab start lb1 > /dev/null
   wait_eval 30 '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(vrrp_of lb1 master)" = 10.100.1.11 ]'
   check "${mode}_pgsteerd_backup_under_keepalived" eval '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(vrrp_of lb1 master)" = 10.100.1.11 ]'
@@ -105,7 +105,6 @@ for mode in multicast unicast; do
   # keepalived left the VIP behind (SIGKILL): the node comes back as after a reboot.
   ip -n "$(nsof lb2)" addr del "$VIP/24" dev eth0 2>/dev/null
   lab link lb2 up > /dev/null
-  sed -i '/^    nopreempt$/d' "$conf1"
   echo "    $mode: keepalived took over a crashed pgsteerd in $t1 ms, a stopped one in $t2 ms; pgsteerd took over a crashed keepalived in $t3 ms"
 done
 touch "$samples.stop"; wait $SAMPLER

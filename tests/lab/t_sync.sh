@@ -13,7 +13,6 @@ conf2=$LAB_DIR_TEST/lb2/pgsteerd.conf
 key=$LAB_DIR_TEST/sync.key
 tmp=$(mktemp -d)
 
-vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["vrrp"][sys.argv[1]])' "$2"; }
 sync_of() {
   on "$1" pgsteer status -j | python3 -c '
 import json, sys
@@ -28,7 +27,6 @@ flows_est() {
 import json, sys
 print(sum(1 for e in json.load(sys.stdin) if e.get("formatted", {}).get("value", {}).get("state") == 3))'
 }
-holds_vip() { ip -n "$(nsof "$1")" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "$(nsof "$1")" link show eth0 | grep -q LOWER_UP; }
 # The client's local ports of its connections to the VIP.
 client_ports() { on client ss -Htn state established dst "$VIP" | awk '{ split($3, a, ":"); print a[2] }' | sort; }
 # The stopwatch of a VIP move: signal NODE's pgsteerd at once (no lab.sh in between) and print the
@@ -58,11 +56,12 @@ restore() {
 cleanup() { close_sessions; bg_cleanup; restore; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-# --- setup: one key on both nodes, nopreempt; lb1 restarts in place (stays master), lb2 restarts ---
+# --- setup: one key on both nodes (nopreempt: the lab's default); lb1 restarts in place (stays
+#     master), lb2 restarts ------------------------------------------------------------------------
 head -c 32 /dev/urandom | base64 > "$key"; chmod 600 "$key"
 for c in "$conf1" "$conf2"; do
   cp "$c" "$c.sync-orig"
-  sed -i "s|^vrrp\$|vrrp\n    nopreempt\n    sync key-file $key|" "$c"
+  sed -i "s|^vrrp\$|vrrp\n    sync key-file $key|" "$c"
 done
 on lb1 pgsteer restart > /dev/null
 wait_eval 10 '[ "$(vrrp_of lb1 state)" = MASTER ] && [ "$(sync_of lb1 ready)" = true ]'
@@ -153,7 +152,7 @@ wait_eval 10 '[ "$(vrrp_of lb2 state)" = MASTER ] && holds_vip lb2'
 # Each session talks through lb2 meanwhile: lb2 learns both sides' sequence edges (used in 6.).
 ask_all via2_
 wait_eval 10 'answered via2_'
-sed -i '/^    nopreempt$/d' "$conf1"
+sed -i 's/^    nopreempt$/    preempt/' "$conf1"
 log1=$LAB_DIR_TEST/lb1/pgsteerd.log
 mark=$(wc -l < "$log1")
 n_master=$(flows_est lb2)

@@ -1,20 +1,17 @@
 #!/usr/bin/env bash
-# VIP high availability (seed flow 3): a crashed master, a graceful stop, nopreempt and preempt,
+# VIP high availability (seed flow 3): a crashed master, a graceful stop, nopreempt (the lab's
+# default: a returning node stays backup) and preempt,
 # the VIP on exactly one node at any time, and malformed or foreign adverts dropped and counted.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 PSQL=(psql -h "$VIP" -U app -d app -X -At)
 
-vrrp_of() { on "$1" pgsteer status -j | python3 -c 'import json,sys; v=json.load(sys.stdin)["vrrp"]; print(v[sys.argv[1]])' "$2"; }
-# A node holds the VIP when it has the address on a link that is up (a node whose link was cut may
-# keep the address, as keepalived does after SIGKILL, but nobody can reach it).
-holds_vip() { ip -n "$(nsof "$1")" -4 addr show dev eth0 | grep -q "inet $VIP/" && ip -n "$(nsof "$1")" link show eth0 | grep -q LOWER_UP; }
 new_conn_ok() { [ "$(on client "${PSQL[@]}" -c 'select 1' 2>/dev/null)" = 1 ]; }
 mac_of() { ip -n "$(nsof "$1")" link show eth0 | awk '/link\/ether/ { print $2 }'; }
 # In the background: the CLOCK_MONOTONIC ms at which the VIP answers through NODE, in the file $2.
 vip_wait_bg() { "$LAB" exec client python3 "$TOP/tests/lab/vipwait.py" "$VIP" 5432 "$(mac_of "$1")" 60 > "$2" 2>/dev/null & WAITER=$!; }
-# lb2's log since byte offset $1 names the reason of its takeover.
-lb2_log_from() { tail -c +"$(( $1 + 1 ))" "$LAB_DIR_TEST/lb2/pgsteerd.log"; }
+# NODE's log since byte offset $2 names the reason of its takeover.
+log_from() { tail -c +"$(( $2 + 1 ))" "$LAB_DIR_TEST/$1/pgsteerd.log"; }
 log_size() { stat -c %s "$LAB_DIR_TEST/$1/pgsteerd.log"; }
 conf1=$LAB_DIR_TEST/lb1/pgsteerd.conf
 
@@ -36,57 +33,70 @@ SAMPLER=$!
 check lb1_master_lb2_backup [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)" = MASTER/BACKUP ]
 check vip_only_on_lb1 eval 'holds_vip lb1 && ! holds_vip lb2'
 
-# --- 1. A crashed master: SIGKILL and its link cut (a crashed node says no goodbye) -------------
+# The other load balancer, and a node's address (the source of its adverts).
+other() { if [ "$1" = lb1 ]; then echo lb2; else echo lb1; fi; }
+addr_of() { if [ "$1" = lb1 ]; then echo 10.100.1.10; else echo 10.100.1.11; fi; }
+
+# --- 1. A crashed master: SIGKILL and its link cut (a crashed node says no goodbye). It comes back
+#        as BACKUP (nopreempt, the lab's default) and the next round crashes the other node. --------
 crash=()
+m=lb1
 for round in 1 2 3; do
+  b=$(other $m)
   res=$(mktemp)
-  vip_wait_bg lb2 "$res"
+  vip_wait_bg "$b" "$res"
   t0=$(mono_ms)
-  lab kill lb1 KILL > /dev/null
-  lab link lb1 down > /dev/null
+  lab kill $m KILL > /dev/null
+  lab link $m down > /dev/null
   wait $WAITER
   answered=$(cat "$res")
   rm -f "$res"
-  # The waiter looks for lb2's MAC, so it cannot answer before the crash moved the VIP.
+  # The waiter looks for the backup's MAC, so it cannot answer before the crash moved the VIP.
   t=$(( ${answered:-0} > 0 ? answered - t0 : -1 ))
   crash+=($t)
   ok=yes
-  [ -n "$answered" ] && [ "$t" -ge 0 ] || { ok=no; echo "    round $round: the VIP never answered through lb2"; }
-  [ "$(vrrp_of lb2 state)" = MASTER ] && holds_vip lb2 && new_conn_ok || ok=no
+  [ -n "$answered" ] && [ "$t" -ge 0 ] || { ok=no; echo "    round $round: the VIP never answered through $b"; }
+  [ "$(vrrp_of $b state)" = MASTER ] && holds_vip $b && new_conn_ok || ok=no
   check "crashed_master_round_$round" [ $ok = yes ]
-  # lb1 comes back as a rebooted node would: pgsteerd starts (its interface still down: FAULT, and
-  # the address a killed process left behind goes), then the link; preempt takes the VIP back.
-  lab start lb1 > /dev/null
-  lab link lb1 up > /dev/null
-  wait_eval 30 '[ "$(vrrp_of lb1 state)" = MASTER ] && holds_vip lb1 && ! holds_vip lb2'
-  check "lb1_takes_vip_back_round_$round" new_conn_ok
+  # The node comes back as a rebooted node would: pgsteerd starts (its interface still down: FAULT,
+  # and the address a killed process left behind goes), then the link; it stays BACKUP.
+  lab start $m > /dev/null
+  lab link $m up > /dev/null
+  wait_eval 30 '[ "$(vrrp_of $m state)" = BACKUP ] && ! holds_vip $m'
+  check "returning_node_stays_backup_round_$round" eval '[ "$(vrrp_of $m state)/$(vrrp_of $b state)" = BACKUP/MASTER ] &&
+    holds_vip $b && new_conn_ok'
+  m=$b
 done
-echo "    crashed master (kill -9 + link down): VIP answers through lb2 after $(median "${crash[@]}") ms (median; all ${crash[*]})"
+echo "    crashed master (kill -9 + link down): VIP answers through the backup after $(median "${crash[@]}") ms (median; all ${crash[*]})"
 
-# --- 2. A graceful stop: lb1 says goodbye (priority 0) and lb2 takes over for that reason, not
-#        because lb1 went silent (its master-down timer); then a new connection works. The time from
-#        the signal until lb2 holds the VIP is printed. ---------------------------------------------
+# --- 2. A graceful stop: the master says goodbye (priority 0) and the backup takes over for that
+#        reason, not because the master went silent (its master-down timer); then a new connection
+#        works. The time from the signal until the backup holds the VIP is printed. -----------------
 grace=()
 for round in 1 2 3; do
-  from=$(log_size lb2)
+  b=$(other $m)
+  from=$(log_size $b)
   t0=$(mono_ms)
-  lab kill lb1 TERM > /dev/null &
+  lab kill $m TERM > /dev/null &
   killer=$!
-  wait_until 30 holds_vip lb2
+  wait_until 30 holds_vip $b
   t=$(( $(mono_ms) - t0 ))
   wait $killer
   grace+=($t)
   ok=yes
-  [ "$(vrrp_of lb2 state)" = MASTER ] && holds_vip lb2 && new_conn_ok || ok=no
-  why=$(lb2_log_from "$from" | grep -m1 -o 'BACKUP -> MASTER ([^)]*)')
-  [[ $why == *"priority 0 from 10.100.1.10"* ]] || { ok=no; echo "    round $round: lb2 took over with: ${why:-no transition logged}"; }
+  [ "$(vrrp_of $b state)" = MASTER ] && holds_vip $b && new_conn_ok || ok=no
+  why=$(log_from $b "$from" | grep -m1 -o 'BACKUP -> MASTER ([^)]*)')
+  [[ $why == *"priority 0 from $(addr_of $m)"* ]] || { ok=no; echo "    round $round: $b took over with: ${why:-no transition logged}"; }
   check "graceful_stop_round_$round" [ $ok = yes ]
-  lab start lb1 > /dev/null
-  wait_eval 30 '[ "$(vrrp_of lb1 state)" = MASTER ] && holds_vip lb1'
+  lab start $m > /dev/null
+  wait_eval 30 '[ "$(vrrp_of $m state)" = BACKUP ]'
+  m=$b
 done
-echo "    graceful stop (priority 0): VIP answers through lb2 after $(median "${grace[@]}") ms (median; all ${grace[*]})"
+echo "    graceful stop (priority 0): VIP answers through the backup after $(median "${grace[@]}") ms (median; all ${grace[*]})"
+check lb1_master_after_the_rounds [ "$m/$(vrrp_of lb1 state)" = lb1/MASTER ]
 
-# --- 3. lb1 returns with nopreempt: stays backup, a session through lb2 is not disturbed ---------
+# --- 3. lb1 returns (nopreempt): stays backup, a session through lb2 is not disturbed; with preempt
+#        it takes the VIP back --------------------------------------------------------------------
 cp "$conf1" "$conf1.orig"
 lab kill lb1 TERM > /dev/null
 wait_eval 30 '[ "$(vrrp_of lb2 state)" = MASTER ]'
@@ -96,7 +106,6 @@ BG_PIDS+=($!)
 exec {fd}> "$tmp/in"
 echo "select 'one';" >&$fd
 wait_until 5 grep -q one "$tmp/out"
-sed -i 's/^vrrp$/vrrp\n    nopreempt/' "$conf1"
 lab start lb1 > /dev/null
 # lb1 hears lb2's adverts and stays backup: it must be BACKUP, and still after more than its
 # master-down interval (3 adverts of 100 ms plus skew) has passed many times over.
@@ -108,12 +117,15 @@ wait_until 5 grep -q two "$tmp/out"
 check session_through_lb2_undisturbed grep -q two "$tmp/out"
 check new_connection_after_nopreempt_return new_conn_ok
 exec {fd}>&-
-# With preempt again (a restart in place picks the config up), lb1 takes the VIP back.
-cp "$conf1.orig" "$conf1"
+# With preempt (a restart in place picks the config up), lb1 takes the VIP back.
+sed -i 's/^    nopreempt$/    preempt/' "$conf1"
 on lb1 pgsteer restart > /dev/null
 wait_eval 10 '[ "$(vrrp_of lb1 state)" = MASTER ] && holds_vip lb1 && ! holds_vip lb2'
 check preempt_takes_vip_back [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)" = MASTER/BACKUP ]
 check new_connection_after_preempt new_conn_ok
+# The file goes back to nopreempt for the next tests (a node that starts reads it); the running
+# lb1 keeps preempt: one more restart in place is one more gap in its adverts.
+mv "$conf1.orig" "$conf1"
 rm -rf "$tmp"
 
 # --- 4. Never two masters ------------------------------------------------------------------------
