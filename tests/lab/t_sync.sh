@@ -3,8 +3,10 @@
 # sessions are held through four VIP moves in a row (master killed with its link cut; old master
 # back; graceful stop of the new master; its return): no client aborts, every idle session answers
 # on its own TCP connection, the new master's counts equal the sessions the PgBouncer host holds,
-# and forged sync messages are counted and change nothing. Last, a backup that returns with preempt
-# takes the VIP back only after its bulk resync, and the idle sessions still answer.
+# and forged sync messages are counted and change nothing. Then the backup crashes and restarts
+# under load while sessions open and close: its bulk resync gives it the master's table exactly,
+# and a crash of the master keeps every session. Last, a backup that returns with preempt takes
+# the VIP back only after its bulk resync, and the idle sessions still answer.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -20,6 +22,15 @@ v = json.load(sys.stdin).get("sync") or {}
 for k in sys.argv[1].split("."):
     v = v.get(k) if isinstance(v, dict) else None
 print(str(v).lower())' "$2"
+}
+# The established flows of NODE's flow table, one "client:cport backend:bport sport" a line, sorted.
+est_keys() {
+  bpftool -j map dump pinned "$(pinof "$1")/pgs_flows" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    k, v = e["formatted"]["key"], e["formatted"]["value"]
+    if v["state"] == 3:
+        print(k["client"], k["cport"], v["backend"], v["bport"], v["sport"])' | sort
 }
 # Established flows in NODE's flow table (what a takeover would steer), read from its pinned map.
 flows_est() {
@@ -37,6 +48,8 @@ signal_lb() { local pid t; pid=$(cat "$LAB_DIR_TEST/$1/pgsteerd.pid"); t=$(now_m
 now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((t / 1000)); }
 # Every idle session has printed TAG<k> (its answer to "select 'TAG<k>'").
 answered() { local k; for ((k = 0; k < 5; k++)); do grep -q "$1$k" "$SESS_DIR/out$k" || return 1; done; }
+# Sessions K... (after TAG) have printed TAG<k>: all_answered TAG K...
+all_answered() { local tag=$1 k; shift; for k; do grep -q "$tag$k" "$SESS_DIR/out$k" || return 1; done; }
 ask_all() { local k; for ((k = 0; k < 5; k++)); do echo "select '$1$k';" >&"${FDS[$k]}"; done; }
 # Delivered alerts (the lab's webhook sink) containing TEXT.
 alerts_with() { lab alerts | grep -cF -- "$1"; }
@@ -117,8 +130,37 @@ wait_eval 10 '[ "$(alerts_with "Recovery: lb1 rejoined")" -gt '"$rejoined1"' ]'
 check lb1_rejoined_alerted_once [ "$(alerts_with "Recovery: lb1 rejoined")" = $((rejoined1 + 1)) ]
 check rejoined_alert_in_seed_words eval 'lab alerts | grep -F "Recovery: lb1 rejoined" | tail -1 |
   grep -F "system at full HA capacity (lb2 is MASTER)" | grep -q "\"value\":\"lb1\""'
+# --- 4b. the backup crashes and restarts under load: sessions open and close while it is down; its
+#     bulk resync gives it exactly the master's table; a crash of the master then keeps them all --
+open_sessions 2                                   # sessions 5 and 6, synced to lb2
+wait_eval 10 '[ "$(est_keys lb2 | wc -l)" -ge "$(est_keys lb1 | wc -l)" ]'
+lab kill lb2 KILL > /dev/null
+fd=${FDS[5]}; exec {fd}>&-                        # session 5 ends while lb2 is down
+wait_eval 10 '[ "$(sum3 "$(pgb_counts)")" -le 26 ]'
+open_sessions 2                                   # sessions 7 and 8 start while lb2 is down
+t0=$(now_ms)
+lab start lb2 > /dev/null
+wait_eval 20 '[ "$(vrrp_of lb2 state)" = BACKUP ] && [ "$(sync_of lb2 ready)" = true ]'
+echo "    4b. lb2 restarted under load: ready $(( $(now_ms) - t0 )) ms after its start began; lb1 $(est_keys lb1 | wc -l) established flows, lb2 $(est_keys lb2 | wc -l)"
+check restarted_backup_ready [ "$(vrrp_of lb2 state)/$(sync_of lb2 ready)" = BACKUP/true ]
+# pgbench's and the idle sessions' connections stay put: the tables must be the same flows, to the
+# SNAT port, without the session that ended while lb2 was down.
+check restarted_backup_has_the_masters_table eval 'diff <(est_keys lb1) <(est_keys lb2)'
+t0=$(signal_lb lb1 KILL)
+lab kill lb1 KILL > /dev/null; lab link lb1 down > /dev/null
+wait_eval 10 '[ "$(vrrp_of lb2 state)" = MASTER ] && holds_vip lb2'
+echo "        lb1 killed: lb2 MASTER $(( $(vrrp_of lb2 last_change_ms) - t0 )) ms after the kill (its own clock)"
+for k in 0 1 2 3 4 6 7 8; do echo "select 'restart_$k';" >&"${FDS[$k]}"; done
+wait_until 10 all_answered restart_ 0 1 2 3 4 6 7 8
+check sessions_survive_takeover_after_backup_restart all_answered restart_ 0 1 2 3 4 6 7 8
+wait_eval 5 '[ "$(sum3 "$(status_counts lb2)")" = "$(sum3 "$(pgb_counts)")" ]'
+check counts_after_backup_restart_equal_pgbouncer [ "$(sum3 "$(status_counts lb2)")" = "$(sum3 "$(pgb_counts)")" ]
+lab start lb1 > /dev/null; lab link lb1 up > /dev/null
+wait_eval 15 '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(sync_of lb1 ready)" = true ]'
+check vip_handed_back_to_lb1 vip_back_to_lb1
+
 # The transitions happened while pgbench ran (a client that aborts says so at once on stderr);
-# then it is stopped: its verdict covers all four.
+# then it is stopped: its verdict covers all the transitions.
 check pgbench_ran_through_all_transitions kill -0 $PGBENCH
 sleep 2
 kill -TERM $PGBENCH 2>/dev/null; wait $PGBENCH  # TERM: a background job ignores SIGINT
