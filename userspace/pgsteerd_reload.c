@@ -24,6 +24,7 @@
 #include "stats.h"
 #include "stats_auth.h"
 #include "vrrp.h"
+#include "vrrp_bridge.h"
 
 extern char **environ;
 
@@ -165,14 +166,14 @@ int daemon_restart(struct pgsteerd *d, char *err, size_t errlen)
 {
 	int r;
 
-	/* The check below waits for `pgsteerd -n` in the loop (65-142 ms measured on a loaded lab): as
-	 * master, an advert first, so the peer's master-down time counts from here, not from the last
-	 * periodic advert up to an interval earlier. */
+	/* From here until the new image's first advert (the `pgsteerd -n` check waited for in the loop,
+	 * the teardown, the exec, the new start: over a second on a loaded machine), a child of ours
+	 * keeps advertising as master, so the peer never sees a silent master. */
 	if (d->vrrp)
-		vrrp_advert_now(d->vrrp);
+		vrrp_bridge(d->vrrp);
 	r = restart_check(d, err, errlen);
-
 	if (r) {
+		vrrp_bridge_cancel(d->vrrp);
 		log_warnx("restart refused, pgsteerd keeps running: %s", err);
 		return r;
 	}
@@ -195,6 +196,7 @@ void daemon_restart_exec(struct pgsteerd *d)
 	args[nargs] = NULL;
 	execv(d->self, args);
 	log_warn("restart in place: exec %s", d->self);
+	vrrp_bridge_end(vrrp_bridge_inherited());
 	/* Nobody takes over: stop holding what nobody will advertise for. */
 	if (d->cfg.vrrp.enabled) {
 		int ifindex = (int)if_nametoindex(d->cfg.interface);

@@ -191,6 +191,12 @@ int vrrp_start(struct vrrp *v);
 int vrrp_resume(struct vrrp *v);
 /* As master: send an advert now (a restart in place sends one on each side of its slow steps). */
 void vrrp_advert_now(struct vrrp *v);
+/* Restart in place: as master, fork the advert bridge (vrrp_bridge.c) that keeps advertising
+ * through the teardown, the exec and the new image's start, until the new image's vrrp_start or
+ * vrrp_resume ends it. 0 (also when not master) or -errno. */
+int vrrp_bridge(struct vrrp *v);
+/* The restart was refused or failed: end the bridge now. Leaving MASTER ends it too. */
+void vrrp_bridge_cancel(struct vrrp *v);
 /* As master: put the VIP back if something removed it behind our back (and tell the network). */
 void vrrp_reassert(struct vrrp *v);
 /* The daemon's own fault (e.g. the datapath cannot attach): FAULT while set, even as master. */

@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "netlink.h"
 #include "vrrp.h"
+#include "vrrp_bridge.h"
 #include "vrrp_net.h"
 
 _Static_assert(VRRP_DROP_MAX == sizeof(((struct model *)0)->vrrp.rx_dropped) / sizeof(uint64_t),
@@ -118,6 +119,8 @@ struct vrrp {
 	uint64_t transitions;
 	uint64_t last_change_wall;
 	uint64_t rx_dropped[VRRP_DROP_MAX];
+	pid_t bridge;               /* a restart in place's advert bridge (vrrp_bridge.c), 0 = none */
+	int bridge_inherited;       /* started by the process this image replaced */
 };
 
 static uint64_t now_us(void)
@@ -229,7 +232,15 @@ static void step(struct vrrp *v, const struct vrrp_event *ev)
 
 	v->busy = 1;
 	vrrp_fsm_step(&v->fsm, ev, now_us(), &out);
+	/* No advert of the bridge may follow a priority 0 or a step down. */
+	if (out.from == VRRP_MASTER && out.to != VRRP_MASTER)
+		vrrp_bridge_cancel(v);
 	apply(v, out.actions);
+	if (v->bridge && ev->type == VRRP_EV_TIMER && (out.actions & VRRP_A_SEND) && v->bridge_inherited) {
+		/* This image advertises from its loop now: the restart's bridge is no longer needed. */
+		vrrp_bridge_cancel(v);
+		log_info("vrrp: restart in place: adverts from the event loop again, bridge ended");
+	}
 	if (out.to != out.from) {
 		v->transitions++;
 		v->last_change_wall = wall_ms();
@@ -420,6 +431,13 @@ static int start(struct vrrp *v, enum vrrp_ev_type type)
 		snprintf(why, sizeof(why), "%s", v->ext_why);
 	fault_update(v, why);  /* in INIT this only records the fault */
 	step(v, &ev);
+	/* The old process's bridge goes on while this image, master again, loads its datapath (seconds
+	 * on a loaded machine, before the loop runs): it ends at this image's first advert from the
+	 * loop's timer (step). Not master: it ends now. */
+	v->bridge = vrrp_bridge_inherited();
+	v->bridge_inherited = v->bridge != 0;
+	if (v->bridge && v->fsm.state != VRRP_MASTER)
+		vrrp_bridge_cancel(v);
 	return 0;
 }
 
@@ -478,6 +496,54 @@ void vrrp_advert_now(struct vrrp *v)
 {
 	if (v && v->fsm.state == VRRP_MASTER)
 		send_advert(v, v->fsm.p.priority);
+}
+
+int vrrp_bridge(struct vrrp *v)
+{
+	struct vrrp_bridge_pkt pkts[VRRP_BRIDGE_MAX_PKTS];
+	struct vrrp_advert a;
+	uint32_t mcast = htonl(VRRP_MCAST);
+	const uint32_t *dsts;
+	int n, i, len;
+	char buf[16];
+	pid_t pid;
+
+	if (!v || v->fsm.state != VRRP_MASTER || v->bridge)
+		return 0;
+	a = (struct vrrp_advert){ .vrid = v->cfg.vrid, .priority = v->fsm.p.priority, .interval_cs = v->cfg.advert_cs,
+				  .naddrs = 1, .addrs = { v->cfg.vip } };
+	dsts = v->cfg.npeers ? v->cfg.peers : &mcast;
+	n = v->cfg.npeers ? v->cfg.npeers : 1;
+	if (n > VRRP_BRIDGE_MAX_PKTS)
+		n = VRRP_BRIDGE_MAX_PKTS;
+	for (i = 0; i < n; i++) {
+		len = vrrp_encode(&a, v->fsm.p.self, dsts[i], v->cfg.csum, pkts[i].data, sizeof(pkts[i].data));
+		if (len < 0)
+			return len;
+		pkts[i].len = (size_t)len;
+		pkts[i].dst = dsts[i];
+	}
+	pid = vrrp_bridge_start(v->fd, pkts, n, v->cfg.advert_cs * 10u);
+	if (pid < 0) {
+		log_warnx("vrrp: restart in place: no advert bridge (%s); the new process must start within the "
+			  "peer's master-down time", strerror(-pid));
+		return pid;
+	}
+	v->bridge = pid;
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	setenv(VRRP_BRIDGE_ENV, buf, 1);
+	log_info("vrrp: restart in place: process %d advertises until the new process does", (int)pid);
+	return 0;
+}
+
+void vrrp_bridge_cancel(struct vrrp *v)
+{
+	if (!v || !v->bridge)
+		return;
+	vrrp_bridge_end(v->bridge);
+	v->bridge = 0;
+	v->bridge_inherited = 0;
+	unsetenv(VRRP_BRIDGE_ENV);
 }
 
 void vrrp_reassert(struct vrrp *v)
