@@ -24,17 +24,22 @@ results=$log/results
 : > "$results"
 
 # Run one test program or script; its PASS/FAIL/SKIP lines go to the results, the rest to its log.
+# A sanitized program's report goes to $log/san (sanitize_env), not to its log: a FAIL names the
+# reports that appeared while the test ran, with their first error line.
 run_one() {
 	local name=$1; shift
-	local out=$log/$(echo "${TAG:-}$name" | tr '/ ' '__').log rc
+	local out=$log/$(echo "${TAG:-}$name" | tr '/ ' '__').log rc before="" reports="" f
+	[ -d "$log/san" ] && before=$(ls "$log/san")
 	"$@" > "$out" 2>&1
 	rc=$?
+	[ -d "$log/san" ] && reports=$(comm -13 <(sort <<< "$before") <(ls "$log/san" | sort) | sed "s#^#$log/san/#" | xargs)
 	grep -E '^(PASS|FAIL|SKIP) ' "$out" | sed -E "s#^(PASS|FAIL|SKIP) #\\1 ${TAG:-}#" | tee -a "$results"
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
-		echo "FAIL ${TAG:-}$name: exited with status $rc (log: $out)" | tee -a "$results"
+		echo "FAIL ${TAG:-}$name: exited with status $rc (log: $out${reports:+; sanitizer report: $reports})" | tee -a "$results"
+		for f in $reports; do grep -m1 -E 'ERROR|runtime error' "$f" | sed 's/^/    /'; done
 		tail -n 20 "$out" | sed 's/^/    /'
 	elif grep -q '^FAIL ' "$out"; then
-		echo "    (log: $out)"
+		echo "    (log: $out${reports:+; sanitizer report: $reports})"
 	fi
 }
 
