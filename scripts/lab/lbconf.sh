@@ -2,9 +2,14 @@
 # Print the pgsteerd config of lab node lb1 or lb2 (env: ATTACH=xdp|tc, VRRP=0|1, LB_EXTRA, LB_GLOBAL_EXTRA, LAB_DIR).
 #
 # usage: lbconf.sh lb1|lb2
-# VRRP=1 (default) adds a vrrp section (vrid 51, priority 101 on lb1, 100 on lb2, 100ms, VIP 10.100.1.100/24,
-# the other node named, nopreempt as the seed's flow 3 and the example config have it: a returning node
-# stays backup; PREEMPT=1 for preempt instead; VRRP_EXTRA: more lines for it);
+# VRRP=1 (default) adds a vrrp section (vrid 51, priority 101 on lb1, 100 on lb2, adverts every
+# LAB_ADVERT (default 300ms), VIP 10.100.1.100/24, the other node named, nopreempt as the seed's flow 3
+# and the example config have it: a returning node stays backup; PREEMPT=1 for preempt instead;
+# VRRP_EXTRA: more lines for it);
+# 300ms keeps a loaded 2-core machine (a test run beside other work, the sanitized daemon) from
+# false failovers: a backup gives up after 3 intervals plus skew, about 1.1 s, where 100ms adverts
+# left 360 ms, less than one slow loop turn of a starved process. A test that measures fast takeover
+# sets its own (LAB_ADVERT, or advert-interval in the config as bench_failover.sh does).
 # VRRP=0 leaves it out: the lab then puts the VIP on lb1 statically.
 # LB_EXTRA: newline-separated lines appended to the service section; LB_GLOBAL_EXTRA: to global.
 # Every lab node logs connections to $LAB_DIR/NODE/connections.log (t_flows reads it).
@@ -32,7 +37,7 @@ lbconf() {
     LB_STATS=0.0.0.0:$LAB_STATS_PORT \
     LB_STATE_DIR=$LAB_DIR/$node/state \
     LB_WEBHOOK_FILE=$LAB_DIR/$node/slack-webhook \
-    LB_VRRP=${VRRP:-1} LB_VRID=51 LB_PRIORITY=$prio LB_ADVERT=100ms \
+    LB_VRRP=${VRRP:-1} LB_VRID=51 LB_PRIORITY=$prio LB_ADVERT=${LAB_ADVERT:-300ms} \
     LB_PEER_NAMES="lb1=${LAB_ADDR[lb1]} lb2=${LAB_ADDR[lb2]}" LB_VRRP_EXTRA="$preempt${VRRP_EXTRA:+
 $VRRP_EXTRA}" \
     LB_VIP=$LAB_VIP/$LAB_PREFIX LB_BIND=$LAB_VIP:5432 LB_BALANCE=leastconn \

@@ -226,7 +226,8 @@ lb_start() {
     "$BUILD/pgsteerd" -f "$dir/pgsteerd.conf" -d ${LB_ARGS:-} >>"$dir/pgsteerd.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$dir/pgsteerd.pid"
-  deadline=$(($(now_ms) + 30000)) # only ends a hung start: a loaded machine may be slow
+  # Only ends a hung start: at load 30 on 2 cores loading the programs alone took 11 s.
+  deadline=$(($(now_ms) + 120000))
   while [ "$(now_ms)" -lt "$deadline" ]; do
     proc_alive "$pid" || die "pgsteerd on $node exited; $dir/pgsteerd.log ends with:$(lab_tail "$dir/pgsteerd.log")"
     if [ -S "$dir/pgsteerd.sock" ] && lb_answers "$node"; then
@@ -236,14 +237,14 @@ lb_start() {
     sleep 0.1
   done
   svc_signal_wait "$node" TERM 3 || svc_signal_wait "$node" KILL 3 || true
-  die "pgsteerd on $node not ready after 30 s (stopped it); $dir/pgsteerd.log ends with:$(lab_tail "$dir/pgsteerd.log")"
+  die "pgsteerd on $node not ready after 120 s (stopped it); $dir/pgsteerd.log ends with:$(lab_tail "$dir/pgsteerd.log")"
 }
 
 # Succeed if `pgsteer status` answers on NODE's runtime socket.
 lb_answers() {
   local node=$1 envs=()
   mapfile -t envs < <(node_env "$node")
-  timeout 2 nsenter --net="$(ns_file "$node")" env "${envs[@]}" "$BUILD/pgsteer" status >/dev/null 2>&1
+  timeout 10 nsenter --net="$(ns_file "$node")" env "${envs[@]}" "$BUILD/pgsteer" status >/dev/null 2>&1
 }
 
 # Wait until NODE's pgsteerd is VRRP MASTER (at most 30 s: only a hung node takes that long). With

@@ -166,3 +166,54 @@ vip_back_to_lb1() {
   wait_eval 30 '[ "$(vrrp_of lb2 state)" = BACKUP ]'
   [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)" = MASTER/BACKUP ] && holds_vip lb1 && ! holds_vip lb2
 }
+
+# The VIP's holders, sampled in the background (tests/lab/vipholders.py: both nodes queried at nearly
+# the same instant, every 20 ms): vip_sampler_start FILE; vip_sampler_stop FILE prints the count of
+# samples in which lb1 and lb2 held the VIP two samples in a row (over 20 ms: a split brain, not the
+# few ms a preemption takes), and lists when, with both nodes' VRRP log lines around it.
+vip_sampler_start() {
+  rm -f "$1" "$1.raw" "$1.stop"
+  python3 "$TOP/tests/lab/vipholders.py" "$(nsof lb1)" "$(nsof lb2)" "$VIP" "$1.stop" "$1.raw" 20 1800 &
+  VIP_SAMPLER=$!
+  BG_PIDS+=($VIP_SAMPLER)
+}
+vip_sampler_stop() {
+  local n t line prev=-2 run=0 both=0
+  touch "$1.stop"
+  wait_until 60 test -e "$1.raw"   # (called in $(...): no wait for the test shell's child)
+  # Lines: "SAMPLE MONO_MS HH:MM:SS.mmm" per two-holder sample; a run is consecutive samples.
+  while read -r n t line; do
+    [[ $n =~ ^[0-9]+$ ]] || continue
+    if [ "$n" -eq $((prev + 1)) ]; then run=$((run + 1)); else run=1; fi
+    prev=$n
+    if [ $run -ge 2 ]; then
+      both=$((both + 1))
+      echo "    two VIP holders at $line (sample $n, $run in a row)" >&2
+    fi
+  done < <(tail -n +2 "$1.raw" 2>/dev/null)
+  [ -s "$1.raw" ] || { echo "    the VIP sampler wrote nothing" >&2; both=sampler-failed; }
+  tail -1 "$1.raw" 2>/dev/null | sed 's/^# /    VIP sampler: /' >&2
+  rm -f "$1" "$1.raw" "$1.stop"
+  echo "$both"
+}
+
+# A crash as the network sees it: crash_lb NODE [PID...]. The node's eth0 is cut first, by one `ip`
+# in its namespace (it vanishes from the network at that instant, as with a pulled cable), then its
+# pgsteerd (or the given processes) gets SIGKILL and the lab's switch port goes down. A VIP the node
+# held is left on its eth0, as a crash leaves it (put back if the daemon saw its link go and removed
+# it before the kill), for the restart to clean up. Killing first and cutting the link after left a
+# window (seconds on a loaded machine, longer than the peer's master-down time) in which the dead
+# node's kernel still answered for the VIP the peer had taken: two holders, seen by the samplers.
+crash_lb() {
+  local node=$1 pids held
+  shift
+  pids=${*:-$(cat "$LAB_DIR_TEST/$node/pgsteerd.pid")}
+  held=$(ip -n "$(nsof "$node")" -4 addr show dev eth0 | grep -c "inet $VIP/")
+  ip -n "$(nsof "$node")" link set dev eth0 down
+  # shellcheck disable=SC2086
+  if [ $# -eq 0 ]; then lab kill "$node" KILL > /dev/null; else kill -KILL $pids; fi
+  lab link "$node" down > /dev/null
+  if [ "$held" -gt 0 ] && ! ip -n "$(nsof "$node")" -4 addr show dev eth0 | grep -q "inet $VIP/"; then
+    ip -n "$(nsof "$node")" addr add "$VIP/24" dev eth0
+  fi
+}

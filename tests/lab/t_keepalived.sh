@@ -10,6 +10,8 @@ mkdir -p "$KA"; chmod 755 "$KA"
 cp "$conf1" "$KA/lb1.conf.orig"
 
 ka_state() { cat "$KA/state" 2>/dev/null; }
+# keepalived advertises at the lab's interval (advert-interval of lb1's config, e.g. 300ms).
+KA_ADVERT=$(awk '$1 == "advert-interval" { print $2 }' "$conf1")
 
 cat > "$KA/notify.sh" <<'SH'
 #!/bin/sh
@@ -24,7 +26,7 @@ chmod 755 "$KA/notify.sh"
 ka_conf() { # $1: multicast|unicast
   local uni=()
   [ "$1" = unicast ] && uni=(10.100.1.11 10.100.1.10)
-  keepalived_conf "$VIP/24" 100 100ms "$KA/notify.sh" "${uni[@]}" > "$KA/keepalived.conf"
+  keepalived_conf "$VIP/24" 100 "$KA_ADVERT" "$KA/notify.sh" "${uni[@]}" > "$KA/keepalived.conf"
 }
 ka_start() {
   # A crashed keepalived leaves its pid files, and its killed children may not be reaped yet
@@ -36,24 +38,18 @@ ka_start() {
   BG_PIDS+=($KA_PID)
   wait_until 30 test -s "$KA/state"
 }
-# A crash: keepalived's VRRP child first (it would outlive its parent), then the parent.
+# A crash (crash_lb): lb2's link cut, then keepalived's VRRP child and its parent killed.
 ka_crash() {
   local kids
   kids=$(pgrep -P "$KA_PID" keepalived | xargs)
-  [ -n "$kids" ] && kill -KILL $kids
-  kill -KILL "$KA_PID" 2>/dev/null
+  # shellcheck disable=SC2086
+  crash_lb lb2 $kids "$KA_PID"
   wait "$KA_PID" 2>/dev/null
 }
 
-# Sample who holds the VIP every 20 ms; two holders two samples in a row is a split brain.
+# Who holds the VIP, sampled every 20 ms (both nodes at nearly the same instant, see vipholders.py).
 samples=$(mktemp -u)
-( both=0; run=0
-  for ((i = 0; i < 20000; i++)); do
-    [ -e "$samples.stop" ] && break
-    if holds_vip lb1 && holds_vip lb2; then run=$((run + 1)); [ $run -ge 2 ] && both=$((both + 1)); else run=0; fi
-    sleep 0.02
-  done; echo "$both" > "$samples" ) &
-SAMPLER=$!
+vip_sampler_start "$samples"
 
 lab kill lb2 TERM > /dev/null
 for mode in multicast unicast; do
@@ -68,7 +64,7 @@ for mode in multicast unicast; do
 
   # pgsteerd crashes: keepalived takes over.
   t0=$(mono_ms)
-  lab kill lb1 KILL > /dev/null; lab link lb1 down > /dev/null
+  crash_lb lb1
   wait_until 30 holds_vip lb2
   t1=$(( $(mono_ms) - t0 ))
   check "${mode}_keepalived_takes_over_crashed_pgsteerd" eval '[ "$(ka_state)" = MASTER ] && holds_vip lb2'
@@ -98,7 +94,7 @@ for mode in multicast unicast; do
   wait_eval 30 '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(vrrp_of lb1 master)" = 10.100.1.11 ]'
   check "${mode}_pgsteerd_backup_under_keepalived" eval '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(vrrp_of lb1 master)" = 10.100.1.11 ]'
   t0=$(mono_ms)
-  ka_crash; lab link lb2 down > /dev/null
+  ka_crash
   wait_until 30 holds_vip lb1
   t3=$(( $(mono_ms) - t0 ))
   check "${mode}_pgsteerd_takes_over_crashed_keepalived" eval '[ "$(vrrp_of lb1 state)" = MASTER ] && holds_vip lb1'
@@ -107,9 +103,7 @@ for mode in multicast unicast; do
   lab link lb2 up > /dev/null
   echo "    $mode: keepalived took over a crashed pgsteerd in $t1 ms, a stopped one in $t2 ms; pgsteerd took over a crashed keepalived in $t3 ms"
 done
-touch "$samples.stop"; wait $SAMPLER
-check vip_never_on_two_nodes_with_keepalived [ "$(cat "$samples")" = 0 ]
-rm -f "$samples" "$samples.stop"
+check vip_never_on_two_nodes_with_keepalived [ "$(vip_sampler_stop "$samples")" = 0 ]
 
 # Back to the lab as it was.
 cp "$KA/lb1.conf.orig" "$conf1"
