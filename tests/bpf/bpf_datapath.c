@@ -1519,6 +1519,7 @@ static void slot_reuse_starts_from_zero(void)
 	rev(50007, F_SYN | F_ACK, 0, "the new server answers");
 	CHECK_EQ(conns(0).opened, 1);
 }
+#include "cases_icmp.h"
 
 /* Item 6: XDP sends a frame itself only back out of its own device or to a device in its
  * pgs_tx_ports (the controller puts there the device XDP is attached to); for any other the packet goes on
@@ -1797,6 +1798,7 @@ static const struct {
 	CASE(cookie_backend_refuses),
 	CASE(cookie_rst_fin_exact),
 	CASE(cookie_flood_auto),
+	ICMP_CASES
 };
 
 int main(void)
