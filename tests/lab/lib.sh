@@ -202,6 +202,17 @@ vip_sampler_stop() {
   rm -f "$1" "$1.raw" "$1.stop"
 }
 
+# A crashed node back as after a reboot: return_lb NODE. Its pgsteerd starts with the link still
+# down (FAULT: it removes the VIP the killed process left behind), and only then the link comes up.
+# The link up first, or before that clean-up, puts the stale VIP on the wire beside the new master's:
+# two holders, which is the test's doing, not the daemon's.
+return_lb() {
+  local node=$1
+  lab start "$node" > /dev/null
+  wait_eval 60 '! ip -n "$(nsof "$node")" -4 addr show dev eth0 | grep -q "inet $VIP/"'
+  lab link "$node" up > /dev/null
+}
+
 # A crash as the network sees it: crash_lb NODE [PID...]. The node's eth0 is cut first, by one `ip`
 # in its namespace (it vanishes from the network at that instant, as with a pulled cable), then its
 # pgsteerd (or the given processes) gets SIGKILL and the lab's switch port goes down. A VIP the node

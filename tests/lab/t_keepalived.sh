@@ -70,7 +70,7 @@ for mode in multicast unicast; do
   check "${mode}_keepalived_takes_over_crashed_pgsteerd" eval '[ "$(ka_state)" = MASTER ] && holds_vip lb2'
   # pgsteerd comes back with preempt (the lab's default is nopreempt) and preempts (101 over 100).
   sed -i 's/^    nopreempt$/    preempt/' "$conf1"
-  lab start lb1 > /dev/null; lab link lb1 up > /dev/null
+  return_lb lb1
   wait_eval 30 '[ "$(vrrp_of lb1 state)" = MASTER ] && [ "$(ka_state)" = BACKUP ]'
   check "${mode}_pgsteerd_preempts_keepalived" eval 'holds_vip lb1 && ! holds_vip lb2 && [ "$(ka_state)" = BACKUP ]'
 

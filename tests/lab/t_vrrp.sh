@@ -50,8 +50,7 @@ for round in 1 2 3; do
   check "crashed_master_round_$round" [ $ok = yes ]
   # The node comes back as a rebooted node would: pgsteerd starts (its interface still down: FAULT,
   # and the address a killed process left behind goes), then the link; it stays BACKUP.
-  lab start $m > /dev/null
-  lab link $m up > /dev/null
+  return_lb $m
   wait_eval 30 '[ "$(vrrp_of $m state)" = BACKUP ] && ! holds_vip $m'
   check "returning_node_stays_backup_round_$round" eval '[ "$(vrrp_of $m state)/$(vrrp_of $b state)" = BACKUP/MASTER ] &&
     holds_vip $b && new_conn_ok'
@@ -92,7 +91,8 @@ lab kill lb1 TERM > /dev/null
 wait_eval 30 '[ "$(vrrp_of lb2 state)" = MASTER ]'
 tmp=$(mktemp -d); mkfifo "$tmp/in"
 "$LAB" exec client "${PSQL[@]}" < "$tmp/in" > "$tmp/out" 2>&1 &
-BG_PIDS+=($!)
+held=$!
+BG_PIDS+=($held)
 exec {fd}> "$tmp/in"
 echo "select 'one';" >&$fd
 wait_until 5 grep -q one "$tmp/out"
@@ -107,6 +107,8 @@ wait_until 5 grep -q two "$tmp/out"
 check session_through_lb2_undisturbed grep -q two "$tmp/out"
 check new_connection_after_nopreempt_return new_conn_ok
 exec {fd}>&-
+# The session ends through lb2 before lb1 takes the VIP back (else its close could reach lb1 first).
+wait_until 30 eval '! kill -0 $held'
 # With preempt (a restart in place picks the config up), lb1 takes the VIP back.
 sed -i 's/^    nopreempt$/    preempt/' "$conf1"
 on lb1 pgsteer restart > /dev/null
