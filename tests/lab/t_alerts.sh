@@ -43,8 +43,7 @@ lab kill lb1 KILL > /dev/null
 lab link lb1 down > /dev/null
 wait_alert "VIP migrated to lb2, lb1 is DOWN"
 check vip_migration_alert eval 'lab alerts | grep -F "VIP migrated to lb2, lb1 is DOWN" | grep -q "\"value\":\"lb2\""'
-lab start lb1 > /dev/null
-lab link lb1 up > /dev/null
+return_lb lb1
 wait_alert "lb1 rejoined"
 # It rejoins as BACKUP (nopreempt): one alert, and none more when it gets the VIP back.
 check lb1_rejoins_as_backup [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)" = BACKUP/MASTER ]

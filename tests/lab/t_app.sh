@@ -137,8 +137,7 @@ lab link lb1 down > /dev/null
 wait_eval 15 'holds_vip lb2 && [ "$(vrrp_of lb2 state)" = MASTER ]'
 took_over=$?
 sleep 3
-lab start lb1 > /dev/null
-lab link lb1 up > /dev/null
+return_lb lb1
 vip_back_to_lb1
 loads_stop lb1 "lb1 crashed, lb2 took the VIP, lb1 returned and got it back (lb2 stopped gracefully)"
 check_eval page_loads_survive_lb_failover '[ $took_over = 0 ] && [ "$(loads_failed lb1)" = 0 ] && [ "$(loads_count lb1)" -ge 10 ]'

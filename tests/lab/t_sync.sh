@@ -105,7 +105,7 @@ echo "       lb2 counts $(status_counts lb2), PgBouncer host $(pgb_counts)"
 
 # --- 2. old master back: stays backup (nopreempt), resyncs -----------------------------------------
 rejoined1=$(alerts_with "Recovery: lb1 rejoined")
-lab start lb1 > /dev/null; lab link lb1 up > /dev/null
+return_lb lb1
 wait_eval 15 '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(sync_of lb1 ready)" = true ]'
 check old_master_back_as_synced_backup [ "$(vrrp_of lb1 state)/$(vrrp_of lb2 state)/$(sync_of lb1 ready)" = BACKUP/MASTER/true ]
 echo "    2. lb1 back: BACKUP, resynced $(flows_est lb1) established flows (lb2 holds $(flows_est lb2))"
@@ -155,7 +155,7 @@ wait_until 10 all_answered restart_ 0 1 2 3 4 6 7 8
 check sessions_survive_takeover_after_backup_restart all_answered restart_ 0 1 2 3 4 6 7 8
 wait_eval 5 '[ "$(sum3 "$(status_counts lb2)")" = "$(sum3 "$(pgb_counts)")" ]'
 check counts_after_backup_restart_equal_pgbouncer [ "$(sum3 "$(status_counts lb2)")" = "$(sum3 "$(pgb_counts)")" ]
-lab start lb1 > /dev/null; lab link lb1 up > /dev/null
+return_lb lb1
 wait_eval 15 '[ "$(vrrp_of lb1 state)" = BACKUP ] && [ "$(sync_of lb1 ready)" = true ]'
 check vip_handed_back_to_lb1 vip_back_to_lb1
 
