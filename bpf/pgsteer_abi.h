@@ -62,9 +62,7 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_SEQ_SERVER (1u << 5)   /* nxt[1] tracks the backend's sequence */
 #define PGS_FLOW_F_HALFOPEN (1u << 6)     /* opened by a client SYN, handshake not completed yet (synguard.h) */
 #define PGS_FLOW_F_COOKIE (1u << 7)       /* opened by a valid SYN-cookie ACK: seq translated (syncookie.h) */
-#define PGS_FLOW_F_ACK_CLIENT (1u << 16)  /* ack[0] holds the client's last acknowledgement (backend's numbers) */
-#define PGS_FLOW_F_ACK_SERVER (1u << 17)  /* ack[1] holds the backend's */
-/* Bits 8..15 belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */
+/* Bits 8.. belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */
 #define PGS_FLOW_F_PAYLOAD (1u << 8)    /* the client's first payload segment went through */
 #define PGS_FLOW_F_CANCEL (1u << 9)     /* that payload was a CancelRequest, handed to the controller */
 
@@ -79,7 +77,7 @@ enum pgs_flow_state {
 	X(REV, "rev", 0, "backend reply of a known flow, translated back")                                   \
 	X(PASS_INACTIVE, "pass_inactive", 0, "node is not the VRRP master: VIP traffic left to the stack")   \
 	X(PASS_NO_FLOW, "pass_no_flow", 0, "non-SYN packet to the VIP with no flow: the stack answers RST") \
-	X(PASS_PUNT, "pass_punt", 0, "XDP could not resolve the next hop or send there: handed to TC untouched") \
+	X(PASS_PUNT, "pass_punt", 0, "XDP could not resolve the next hop: handed to TC untouched")          \
 	X(DROP_NO_SERVER, "drop_no_server", 1, "SYN with no selectable server")                             \
 	X(DROP_TABLE_FULL, "drop_table_full", 1, "flow table full: SYN dropped, the client will retry")     \
 	X(DROP_SNAT_EXHAUSTED, "drop_snat_exhausted", 1, "no free SNAT port toward the chosen server")      \
@@ -101,13 +99,7 @@ enum pgs_flow_state {
 	X(DROP_COOKIE_EARLY, "drop_cookie_early", 1,                                                        \
 	  "client data on a cookie flow before the backend answered (TC): dropped, the client resends it") \
 	X(COOKIE_REFUSED, "cookie_refused", 0,                                                          \
-	  "backend refused a cookie flow's SYN (RST): the client, whose handshake was ours, gets a clean RST") \
-	X(ICMP_FWD, "icmp_fwd", 0, "ICMP error about a flow, translated and sent to its client or backend")  \
-	X(DROP_ICMP_NO_FLOW, "drop_icmp_no_flow", 1,                                                        \
-	  "ICMP error quoting a VIP segment of no flow (forged or late): dropped, no state touched")        \
-	X(ICMP_TOO_BIG, "icmp_too_big", 0, "packet too big for its egress: answered with fragmentation-needed") \
-	X(DROP_ICMP_SEQ, "drop_icmp_seq", 1,                                                                \
-	  "ICMP error quoting a sequence number its flow's sender has not in flight (forged or late): dropped")
+	  "backend refused a cookie flow's SYN (RST): the client, whose handshake was ours, gets a clean RST")
 
 enum pgs_reason {
 #define PGS_REASON_ENUM(id, name, drop, help) PGS_R_##id,
@@ -193,7 +185,6 @@ struct pgs_server {
 struct pgs_conns {
 	__u64 opened;
 	__u64 closed;
-	__u64 _pad[6];   /* one 64-byte line per slot: CPUs counting for different servers do not share one */
 };
 
 /* Value of pgs_srv_stats (per CPU, index = slot). "in" is client to server, as in HAProxy's bin. */
@@ -215,8 +206,8 @@ struct pgs_flow_key {
 	__u16 vport;
 };
 
-/* A next hop: toward a server resolved per slot about once a second (bpf_fib_lookup costs more than
- * the rest of the packet's path), toward a client learnt from the client's own frames. */
+/* A resolved next hop, cached in the flow for one direction and re-resolved about once a second
+ * (bpf_fib_lookup costs more than the rest of the packet's path). */
 struct pgs_hop {
 	__u8 dmac[6];
 	__u8 smac[6];
@@ -225,13 +216,6 @@ struct pgs_hop {
 };
 
 #define PGS_HOP_SHIFT 30
-
-/* Value of pgs_slot_hop (index = slot): the next hop toward the slot's server at addr. */
-struct pgs_slot_hop {
-	struct pgs_hop hop;
-	__u32 addr;      /* network order */
-	__u32 mtu;       /* the route's MTU the lookup that resolved hop gave (bpf/lib/icmp.h checks it) */
-};
 
 /* Value of pgs_flows: everything needed to translate both directions. */
 struct pgs_flow {
@@ -244,8 +228,7 @@ struct pgs_flow {
 	__u32 state;     /* enum pgs_flow_state, only ever moved forward (compare-and-swap) */
 	__u64 created_ns;
 	__u64 seen_ns;   /* last packet, refreshed at most once a second */
-	struct pgs_hop hop[2]; /* [1]: the way back to the client, learnt from its frames; [0]: unused (next
-				* hops toward servers are per slot, pgs_slot_hop) */
+	struct pgs_hop hop[2]; /* next hop toward the backend [0] and toward the client [1] */
 	__u32 isn[2];    /* initial sequence numbers (host order): the client's SYN [0], the backend's SYN-ACK [1] */
 	__u32 nxt[2];    /* right edge (seq + length, host order) seen from the client [0] and the backend [1] */
 	/* Cookie flows (PGS_FLOW_F_COOKIE) only: the handshake the datapath did for the client. The
@@ -254,14 +237,6 @@ struct pgs_flow {
 	__u32 cookie_isn; /* our ISN toward the client (the cookie), host order */
 	__u16 mss;        /* MSS the cookie encodes, sent to the backend in our SYN */
 	__u16 cwin;       /* the client's (unscaled) window from its cookie ACK */
-	/* Last acknowledgement (host order) from the client [0] and the backend [1], each in the
-	 * numbers of the side it acknowledges as that side sent them (a cookie flow's client ACK
-	 * translated to the backend's, seqxlate.h): what an RST from the other side must match. */
-	__u32 ack[2];
-	/* The route's MTU toward the client (hop[1] is learnt, not looked up) and the stamp
-	 * (PGS_HOP_SHIFT) it was looked up at: bpf/lib/icmp.h, for packets that might not fit. */
-	__u32 cmtu;
-	__u32 cmtu_stamp;
 };
 
 /* Key of pgs_rflows: a backend reply as it arrives (backend -> VIP:SNAT port). */
@@ -275,19 +250,16 @@ struct pgs_rflow_key {
 /* Index 0 of pgs_ctl: node-wide switches set by the controller. */
 struct pgs_ctl {
 	__u32 active;    /* 1 = this node steers (VRRP master, or no VRRP) */
-	__u32 beat;      /* pgsteerd's heartbeat: CLOCK_MONOTONIC >> PGS_BEAT_SHIFT at its last tick; 0 = none
-			  * (stopped on purpose). Older than PGS_BEAT_TIMEOUT: the datapath stops steering. */
+	__u32 _pad;
 	__u64 off_ns;    /* when steering last went off (bpf_ktime_get_ns clock); 0 = never */
 };
-
-#define PGS_BEAT_SHIFT 30   /* heartbeat unit: 2^30 ns, about 1.07 s */
-#define PGS_BEAT_TIMEOUT 10 /* units without a beat after which a node stops steering (about 11 s) */
 
 /* Load-time settings, set as .rodata before load. */
 struct pgs_cfg {
 	__u16 snat_min;  /* host order */
 	__u16 snat_max;
 	__u32 fallback;  /* TC program behind XDP: only finishes what XDP punted, counts nothing else */
+	__u32 generic;   /* XDP attached in generic (skb) mode: GSO packets, no MTU check in lookups */
 	__u32 _pad;
 };
 
@@ -386,7 +358,6 @@ enum pgs_policy_action {
 #define PGS_MAP_SYNGUARD_ADJ "pgs_synguard_adj"
 #define PGS_MAP_COOKIE_SEC "pgs_cookie_sec"
 #define PGS_MAP_SVC_VERDICTS "pgs_svc_verdicts"
-#define PGS_MAP_SLOT_HOP "pgs_slot_hop"
 #define PGS_LINK_XDP "link_xdp"
 
 #endif

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
-#include "hostaddr.h"
 
 #define MAX_TOKENS 32
 
@@ -155,7 +154,7 @@ int config_duration(const char *s, uint64_t *ms)
 
 const char *attach_name(enum attach_mode m)
 {
-	return m == ATTACH_TC ? "tc" : "xdp";
+	return m == ATTACH_TC ? "tc" : m == ATTACH_XDP_GENERIC ? "xdp-generic" : "xdp";
 }
 
 const char *check_name(enum check_type t)
@@ -368,20 +367,15 @@ static int parse_global(struct parser *p, int argc, char **argv)
 	}
 	if (!strcmp(kw, "attach")) {
 		if (argc != 2)
-			return fail(p, "attach: expects xdp or tc");
+			return fail(p, "attach: expects xdp, tc or xdp-generic");
 		if (!strcmp(argv[1], "xdp"))
 			c->attach = ATTACH_XDP;
 		else if (!strcmp(argv[1], "tc"))
 			c->attach = ATTACH_TC;
 		else if (!strcmp(argv[1], "xdp-generic"))
-			/* Generic XDP hands over skbs whose TCP checksum is CHECKSUM_PARTIAL (the field holds only
-			 * the pseudo-header's sum, the device finishes it): an XDP program has no skb helpers to
-			 * rewrite such a packet correctly, and receivers that trust the offload never notice. */
-			return fail(p, "attach: xdp-generic is refused: generic XDP gives the program packets whose TCP "
-				       "checksum the device finishes later (CHECKSUM_PARTIAL), which XDP cannot rewrite "
-				       "correctly; use tc on a device without native XDP (it is also faster than generic XDP)");
+			c->attach = ATTACH_XDP_GENERIC;
 		else
-			return fail(p, "attach: unknown mode '%s' (xdp or tc)", argv[1]);
+			return fail(p, "attach: unknown mode '%s' (xdp, tc or xdp-generic)", argv[1]);
 		return 0;
 	}
 	if (!strcmp(kw, "pin-root")) {
@@ -982,29 +976,6 @@ static int parse_line(struct parser *p, char *line)
 	}
 }
 
-/* A server at a steered address (a service's bind address or the VRRP VIP) would have its own
- * connections steered back to the pool: refused at the server's line. */
-static void server_at_vip(struct parser *p)
-{
-	struct config *c = p->cfg;
-	char a[INET_ADDRSTRLEN];
-	int i, j, k;
-
-	for (i = 0; i < c->nservices; i++)
-		for (j = 0; j < c->services[i].nservers; j++) {
-			struct cfg_server *srv = &c->services[i].servers[j];
-			int vip = c->vrrp.enabled && srv->addr == c->vrrp.vip;
-
-			for (k = 0; k < c->nservices && !vip; k++)
-				vip = srv->addr == c->services[k].vip;
-			if (!vip)
-				continue;
-			p->line = srv->line;
-			inet_ntop(AF_INET, &srv->addr, a, sizeof(a));
-			fail(p, "server %s: %s is the VIP: pgsteer steers that address, a server must be another host", srv->name, a);
-		}
-}
-
 /* Whole-file rules, reported at the line that introduced the offending part; all of them. */
 static void validate(struct parser *p)
 {
@@ -1031,7 +1002,6 @@ static void validate(struct parser *p)
 			if (s->vip && c->services[j].vip == s->vip && c->services[j].port == s->port)
 				fail(p, "service %s binds the same address as service %s", s->name, c->services[j].name);
 	}
-	server_at_vip(p);
 	if (c->vrrp.enabled) {
 		p->line = c->vrrp.line;
 		if (!c->vrrp.vrid)
@@ -1074,35 +1044,6 @@ int config_parse(const char *text, const char *name, struct config *cfg, char *e
 	return p.nerr ? -EINVAL : r;
 }
 
-/* The rule that depends on the host the file is loaded on: a server at one of its own addresses
- * cannot be forwarded to (the datapath's route lookup finds no next hop for it, every connection
- * would be dropped while its health check passes). */
-static int servers_not_local(const struct config *c, const char *path, char *err, size_t errlen)
-{
-	char a[INET_ADDRSTRLEN];
-	int i, j, r;
-
-	for (i = 0; i < c->nservices; i++)
-		for (j = 0; j < c->services[i].nservers; j++) {
-			const struct cfg_server *srv = &c->services[i].servers[j];
-
-			r = host_addr_is_local(srv->addr);
-			if (r < 0) {
-				snprintf(err, errlen, "%s: listing this host's addresses: %s", path, strerror(-r));
-				return r;
-			}
-			if (!r)
-				continue;
-			inet_ntop(AF_INET, &srv->addr, a, sizeof(a));
-			snprintf(err, errlen,
-				 "%s:%d: server %s: %s is an address of this host: the datapath forwards to other hosts only "
-				 "(run PgBouncer on another host, or reach it by another address)",
-				 path, srv->line, srv->name, a);
-			return -EINVAL;
-		}
-	return 0;
-}
-
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -1143,8 +1084,6 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	}
 	r = config_parse(text ? text : "", path, cfg, err, errlen);
 	free(text);
-	if (!r)
-		r = servers_not_local(cfg, path, err, errlen);
 	if (!r && !realpath(path, cfg->path))
 		snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	return r;

@@ -35,7 +35,6 @@ static const struct {
 	{ PGS_MAP_SYNGUARD_ADJ, offsetof(struct pgs_maps, synguard_adj) },
 	{ PGS_MAP_COOKIE_SEC, offsetof(struct pgs_maps, cookie_sec) },
 	{ PGS_MAP_SVC_VERDICTS, offsetof(struct pgs_maps, svc_verdicts) },
-	{ PGS_MAP_SLOT_HOP, offsetof(struct pgs_maps, slot_hop) },
 };
 
 int maps_count(void)
@@ -203,16 +202,6 @@ int maps_set_active(const struct pgs_maps *m, int active)
 		ctl.off_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	}
 	ctl.active = active ? 1 : 0;
-	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY) ? -errno : 0;
-}
-
-int maps_set_beat(const struct pgs_maps *m, uint32_t beat)
-{
-	struct pgs_ctl ctl = {};
-	uint32_t zero = 0;
-
-	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
-	ctl.beat = beat;
 	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY) ? -errno : 0;
 }
 

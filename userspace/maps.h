@@ -12,7 +12,6 @@ struct pgs_maps {
 	int pg_opts, pg_events, pg_stats, policy; /* PostgreSQL-aware steering (pgproto.h, policy.h) */
 	int synguard, synguard_adj, cookie_sec; /* per service: half-open flows, the SYN-flood window (synguard.h) */
 	int svc_verdicts; /* per service: its SYN-cookie verdicts (synguard.h) */
-	int slot_hop; /* next hops toward servers, the datapath's own cache (nexthop.h) */
 };
 
 /* What the datapath knows of one server slot, per-CPU counters summed. */
@@ -39,8 +38,6 @@ int maps_read_verdicts(const struct pgs_maps *m, uint64_t out[PGS_R_MAX]);
 int maps_get_active(const struct pgs_maps *m, int *active);
 /* Steering on or off; turning it off records when (pgs_ctl.off_ns), kept across restarts. */
 int maps_set_active(const struct pgs_maps *m, int active);
-/* The controller's heartbeat (pgs_ctl.beat; 0: none, the datapath never times out). */
-int maps_set_beat(const struct pgs_maps *m, uint32_t beat);
 int maps_get_off_ns(const struct pgs_maps *m, uint64_t *off_ns);
 int maps_clear_passive(const struct pgs_maps *m, uint32_t slot);
 int maps_reset_slot(const struct pgs_maps *m, uint32_t slot); /* a new server in the slot: zero its counters */

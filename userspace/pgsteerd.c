@@ -19,7 +19,6 @@
 #include "dpsync.h"
 #include "fdlimit.h"
 #include "hooks.h"
-#include "guard.h"
 #include "log.h"
 #include "loop.h"
 #include "netlink.h"
@@ -88,6 +87,30 @@ void daemon_refresh(void *arg)
 	alerter_fill(d->alerter, &d->model);
 }
 
+/* bpf_fib_lookup answers only for interfaces that forward (else every steered packet would be
+ * dropped as drop_fib): the node routes the VIP's traffic, so it must forward on its interface. */
+static void enable_forwarding(const char *ifname)
+{
+	char path[PATH_MAX], v = '0';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	f = fopen(path, "r+");
+	if (!f) {
+		log_warn("cannot read %s", path);
+		return;
+	}
+	if (fread(&v, 1, 1, f) == 1 && v == '1') {
+		fclose(f);
+		return;
+	}
+	rewind(f);
+	if (fputs("1\n", f) < 0 || fclose(f))
+		log_warnx("cannot enable forwarding on %s (%s): steered packets will be dropped (drop_fib)", ifname, path);
+	else
+		log_info("enabled net.ipv4.conf.%s.forwarding: the datapath's route lookups need it", ifname);
+}
+
 /* --- timers and signals --------------------------------------------------------------------- */
 
 /* What systemd shows (STATUS=), and READY=1 once the datapath is attached, the daemon answers and
@@ -111,8 +134,14 @@ static void notify_update(struct pgsteerd *d)
 static void on_tick(void *arg)
 {
 	struct pgsteerd *d = arg;
+	unsigned pct;
+	int r;
 
-	daemon_gc_step(d);
+	r = dpsync_gc(d->dp, &d->cfg, &d->model, &pct);
+	if (r < 0)
+		log_warnx("flow table clean-up failed: %s", strerror(-r));
+	else if (r)
+		alert_flow_table(d->alerter, pct);
 	/* As master: steering on and the VIP in place, whatever happened behind our back. */
 	if (d->vrrp && vrrp_state_get(d->vrrp) == VRRP_MASTER) {
 		int active = 1;
@@ -136,7 +165,7 @@ static void on_vrrp_steer(void *arg, int on)
 	struct pgsteerd *d = arg;
 
 	if (on && d->dp && !d->steering)
-		daemon_gc_takeover(d);
+		dpsync_takeover(d->dp);
 	d->want_steering = on;
 	role_steer(d->role, on);
 	if (!d->dp)
@@ -323,15 +352,10 @@ int main(int argc, char **argv)
 	if (resume && d.cfg.vrrp.enabled)
 		start_vrrp(&d, 1);
 
-	/* bpf_fib_lookup answers only on an interface that forwards (else every steered packet would be
-	 * dropped as drop_fib): the node routes the VIP's traffic. */
-	if (guard_forwarding(d.cfg.interface) == 1)
-		log_info("enabled net.ipv4.conf.%s.forwarding: the datapath's route lookups need it", d.cfg.interface);
+	enable_forwarding(d.cfg.interface);
 	r = datapath_open(&d.dp, &d.cfg, err, sizeof(err));
 	if (r)
 		fatalx("%s", err);
-	if (guard_start(d.dp, d.cfg.interface))
-		fatalx("registering the guard's hooks");
 	log_info("datapath attached to %s (%s), pinned under %s", d.cfg.interface, attach_name(d.cfg.attach), d.cfg.pin_root);
 	if (d.vrrp) {
 		set_steering(&d, d.want_steering);
@@ -379,8 +403,7 @@ int main(int argc, char **argv)
 		if (!d.stats)
 			fatalx("%s", err);
 	}
-	if (timer_init(&d.tick, d.loop, on_tick, &d) || timer_init(&d.passive_tick, d.loop, on_passive_tick, &d) ||
-	    daemon_gc_init(&d))
+	if (timer_init(&d.tick, d.loop, on_tick, &d) || timer_init(&d.passive_tick, d.loop, on_passive_tick, &d))
 		fatal("creating timers");
 	timer_arm_periodic(&d.tick, TICK_MS);
 	timer_arm_periodic(&d.passive_tick, PASSIVE_TICK_MS);
@@ -412,7 +435,6 @@ int main(int argc, char **argv)
 	runtime_free(d.rt);
 	timer_close(&d.tick);
 	timer_close(&d.passive_tick);
-	timer_close(&d.gc_now);
 	if (d.handover) {
 		if (d.vrrp)
 			vrrp_advert_now(d.vrrp); /* the peer's master-down timer starts afresh */

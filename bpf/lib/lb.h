@@ -15,8 +15,6 @@
 #include "events.h"
 #include "pgproto.h"
 #include "policy.h"
-#include "nexthop.h"
-#include "beat.h"
 
 const volatile struct pgs_cfg pgs_cfg = { .snat_min = 10000, .snat_max = 32767 };
 
@@ -55,28 +53,26 @@ struct pgs_plan {
 	__u16 dport;
 	__u64 now;
 	struct pgs_hop hop;       /* the next hop the packet leaves through */
-	int hop_resolved;         /* hop was just resolved: cache it (nexthop.h) */
-	__u32 mtu;                /* MTU of the route hop came from, 0: not looked up (icmp.h) */
-	__u32 in_ifindex;         /* the device the packet came in on (set by the entry point) */
+	int hop_resolved;         /* hop was just resolved: cache it in the flow */
 	int suspect;              /* forwarded without touching the flow: outside its window or state */
 	struct pgs_shape shape;   /* the packet leaves reshaped (SYN cookies) when shape.kind is set */
 };
 
-/* The next hop of this packet without a FIB lookup, if known (nexthop.h): the slot's toward a
- * server, the client's own way in toward a client. */
+/* The flow's cached next hop for this packet's direction, if still fresh. */
 static __always_inline int hop_cached(struct pgs_plan *plan)
 {
-	if (plan->kind == PGS_K_FWD || plan->kind == PGS_K_NEW)
-		return slot_hop_get(plan->slot, plan->daddr, (__u32)(plan->now >> PGS_HOP_SHIFT), &plan->hop, &plan->mtu);
-	if (plan->kind != PGS_K_REV || !plan->flow->hop[1].ifindex)
+	struct pgs_hop *h;
+
+	if (plan->kind != PGS_K_FWD && plan->kind != PGS_K_REV)
 		return 0;
-	plan->hop = plan->flow->hop[1];
+	h = &plan->flow->hop[plan->kind == PGS_K_REV];
+	if (!h->ifindex || h->stamp != (__u32)(plan->now >> PGS_HOP_SHIFT))
+		return 0;
+	plan->hop = *h;
 	return 1;
 }
 
-/* Keep a next hop just resolved from a FIB lookup: toward a server in its slot now; toward a
- * client (a flow synced from the peer, whose client has not sent anything here yet) in the flow
- * at commit. */
+/* Keep a next hop just resolved from a FIB lookup. */
 static __always_inline void hop_resolved(struct pgs_plan *plan, const struct bpf_fib_lookup *fib)
 {
 	__builtin_memcpy(plan->hop.dmac, fib->dmac, ETH_ALEN);
@@ -84,9 +80,6 @@ static __always_inline void hop_resolved(struct pgs_plan *plan, const struct bpf
 	plan->hop.ifindex = fib->ifindex;
 	plan->hop.stamp = (__u32)(plan->now >> PGS_HOP_SHIFT);
 	plan->hop_resolved = 1;
-	plan->mtu = fib->mtu_result; /* looked up with the packet's length: the route's MTU */
-	if (plan->kind == PGS_K_FWD || plan->kind == PGS_K_NEW)
-		slot_hop_put(plan->slot, plan->daddr, &plan->hop, plan->mtu);
 }
 
 static __always_inline int pgs_active(void)
@@ -94,7 +87,7 @@ static __always_inline int pgs_active(void)
 	__u32 zero = 0;
 	struct pgs_ctl *ctl = bpf_map_lookup_elem(&pgs_ctl, &zero);
 
-	return ctl && ctl->active && !pgs_beat_stale(ctl);
+	return ctl && ctl->active;
 }
 
 /* The server in a slot if it may take new connections: UP, weight above 0, not passive-down. */
@@ -210,7 +203,7 @@ static __always_inline int take_segment(struct pgs_pkt *p, struct hdr_cursor *c,
 		return PGS_R_DROP_MALFORMED;
 	if (!pgs_active())
 		return PGS_R_PASS_INACTIVE;
-	plan->now = bpf_ktime_get_coarse_ns(); /* the monotonic clock to the tick: a fine read costs more */
+	plan->now = bpf_ktime_get_ns();
 	p->flags = tcp_flag_byte(p->tcp);
 	return -1;
 }
@@ -455,7 +448,8 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 	}
 	if (srv)
 		fv.gen = srv->gen;
-	hop_learn_return(&fv.hop[1], p->eth, plan->in_ifindex);
+	if (plan->hop_resolved)
+		fv.hop[0] = plan->hop;
 
 	sp.rk = &rk;
 	sp.fk = &plan->fk;
@@ -503,66 +497,32 @@ static __always_inline int handshake_fits(const struct pgs_pkt *p, struct pgs_fl
 	return 1;
 }
 
-/* Move a sequence edge forward to `to` (never back), whatever other CPUs did meanwhile: an RST is
- * checked against it exactly. */
-static __always_inline void seq_raise(__u32 *edge, __u32 to)
-{
-	__u32 cur;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		cur = *(volatile __u32 *)edge;
-		if (!seq_after(to, cur) || __sync_val_compare_and_swap(edge, cur, to) == cur)
-			return;
-	}
-}
-
-/* Whether this packet of an existing flow may move it (flow.h: the RFC 5961 rules by
- * PGS_SEQ_WINDOW); a segment that fits advances its side's edge and acknowledgement. A flow
- * created elsewhere (the flow sync) learns each side's edge from its first plain segment. Returns 0
- * for a suspect, 2 for a segment checked in full (sequence and ACK), 1 for anything else that
- * goes on. */
+/* Whether this packet of an existing flow fits its side's sequence window (PGS_SEQ_WINDOW), so it
+ * may move the flow's state; it then advances that side's right edge. A flow created elsewhere
+ * (the flow sync) learns each side's edge from its first plain segment. Returns 0 for a suspect. */
 static __always_inline int segment_fits(const struct pgs_pkt *p, struct pgs_flow *f, int from_server)
 {
-	__u32 seq = bpf_ntohl(p->tcp->seq), ack = bpf_ntohl(p->tcp->ack_seq);
+	__u32 seq = bpf_ntohl(p->tcp->seq);
 	__u32 end = seq + p->payload + !!(p->flags & PGS_TCP_FIN);
 	__u32 tracked = from_server ? PGS_FLOW_F_SEQ_SERVER : PGS_FLOW_F_SEQ_CLIENT;
-	__u32 peer = from_server ? PGS_FLOW_F_SEQ_CLIENT : PGS_FLOW_F_SEQ_SERVER;
-	__u32 acked = from_server ? PGS_FLOW_F_ACK_SERVER : PGS_FLOW_F_ACK_CLIENT;
-	__u32 peer_acked = from_server ? PGS_FLOW_F_ACK_CLIENT : PGS_FLOW_F_ACK_SERVER;
-	int me = from_server ? 1 : 0, other = from_server ? 0 : 1;
+	int rst = p->flags & PGS_TCP_RST;
 
-	if (!from_server)
-		ack = seqxlate_ack(f, ack); /* a cookie flow's client acknowledges our cookie's numbers */
-	if ((p->flags & PGS_TCP_SYN) || (from_server && (p->flags & PGS_TCP_RST) && f->state == PGS_FLOW_SYN_SENT))
+	if ((p->flags & PGS_TCP_SYN) || (from_server && rst && f->state == PGS_FLOW_SYN_SENT))
 		return handshake_fits(p, f, from_server);
 	if (!(f->flags & tracked)) {
-		if (p->flags & (PGS_TCP_RST | PGS_TCP_FIN))
+		if (rst || (p->flags & PGS_TCP_FIN))
 			return 0; /* nothing to check it against yet */
 		if (f->state >= PGS_FLOW_ESTABLISHED) {
-			f->nxt[me] = end;
+			f->nxt[from_server] = end;
 			__sync_fetch_and_or(&f->flags, tracked);
 		}
 		return 1;
 	}
-	if (p->flags & PGS_TCP_RST)
-		return rst_exact(seq, f->nxt[me], f->ack[other], !!(f->flags & peer_acked));
-	if (!seq_in_window(seq, f->nxt[me]))
+	if (!seq_in_window(seq, f->nxt[from_server], rst))
 		return 0;
-	/* Without an acceptable ACK (the endpoint discards such a segment) nothing moves; a FIN is a
-	 * suspect, anything else goes on as it is. */
-	if (!(p->flags & PGS_TCP_ACK) || ((f->flags & peer) && !ack_acceptable(ack, f->nxt[other])))
-		return !(p->flags & PGS_TCP_FIN);
-	seq_raise(&f->nxt[me], end);
-	if (!(f->flags & peer))
-		return 1;
-	if (!(f->flags & acked)) {
-		f->ack[me] = ack;
-		__sync_fetch_and_or(&f->flags, acked);
-	} else {
-		seq_raise(&f->ack[me], ack);
-	}
-	return 2;
+	if (seq_after(end, f->nxt[from_server]))
+		f->nxt[from_server] = end; /* approximate under races: only ever a few segments behind */
+	return 1;
 }
 
 /* A FIN sets its side's flag first, atomically, and the state machine decides on the flags as they
@@ -605,17 +565,13 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 	struct pgs_flow *f = plan->flow;
 	__u32 plan_state = f->state;
 	struct flow_step s;
-	int fits = segment_fits(p, f, plan->kind == PGS_K_REV);
 
-	if (plan->kind == PGS_K_REV && plan->hop_resolved)
-		f->hop[1] = plan->hop;
-	if (!fits) {
+	if (plan->hop_resolved)
+		f->hop[plan->kind == PGS_K_REV] = plan->hop;
+	if (!segment_fits(p, f, plan->kind == PGS_K_REV)) {
 		plan->suspect = 1;
 		return -1;
 	}
-	/* Only a segment checked in full may move the way back: a forger's frames come from elsewhere. */
-	if (plan->kind == PGS_K_FWD && fits == 2)
-		hop_learn_return(&f->hop[1], p->eth, plan->in_ifindex);
 	s = flow_next(plan_state, plan->kind == PGS_K_FWD, p->flags, flow_mark_fin(p, plan));
 	if (s.set_flags & ~f->flags)
 		__sync_fetch_and_or(&f->flags, s.set_flags);
