@@ -247,18 +247,19 @@ lb_answers() {
   timeout 10 nsenter --net="$(ns_file "$node")" env "${envs[@]}" "$BUILD/pgsteer" status >/dev/null 2>&1
 }
 
-# Wait until NODE's pgsteerd is VRRP MASTER (at most 30 s: only a hung node takes that long). With
+# Wait until NODE's pgsteerd is VRRP MASTER (at most 120 s, as for ready: a sanitized daemon and CLI
+# on a loaded machine take seconds per status; only a hung node takes that long). With
 # nopreempt (the lab's default) the node that is master first stays master: up starts lb2 after this.
 lb_wait_master() {
   local node=$1 envs=() deadline
   mapfile -t envs < <(node_env "$node")
-  deadline=$(($(now_ms) + 30000))
+  deadline=$(($(now_ms) + 120000))
   while [ "$(now_ms)" -lt "$deadline" ]; do
-    timeout 2 nsenter --net="$(ns_file "$node")" env "${envs[@]}" "$BUILD/pgsteer" status -j 2>/dev/null |
+    timeout 10 nsenter --net="$(ns_file "$node")" env "${envs[@]}" "$BUILD/pgsteer" status -j 2>/dev/null |
       grep -q '"state": "MASTER"' && return 0
     sleep 0.1
   done
-  die "pgsteerd on $node did not become VRRP master within 30 s; $LAB_DIR/$node/pgsteerd.log ends with:$(lab_tail "$LAB_DIR/$node/pgsteerd.log")"
+  die "pgsteerd on $node did not become VRRP master within 120 s; $LAB_DIR/$node/pgsteerd.log ends with:$(lab_tail "$LAB_DIR/$node/pgsteerd.log")"
 }
 
 # Print the last lines of a log file, indented, for error messages.
