@@ -62,7 +62,9 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_SEQ_SERVER (1u << 5)   /* nxt[1] tracks the backend's sequence */
 #define PGS_FLOW_F_HALFOPEN (1u << 6)     /* opened by a client SYN, handshake not completed yet (synguard.h) */
 #define PGS_FLOW_F_COOKIE (1u << 7)       /* opened by a valid SYN-cookie ACK: seq translated (syncookie.h) */
-/* Bits 8.. belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */
+#define PGS_FLOW_F_ACK_CLIENT (1u << 16)  /* ack[0] holds the client's last acknowledgement (backend's numbers) */
+#define PGS_FLOW_F_ACK_SERVER (1u << 17)  /* ack[1] holds the backend's */
+/* Bits 8..15 belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */
 #define PGS_FLOW_F_PAYLOAD (1u << 8)    /* the client's first payload segment went through */
 #define PGS_FLOW_F_CANCEL (1u << 9)     /* that payload was a CancelRequest, handed to the controller */
 
@@ -237,6 +239,10 @@ struct pgs_flow {
 	__u32 cookie_isn; /* our ISN toward the client (the cookie), host order */
 	__u16 mss;        /* MSS the cookie encodes, sent to the backend in our SYN */
 	__u16 cwin;       /* the client's (unscaled) window from its cookie ACK */
+	/* Last acknowledgement (host order) from the client [0] and the backend [1], each in the
+	 * numbers of the side it acknowledges as that side sent them (a cookie flow's client ACK
+	 * translated to the backend's, seqxlate.h): what an RST from the other side must match. */
+	__u32 ack[2];
 };
 
 /* Key of pgs_rflows: a backend reply as it arrives (backend -> VIP:SNAT port). */

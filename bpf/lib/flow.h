@@ -69,22 +69,38 @@ static __always_inline int flow_syn_reopens(__u32 state, int server_selectable)
 	return state == PGS_FLOW_SYN_SENT && !server_selectable;
 }
 
-/* The sequence window pgsteer checks RST, FIN and SYN-ACK against, in bytes. pgsteer sees every
- * segment of a flow, so it knows the right edge (seq + length) each side has sent: nxt. A segment
- * may change the flow's state when its sequence number lies within PGS_SEQ_WINDOW of that edge
- * (an RST: at most PGS_SEQ_WINDOW below it, where a sender's RST sits; a FIN or data: either side
- * of it, for reordering and losses before pgsteer). A forged one with a random sequence number
- * passes with a chance of 2^18/2^32 (RST) or 2^19/2^32 (FIN); the endpoint's own RFC 5961 checks
- * (exact RST, challenge ACKs) still apply to whatever is forwarded. */
+/* The sequence window pgsteer checks FIN and data against, in bytes. pgsteer sees every segment of
+ * a flow, so it knows the right edge (seq + length) each side has sent: nxt, and the last
+ * acknowledgement each side sent: ack. As the endpoints do (RFC 5961):
+ * - an RST ends the flow only when its sequence number is exactly the sender's edge, or exactly
+ *   what the receiver last acknowledged (the RST that answers a challenge ACK); any other is
+ *   forwarded for the endpoint to challenge, and changes nothing here. A forged one passes with a
+ *   chance of 2/2^32;
+ * - a FIN lies within PGS_SEQ_WINDOW either side of the sender's edge (reordering, losses before
+ *   pgsteer) and acknowledges at most PGS_ACK_WINDOW less than the receiver has sent (at most what
+ *   it has sent): a forged FIN/ACK passes with a chance of 2^19/2^32 x 2^20/2^32 = 2^-25;
+ * - data within PGS_SEQ_WINDOW moves the edge forward. */
 #define PGS_SEQ_WINDOW (256u * 1024)
+#define PGS_ACK_WINDOW (1024u * 1024)
 
-/* Whether seq (a segment of length len from one side, RST or not) fits the right edge nxt that
- * side has sent. */
-static __always_inline int seq_in_window(__u32 seq, __u32 nxt, int rst)
+/* Whether seq (of a FIN or data segment from one side) lies within the window of that side's edge. */
+static __always_inline int seq_in_window(__u32 seq, __u32 nxt)
 {
-	if (rst)
-		return nxt - seq <= PGS_SEQ_WINDOW;
 	return seq - (nxt - PGS_SEQ_WINDOW) <= 2 * PGS_SEQ_WINDOW;
+}
+
+/* Whether an acknowledgement fits what the other side has sent (its edge peer_nxt): not beyond it,
+ * and at most PGS_ACK_WINDOW behind. */
+static __always_inline int ack_acceptable(__u32 ack, __u32 peer_nxt)
+{
+	return peer_nxt - ack <= PGS_ACK_WINDOW;
+}
+
+/* Whether an RST from one side may end the flow: its sequence number is that side's edge, or what
+ * the receiver last acknowledged (peer_ack, when known). */
+static __always_inline int rst_exact(__u32 seq, __u32 nxt, __u32 peer_ack, int have_peer_ack)
+{
+	return seq == nxt || (have_peer_ack && seq == peer_ack);
 }
 
 /* Serial-number order (RFC 1982): a is after b. */

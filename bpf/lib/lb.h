@@ -497,31 +497,64 @@ static __always_inline int handshake_fits(const struct pgs_pkt *p, struct pgs_fl
 	return 1;
 }
 
-/* Whether this packet of an existing flow fits its side's sequence window (PGS_SEQ_WINDOW), so it
- * may move the flow's state; it then advances that side's right edge. A flow created elsewhere
- * (the flow sync) learns each side's edge from its first plain segment. Returns 0 for a suspect. */
+/* Move a sequence edge forward to `to` (never back), whatever other CPUs did meanwhile: an RST is
+ * checked against it exactly. */
+static __always_inline void seq_raise(__u32 *edge, __u32 to)
+{
+	__u32 cur;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		cur = *(volatile __u32 *)edge;
+		if (!seq_after(to, cur) || __sync_val_compare_and_swap(edge, cur, to) == cur)
+			return;
+	}
+}
+
+/* Whether this packet of an existing flow may move it (flow.h: the RFC 5961 rules by
+ * PGS_SEQ_WINDOW); a segment that fits advances its side's edge and acknowledgement. A flow
+ * created elsewhere (the flow sync) learns each side's edge from its first plain segment. Returns 0
+ * for a suspect. */
 static __always_inline int segment_fits(const struct pgs_pkt *p, struct pgs_flow *f, int from_server)
 {
-	__u32 seq = bpf_ntohl(p->tcp->seq);
+	__u32 seq = bpf_ntohl(p->tcp->seq), ack = bpf_ntohl(p->tcp->ack_seq);
 	__u32 end = seq + p->payload + !!(p->flags & PGS_TCP_FIN);
 	__u32 tracked = from_server ? PGS_FLOW_F_SEQ_SERVER : PGS_FLOW_F_SEQ_CLIENT;
-	int rst = p->flags & PGS_TCP_RST;
+	__u32 peer = from_server ? PGS_FLOW_F_SEQ_CLIENT : PGS_FLOW_F_SEQ_SERVER;
+	__u32 acked = from_server ? PGS_FLOW_F_ACK_SERVER : PGS_FLOW_F_ACK_CLIENT;
+	__u32 peer_acked = from_server ? PGS_FLOW_F_ACK_CLIENT : PGS_FLOW_F_ACK_SERVER;
+	int me = from_server ? 1 : 0, other = from_server ? 0 : 1;
 
-	if ((p->flags & PGS_TCP_SYN) || (from_server && rst && f->state == PGS_FLOW_SYN_SENT))
+	if (!from_server)
+		ack = seqxlate_ack(f, ack); /* a cookie flow's client acknowledges our cookie's numbers */
+	if ((p->flags & PGS_TCP_SYN) || (from_server && (p->flags & PGS_TCP_RST) && f->state == PGS_FLOW_SYN_SENT))
 		return handshake_fits(p, f, from_server);
 	if (!(f->flags & tracked)) {
-		if (rst || (p->flags & PGS_TCP_FIN))
+		if (p->flags & (PGS_TCP_RST | PGS_TCP_FIN))
 			return 0; /* nothing to check it against yet */
 		if (f->state >= PGS_FLOW_ESTABLISHED) {
-			f->nxt[from_server] = end;
+			f->nxt[me] = end;
 			__sync_fetch_and_or(&f->flags, tracked);
 		}
 		return 1;
 	}
-	if (!seq_in_window(seq, f->nxt[from_server], rst))
+	if (p->flags & PGS_TCP_RST)
+		return rst_exact(seq, f->nxt[me], f->ack[other], !!(f->flags & peer_acked));
+	if (!seq_in_window(seq, f->nxt[me]))
 		return 0;
-	if (seq_after(end, f->nxt[from_server]))
-		f->nxt[from_server] = end; /* approximate under races: only ever a few segments behind */
+	/* Without an acceptable ACK (the endpoint discards such a segment) nothing moves; a FIN is a
+	 * suspect, anything else goes on as it is. */
+	if (!(p->flags & PGS_TCP_ACK) || ((f->flags & peer) && !ack_acceptable(ack, f->nxt[other])))
+		return !(p->flags & PGS_TCP_FIN);
+	seq_raise(&f->nxt[me], end);
+	if (f->flags & peer) {
+		if (!(f->flags & acked)) {
+			f->ack[me] = ack;
+			__sync_fetch_and_or(&f->flags, acked);
+		} else {
+			seq_raise(&f->ack[me], ack);
+		}
+	}
 	return 1;
 }
 

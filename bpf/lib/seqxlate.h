@@ -5,12 +5,21 @@
  * delta = isn[1] - cookie_isn (RST and FIN alike). The client's own sequence space is the
  * backend's (our SYN carried the client's ISN), and SACK and timestamps were not negotiated, so
  * nothing else in the header needs it. The flow's sequence checks (lb.h segment_fits) run before,
- * on the numbers as each side sent them. */
+ * on the numbers as each side sent them, except the client's ACK: it is compared with (and kept
+ * as) what the backend sent, so in the backend's numbers (seqxlate_ack). */
 #ifndef PGS_SEQXLATE_H
 #define PGS_SEQXLATE_H
 
 #include "csum.h"
 #include "flow.h"
+
+/* A client's acknowledgement in the backend's numbers: as it leaves toward the backend. */
+static __always_inline __u32 seqxlate_ack(const struct pgs_flow *f, __u32 ack)
+{
+	__u32 xlate = PGS_FLOW_F_COOKIE | PGS_FLOW_F_SEQ_SERVER;
+
+	return (f->flags & xlate) == xlate ? ack + (f->isn[1] - f->cookie_isn) : ack;
+}
 
 /* Translate the segment in place; returns the TCP checksum difference to apply (0: untouched). */
 static __always_inline __u32 seqxlate(struct tcphdr *tcp, __u8 flags, const struct pgs_flow *f, int from_client)
@@ -28,7 +37,7 @@ static __always_inline __u32 seqxlate(struct tcphdr *tcp, __u8 flags, const stru
 		if (!(flags & PGS_TCP_ACK))
 			return 0;
 		old = tcp->ack_seq;
-		new = bpf_htonl(bpf_ntohl(old) + delta);
+		new = bpf_htonl(seqxlate_ack(f, bpf_ntohl(old)));
 		tcp->ack_seq = new;
 	}
 	return csum_diff32(0, old, new);

@@ -182,11 +182,12 @@ static uint64_t count_entries(int fd, size_t ksize)
 	return n;
 }
 
-/* Client -> VIP segment. */
+/* Client -> VIP segment: the SYN at ISN 1000, everything after it at 1001 (data does not advance
+ * the sequence: later segments overlap, within the window). */
 static size_t client_pkt(uint8_t *buf, uint16_t cport, uint8_t flags, uint16_t payload)
 {
 	struct tspec s = { .saddr = CLIENT, .daddr = VIP, .sport = cport, .dport = VPORT, .flags = flags,
-			   .seq = 1000, .ack = (flags & F_ACK) ? 5001 : 0, .payload = payload,
+			   .seq = (flags & F_SYN) ? 1000 : 1001, .ack = (flags & F_ACK) ? 5001 : 0, .payload = payload,
 			   .tcp_opts = (flags & F_SYN) ? 4 : 0 };
 
 	memcpy(s.smac, MAC_CLIENT, 6);
@@ -194,11 +195,11 @@ static size_t client_pkt(uint8_t *buf, uint16_t cport, uint8_t flags, uint16_t p
 	return pkt_build(buf, &s);
 }
 
-/* Backend -> VIP reply of the flow of cport. */
+/* Backend -> VIP reply of the flow of cport: the SYN-ACK at ISN 5000, everything after it at 5001. */
 static size_t backend_pkt(uint8_t *buf, const struct pgs_flow *f, uint8_t flags, uint16_t payload)
 {
 	struct tspec s = { .saddr = ntohl(f->backend), .daddr = VIP, .sport = ntohs(f->bport), .dport = ntohs(f->sport),
-			   .flags = flags, .seq = 5000, .ack = 1001, .payload = payload };
+			   .flags = flags, .seq = (flags & F_SYN) ? 5000 : 5001, .ack = 1001, .payload = payload };
 
 	memcpy(s.smac, MAC_BACKEND, 6);
 	memcpy(s.dmac, MAC_LB, 6);
@@ -209,8 +210,8 @@ static size_t backend_pkt(uint8_t *buf, const struct pgs_flow *f, uint8_t flags,
 static size_t expect_fwd(uint8_t *buf, const struct pgs_flow *f, uint16_t cport, uint8_t flags, uint16_t payload)
 {
 	struct tspec s = { .saddr = VIP, .daddr = ntohl(f->backend), .sport = ntohs(f->sport), .dport = ntohs(f->bport),
-			   .flags = flags, .seq = 1000, .ack = (flags & F_ACK) ? 5001 : 0, .payload = payload,
-			   .tcp_opts = (flags & F_SYN) ? 4 : 0 };
+			   .flags = flags, .seq = (flags & F_SYN) ? 1000 : 1001, .ack = (flags & F_ACK) ? 5001 : 0,
+			   .payload = payload, .tcp_opts = (flags & F_SYN) ? 4 : 0 };
 	int neigh = f->backend == htonl(BACKEND);
 
 	(void)cport;
@@ -223,7 +224,7 @@ static size_t expect_fwd(uint8_t *buf, const struct pgs_flow *f, uint16_t cport,
 static size_t expect_rev(uint8_t *buf, uint16_t cport, uint8_t flags, uint16_t payload)
 {
 	struct tspec s = { .saddr = VIP, .daddr = CLIENT, .sport = VPORT, .dport = cport, .flags = flags,
-			   .seq = 5000, .ack = 1001, .payload = payload };
+			   .seq = (flags & F_SYN) ? 5000 : 5001, .ack = 1001, .payload = payload };
 
 	memcpy(s.smac, MAC_LB, 6);
 	memcpy(s.dmac, MAC_CLIENT, 6);
@@ -1262,8 +1263,8 @@ static size_t backend_seg(uint8_t *buf, const struct pgs_flow *f, uint8_t flags,
 	return pkt_build(buf, &s);
 }
 
-/* SYN, SYN-ACK, ACK and 100 bytes from the client: client edge 1100 (the helpers always send
- * seq 1000), backend edge 5001. */
+/* SYN, SYN-ACK, ACK and 100 bytes from the client: client edge 1101, backend edge 5001; the
+ * client's last acknowledgement 5001, the backend's none yet. */
 static struct pgs_flow established(uint16_t cport)
 {
 	fwd(cport, F_SYN, 0, "SYN");
@@ -1319,8 +1320,9 @@ static void forged_syn_on_established_stays(void)
 	CHECK_EQ(total_opened(), 2);
 }
 
-/* Item 2: an RST or FIN far from the sender's edge is forwarded, and ends nothing; one within the
- * window ends the flow as before. */
+/* Item 2: an RST ends the flow only at exactly the sender's edge (RFC 5961: anywhere else the
+ * endpoint answers with a challenge ACK), a FIN only near it and with an acceptable ACK; anything
+ * else is forwarded and ends nothing. */
 static void forged_rst_fin_out_of_window(void)
 {
 	uint8_t in[PKT_MAX];
@@ -1330,27 +1332,66 @@ static void forged_rst_fin_out_of_window(void)
 	reset();
 	f = established(50002);
 	rev(50002, F_ACK | F_PSH, 200, "server data");
-	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST, 1100 + 0x40000000u, 0)), O_TX, "client RST far ahead");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST, 1101 + 0x40000000u, 0)), O_TX, "client RST far ahead");
 	forwarded_untouched(&f, 50002, 1, ++n, "client RST out of window");
-	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST, 1100 + PGS_SEQ_WINDOW / 2, 0)), O_TX, "client RST ahead");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST, 1101 + PGS_SEQ_WINDOW / 2, 0)), O_TX, "client RST ahead");
 	forwarded_untouched(&f, 50002, 1, ++n, "client RST ahead of the edge");
-	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST | F_ACK, 1100 - PGS_SEQ_WINDOW - 1, 5200)), O_TX, "client RST behind");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST | F_ACK, 1101 - PGS_SEQ_WINDOW - 1, 5201)), O_TX, "client RST behind");
 	forwarded_untouched(&f, 50002, 1, ++n, "client RST behind the window");
-	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_FIN | F_ACK, 0x9abcdef0u, 5200)), O_TX, "client FIN");
+	/* Inside the window but not at the edge: the endpoint challenges it, pgsteer keeps the flow. */
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST, 1100, 0)), O_TX, "client RST one below the edge");
+	forwarded_untouched(&f, 50002, 1, ++n, "client RST one below the edge");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST, 1102, 0)), O_TX, "client RST one above the edge");
+	forwarded_untouched(&f, 50002, 1, ++n, "client RST one above the edge");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_FIN | F_ACK, 0x9abcdef0u, 5201)), O_TX, "client FIN");
 	forwarded_untouched(&f, 50002, 1, ++n, "client FIN out of window");
-	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 5200 + 0x80000000u, 0)), O_TX, "backend RST");
+	/* At the edge, but acknowledging what the backend never sent, or far behind it, or nothing. */
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_FIN | F_ACK, 1101, 0x9abcdef0u)), O_TX, "client FIN, random ACK");
+	forwarded_untouched(&f, 50002, 1, ++n, "client FIN with a random ACK");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_FIN | F_ACK, 1101, 5202)), O_TX, "client FIN, ACK ahead");
+	forwarded_untouched(&f, 50002, 1, ++n, "client FIN acknowledging unsent data");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_FIN | F_ACK, 1101, 5201 - PGS_ACK_WINDOW - 1)), O_TX,
+		       "client FIN, ACK far behind");
+	forwarded_untouched(&f, 50002, 1, ++n, "client FIN with an ACK far behind");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_FIN, 1101, 0)), O_TX, "client FIN without ACK");
+	forwarded_untouched(&f, 50002, 1, ++n, "client FIN without ACK");
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 5201 + 0x80000000u, 0)), O_TX, "backend RST");
 	forwarded_untouched(&f, 50002, 0, ++n, "backend RST out of window");
-	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_FIN | F_ACK, 0x01020304u, 1100)), O_TX, "backend FIN");
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 5200, 0)), O_TX, "backend RST one below its edge");
+	forwarded_untouched(&f, 50002, 0, ++n, "backend RST one below its edge");
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_FIN | F_ACK, 0x01020304u, 1101)), O_TX, "backend FIN");
 	forwarded_untouched(&f, 50002, 0, ++n, "backend FIN out of window");
 	/* A data segment far out does not move the edge: the honest RST below still fits. */
-	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_ACK, 1100 + 0x20000000u, 5200)), O_TX, "client data far ahead");
-	CHECK(flow_get(50002, &f) && f.nxt[0] == 1100, "client edge %u, want 1100", f.nxt[0]);
-	CHECK(f.nxt[1] == 5200, "backend edge %u, want 5200", f.nxt[1]);
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_ACK, 1101 + 0x20000000u, 5201)), O_TX, "client data far ahead");
+	CHECK(flow_get(50002, &f) && f.nxt[0] == 1101, "client edge %u, want 1101", f.nxt[0]);
+	CHECK(f.nxt[1] == 5201, "backend edge %u, want 5201", f.nxt[1]);
 	CHECK_EQ(state_of(50002), PGS_FLOW_ESTABLISHED);
 	/* Honest: the client's RST at its edge ends the flow, once. */
-	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST | F_ACK, 1100, 5200)), O_TX, "client RST at its edge");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50002, F_RST | F_ACK, 1101, 5201)), O_TX, "client RST at its edge");
 	CHECK_EQ(state_of(50002), PGS_FLOW_CLOSED);
 	CHECK_EQ(total_closed(), 1);
+}
+
+/* Honest: the backend's data was lost after pgsteer, so its RST carries less than its edge; the
+ * client's challenge ACK names the sequence it expects and the RST answering it at exactly that
+ * sequence ends the flow (RFC 5961 3.2), as it ends the connection at the client. */
+static void rst_answering_a_challenge_closes(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+
+	reset();
+	f = established(50008);
+	rev(50008, F_ACK | F_PSH, 200, "server data, lost after pgsteer");
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 5101, 0)), O_TX, "backend RST inside its window");
+	forwarded_untouched(&f, 50008, 0, 1, "backend RST short of its edge");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50008, F_ACK, 1101, 5001)), O_TX, "the client's challenge ACK");
+	CHECK(flow_get(50008, &f) && (f.flags & PGS_FLOW_F_ACK_CLIENT) && f.ack[0] == 5001, "client ack %u flags %x",
+	      f.ack[0], f.flags);
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 5001, 0)), O_TX, "backend RST at the acknowledged sequence");
+	CHECK_EQ(state_of(50008), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_closed(), 1);
+	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), 1);
 }
 
 /* Honest FINs inside the window close as before, also when retransmitted behind the edge. */
@@ -1365,10 +1406,12 @@ static void fin_in_window_closes(void)
 		struct pgs_flow f;
 
 		flow_get(50003, &f);
-		EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_FIN | F_ACK, 5200, 1100)), O_TX, "backend FIN at its edge");
+		EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_FIN | F_ACK, 5201, 1101)), O_TX, "backend FIN at its edge");
+		CHECK_EQ(state_of(50003), PGS_FLOW_FIN_WAIT);
+		EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_FIN | F_ACK, 5201, 1101)), O_TX, "backend FIN again");
 	}
 	CHECK_EQ(state_of(50003), PGS_FLOW_FIN_WAIT);
-	EXPECT_OUTCOME(run(in, client_seg(in, 50003, F_FIN | F_ACK, 1100, 5202)), O_TX, "client FIN at its edge");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50003, F_FIN | F_ACK, 1101, 5202)), O_TX, "client FIN at its edge");
 	CHECK_EQ(state_of(50003), PGS_FLOW_CLOSED);
 	CHECK_EQ(total_closed(), 1);
 	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), 0);
@@ -1443,7 +1486,7 @@ static void slot_reuse_starts_from_zero(void)
 	srv.gen++;
 	bpf_map_update_elem(M.servers, &f.slot, &srv, BPF_ANY);
 	CHECK_EQ(maps_reset_slot(&M, f.slot), 0);
-	EXPECT_OUTCOME(run(in, client_seg(in, 50006, F_RST | F_ACK, 1100, 5001)), O_TX, "RST of the old server's flow");
+	EXPECT_OUTCOME(run(in, client_seg(in, 50006, F_RST | F_ACK, 1101, 5001)), O_TX, "RST of the old server's flow");
 	CHECK_EQ(state_of(50006), PGS_FLOW_CLOSED);
 	CHECK(conns(0).opened == 0 && conns(0).closed == 0, "the new server's counts moved: %llu/%llu",
 	      (unsigned long long)conns(0).opened, (unsigned long long)conns(0).closed);
@@ -1493,6 +1536,7 @@ static const struct {
 	CASE(events_inactive_node_none),
 	CASE(forged_syn_on_established_stays),
 	CASE(forged_rst_fin_out_of_window),
+	CASE(rst_answering_a_challenge_closes),
 	CASE(fin_in_window_closes),
 	CASE(forged_rst_in_syn_sent),
 	CASE(synced_flow_learns_the_window),
@@ -1508,6 +1552,7 @@ static const struct {
 	CASE(cookie_forged_acks_dropped),
 	CASE(cookie_forged_rst_fin_out_of_window),
 	CASE(cookie_backend_refuses),
+	CASE(cookie_rst_fin_exact),
 	CASE(cookie_flood_auto),
 };
 

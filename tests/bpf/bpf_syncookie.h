@@ -357,6 +357,69 @@ static void cookie_backend_refuses(void)
 	}
 }
 
+/* RFC 5961 on a cookie flow: the client acknowledges in our cookie's numbers, so its ACK is
+ * translated before it is checked (FIN) or kept (what a backend RST must match exactly). Forged
+ * next to honest: a client FIN acknowledging more than the backend sent or far less, an RST one
+ * off its sender's edge, a backend RST in the client's numbers are forwarded and end nothing; the
+ * backend's RST at exactly what the client last acknowledged (the answer to a challenge ACK after
+ * losses past pgsteer) ends the flow, and so does an honest FIN exchange. */
+static void cookie_rst_fin_exact(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+	uint64_t n = 0;
+	uint32_t c, c2;
+
+	f = ck_open(50040, &c);
+	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 0, 0));
+	flow_get(50040, &f);
+	ck_pass(&f, 50040, 1, F_ACK | F_PSH, CK_ISN + 1, c + 1, 20, CK_ISN + 1, SRV_ISN + 1, "client data");
+	ck_pass(&f, 50040, 0, F_ACK | F_PSH, SRV_ISN + 1, CK_ISN + 21, 30, c + 1, CK_ISN + 21, "server data, lost after pgsteer");
+	flow_get(50040, &f);
+	CHECK_EQ(f.state, PGS_FLOW_ESTABLISHED);
+	CHECK(f.nxt[0] == CK_ISN + 21 && f.nxt[1] == SRV_ISN + 31, "edges %u/%u, want %u/%u", f.nxt[0], f.nxt[1], CK_ISN + 21,
+	      SRV_ISN + 31);
+	CHECK((f.flags & PGS_FLOW_F_ACK_CLIENT) && f.ack[0] == SRV_ISN + 1, "client ACK kept as %u, want the backend's %u",
+	      f.ack[0], SRV_ISN + 1);
+
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50040, VIP, VPORT, F_FIN | F_ACK, CK_ISN + 21, c + 32, 0, 0, 1)), O_TX,
+		       "client FIN acknowledging unsent data");
+	forwarded_untouched(&f, 50040, 1, ++n, "client FIN acknowledging one byte the backend never sent");
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50040, VIP, VPORT, F_FIN | F_ACK, CK_ISN + 21, c + 31 - PGS_ACK_WINDOW - 1, 0, 0, 1)),
+		       O_TX, "client FIN, ACK far behind");
+	forwarded_untouched(&f, 50040, 1, ++n, "client FIN with an ACK far behind");
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50040, VIP, VPORT, F_RST, CK_ISN + 20, 0, 0, 0, 1)), O_TX, "client RST one below");
+	forwarded_untouched(&f, 50040, 1, ++n, "client RST one below its edge");
+	EXPECT_OUTCOME(run(in, seg(in, CLIENT, 50040, VIP, VPORT, F_RST, CK_ISN + 22, 0, 0, 0, 1)), O_TX, "client RST one above");
+	forwarded_untouched(&f, 50040, 1, ++n, "client RST one above its edge");
+	EXPECT_OUTCOME(run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_RST, SRV_ISN + 30, 0, 0, 0, 0)),
+		       O_TX, "backend RST one below");
+	forwarded_untouched(&f, 50040, 0, ++n, "backend RST one below its edge");
+	EXPECT_OUTCOME(run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_RST, c + 1, 0, 0, 0, 0)), O_TX,
+		       "backend RST at the client's ACK untranslated");
+	forwarded_untouched(&f, 50040, 0, ++n, "backend RST in the client's numbers");
+
+	/* Honest: the client's challenge ACK (c + 1 again) named SRV_ISN + 1; the RST there ends it. */
+	ck_pass(&f, 50040, 1, F_ACK, CK_ISN + 21, c + 1, 0, CK_ISN + 21, SRV_ISN + 1, "the client's challenge ACK");
+	ck_pass(&f, 50040, 0, F_RST, SRV_ISN + 1, 0, 0, c + 1, 0, "backend RST answering the challenge");
+	CHECK_EQ(state_of(50040), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_opened() - total_closed(), 0);
+	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), n);
+
+	/* Honest: a FIN acknowledging all the backend sent, in the client's numbers. */
+	c2 = ck_syn(CLIENT, 50041, "second SYN");
+	f = ck_ack(50041, c2, "second cookie ACK");
+	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 0, 0));
+	flow_get(50041, &f);
+	ck_pass(&f, 50041, 0, F_ACK | F_PSH, SRV_ISN + 1, CK_ISN + 1, 30, c2 + 1, CK_ISN + 1, "server data");
+	ck_pass(&f, 50041, 1, F_FIN | F_ACK, CK_ISN + 1, c2 + 31, 0, CK_ISN + 1, SRV_ISN + 31, "client FIN");
+	CHECK_EQ(state_of(50041), PGS_FLOW_FIN_WAIT);
+	ck_pass(&f, 50041, 0, F_FIN | F_ACK, SRV_ISN + 31, CK_ISN + 2, 0, c2 + 31, CK_ISN + 2, "server FIN");
+	CHECK_EQ(state_of(50041), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_opened() - total_closed(), 0);
+	CHECK_EQ(verdict(PGS_R_FWD_SUSPECT), n);
+}
+
 /* Spoofed SYNs from random sources, then legitimate clients. Without cookies the half-open flows
  * hold the SNAT ports and the table; with auto cookies every legitimate client gets through. */
 static void cookie_flood_auto(void)

@@ -2,10 +2,13 @@
 # Off-path packets cannot end a session through the VIP (issue 12): 20 idle psql sessions, then an
 # off-path sender on the client host forges RSTs, SYNs and FIN/ACKs with each session's exact
 # 4-tuple (read from ss) and random sequence numbers (tcp_spray.py: 3 rounds, 180 packets). All 20
-# sessions answer their next query, pgsteer still counts 20 active, and the datapath counted the
-# forged segments as fwd_suspect. (A random RST fits a flow's window with a chance of 2^-14, a FIN
-# 2^-13: the 60 of each here pass with a chance under 1%, and the endpoint's RFC 5961 checks would
-# still refuse them; then only pgsteer's count would be wrong.)
+# sessions answer their next query, pgsteer still counts 20 active, and the datapath counted every
+# forged segment as fwd_suspect.
+# Why this cannot flake (bpf/lib/flow.h, the RFC 5961 rules): a random RST moves a flow only at
+# exactly the sender's edge or the receiver's last ACK (2 values of 2^32), a SYN only at the first
+# ISN (1 of 2^32), a FIN/ACK only with its sequence within 2^19 of 2^32 and its ACK within 2^20 of
+# 2^32 (2^-25). For the 60 of each sent, the expected number of forged segments that fit a flow is
+# 60 x (2^-31 + 2^-32 + 2^-25) = 1.8e-6 per run.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 

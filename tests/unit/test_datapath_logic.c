@@ -121,17 +121,29 @@ static void flow_state_machine(void)
 
 static void sequence_window(void)
 {
-	/* An RST sits at or below the sender's right edge; a FIN or data either side of it. */
-	CHECK_EQ(seq_in_window(5000, 5000, 1), 1);
-	CHECK_EQ(seq_in_window(5000 - PGS_SEQ_WINDOW, 5000, 1), 1);
-	CHECK_EQ(seq_in_window(5001, 5000, 1), 0);
-	CHECK_EQ(seq_in_window(5000 - PGS_SEQ_WINDOW - 1, 5000, 1), 0);
-	CHECK_EQ(seq_in_window(5000 + PGS_SEQ_WINDOW, 5000, 0), 1);
-	CHECK_EQ(seq_in_window(5000 + PGS_SEQ_WINDOW + 1, 5000, 0), 0);
+	/* A FIN or data either side of the sender's right edge. */
+	CHECK_EQ(seq_in_window(5000, 5000), 1);
+	CHECK_EQ(seq_in_window(5000 - PGS_SEQ_WINDOW, 5000), 1);
+	CHECK_EQ(seq_in_window(5000 - PGS_SEQ_WINDOW - 1, 5000), 0);
+	CHECK_EQ(seq_in_window(5000 + PGS_SEQ_WINDOW, 5000), 1);
+	CHECK_EQ(seq_in_window(5000 + PGS_SEQ_WINDOW + 1, 5000), 0);
 	/* Across the wrap of the sequence space. */
-	CHECK_EQ(seq_in_window(0xfffffff0u, 10, 1), 1);
-	CHECK_EQ(seq_in_window(20, 0xfffffff0u, 0), 1);
-	CHECK_EQ(seq_in_window(0x80000000u, 10, 0), 0);
+	CHECK_EQ(seq_in_window(0xfffffff0u, 10), 1);
+	CHECK_EQ(seq_in_window(20, 0xfffffff0u), 1);
+	CHECK_EQ(seq_in_window(0x80000000u, 10), 0);
+	/* An acknowledgement: not beyond what the other side sent, at most PGS_ACK_WINDOW behind. */
+	CHECK_EQ(ack_acceptable(9000, 9000), 1);
+	CHECK_EQ(ack_acceptable(9001, 9000), 0);
+	CHECK_EQ(ack_acceptable(9000 - PGS_ACK_WINDOW, 9000), 1);
+	CHECK_EQ(ack_acceptable(9000 - PGS_ACK_WINDOW - 1, 9000), 0);
+	CHECK_EQ(ack_acceptable(0xfffffff0u, 10), 1);
+	/* An RST: exactly the edge, or exactly the receiver's last acknowledgement (RFC 5961). */
+	CHECK_EQ(rst_exact(5000, 5000, 0, 0), 1);
+	CHECK_EQ(rst_exact(4999, 5000, 0, 0), 0);
+	CHECK_EQ(rst_exact(5001, 5000, 0, 0), 0);
+	CHECK_EQ(rst_exact(4900, 5000, 4900, 1), 1);
+	CHECK_EQ(rst_exact(4900, 5000, 4900, 0), 0);
+	CHECK_EQ(rst_exact(0, 5000, 0, 0), 0); /* an unknown acknowledgement matches nothing */
 	CHECK_EQ(seq_after(10, 0xfffffff0u), 1);
 	CHECK_EQ(seq_after(0xfffffff0u, 10), 0);
 }
