@@ -95,7 +95,7 @@ run_lab() {
 		for t in "$top"/tests/lab/t_*.sh; do
 			if grep -q '^# ONCE=1' "$t" && [ $first -eq 0 ]; then continue; fi
 			case " ${LAB_SKIP:-} " in *" $(basename "$t" .sh) "*) continue ;; esac
-			run_one "lab/$mode/$(basename "$t" .sh)" timeout 900 bash "$t"
+			run_one "lab/$mode/$(basename "$t" .sh)" timeout 1500 bash "$t"
 		done
 		"$lab" down > "$log/lab-down-$mode.log" 2>&1 ||
 			echo "FAIL lab/$mode/down: (log: $log/lab-down-$mode.log)" | tee -a "$results"
