@@ -89,7 +89,7 @@ run_lab() {
 		# The tests start from a settled pair: lb1 elected master (a few advert intervals after up;
 		# the deadline only ends a hung lab).
 		for ((i = SECONDS + 60; SECONDS < i; )); do
-			"$lab" exec lb1 pgsteer status -j 2>/dev/null | grep -q '"state": "MASTER"' && break
+			[[ $("$lab" exec lb1 pgsteer status -j 2>/dev/null) == *'"state": "MASTER"'* ]] && break
 			sleep 0.2
 		done
 		for t in "$top"/tests/lab/t_*.sh; do

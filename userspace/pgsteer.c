@@ -757,6 +757,7 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	static char report_buf[1 << 16];
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'f' },
@@ -811,6 +812,11 @@ int main(int argc, char **argv)
 			opt_json = 1;
 			argc--;
 		}
+		/* A report goes out in one write (up to 64 KiB), so a reader that stops at its first match
+		 * (`pgsteer status -j | grep -q MASTER` under pipefail) cannot turn a good answer into
+		 * SIGPIPE. monitor streams, so it keeps line buffering. */
+		if (cmds[i].fn != cmd_monitor && !isatty(STDOUT_FILENO))
+			setvbuf(stdout, report_buf, _IOFBF, sizeof(report_buf)); /* glibc ignores a size without a buffer */
 		r = cmds[i].fn(argc, argv);
 		if (r < 0) {
 			fprintf(stderr, "usage: pgsteer %s %s\n", cmds[i].name, cmds[i].args);

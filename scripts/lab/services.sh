@@ -251,12 +251,14 @@ lb_answers() {
 # on a loaded machine take seconds per status; only a hung node takes that long). With
 # nopreempt (the lab's default) the node that is master first stays master: up starts lb2 after this.
 lb_wait_master() {
-  local node=$1 envs=() deadline
+  local node=$1 envs=() deadline out
   mapfile -t envs < <(node_env "$node")
   deadline=$(($(now_ms) + 120000))
   while [ "$(now_ms)" -lt "$deadline" ]; do
-    timeout 10 nsenter --net="$(ns_file "$node")" env "${envs[@]}" "$BUILD/pgsteer" status -j 2>/dev/null |
-      grep -q '"state": "MASTER"' && return 0
+    # The whole answer first: `status -j | grep -q` under pipefail fails when grep stops reading
+    # before pgsteer has written all of it (SIGPIPE), which held a sanitized lab for 120 s.
+    out=$(timeout 10 nsenter --net="$(ns_file "$node")" env "${envs[@]}" "$BUILD/pgsteer" status -j 2>/dev/null) || out=""
+    [[ $out == *'"state": "MASTER"'* ]] && return 0
     sleep 0.1
   done
   die "pgsteerd on $node did not become VRRP master within 120 s; $LAB_DIR/$node/pgsteerd.log ends with:$(lab_tail "$LAB_DIR/$node/pgsteerd.log")"
