@@ -1142,6 +1142,8 @@ static void drive(struct drive *d, struct loop *l, uint64_t max_ms)
 	d->deadline_ms = now_ms() + max_ms;
 	d->last_ns = 0;
 	d->max_gap_ns = 0;
+	d->ticks = 0;
+	d->timed_out = 0;
 	timer_init(&d->tick, l, drive_tick, d);
 	timer_arm_periodic(&d->tick, 10);
 	loop_run(l);
@@ -1193,6 +1195,40 @@ static void live_close(struct live *v)
 {
 	alerter_free(v->a);
 	loop_free(v->l);
+}
+
+/* Drive V's loop until it has sent WANT_SENT and dropped WANT_DROPPED messages and is idle (the
+ * deadline only ends a hung test). */
+static void live_settle(struct live *v, struct drive *d, uint64_t want_sent, uint64_t want_dropped)
+{
+	v->want_sent = want_sent;
+	v->want_dropped = want_dropped;
+	d->done = live_done;
+	d->arg = v;
+	drive(d, v->l, DELIVERY_DEADLINE_MS);
+	CHECK(!d->timed_out, "not settled in %d s (waited for %llu sent, %llu dropped)", DELIVERY_DEADLINE_MS / 1000,
+	      (unsigned long long)want_sent, (unsigned long long)want_dropped);
+}
+
+/* The sink's request log when it holds exactly N requests; NULL (a failed check) otherwise. */
+static struct json_object *sink_log_n(size_t n)
+{
+	struct json_object *log = sink_log();
+	size_t got = log ? json_object_array_length(log) : 0;
+
+	CHECK(got == n, "sink got %zu requests, expected %zu", got, n);
+	if (got == n)
+		return log;
+	json_object_put(log);
+	return NULL;
+}
+
+/* The alerter never held the loop: ticks kept coming every 10 ms, none later than LOOP_BLOCKED_NS. */
+static void check_loop_free(const struct drive *d)
+{
+	CHECK(d->ticks > d->ran_ms / 100, "only %llu ticks in %llu ms", (unsigned long long)d->ticks,
+	      (unsigned long long)d->ran_ms);
+	CHECK(d->max_gap_ns < LOOP_BLOCKED_NS, "loop blocked for %.1f ms", d->max_gap_ns / 1e6);
 }
 
 static void down_event(struct alerter *a, const char *server)
@@ -1269,19 +1305,13 @@ static void test_live_500_then_200(void)
 	if (sink_script_set("[\"500\", \"200\"]") || live_open(&v, "s500", 5000))
 		return;
 	down_event(v.a, "pgb2");
-	v.want_sent = 1;
-	d.done = live_done;
-	d.arg = &v;
-	drive(&d, v.l, DELIVERY_DEADLINE_MS);
+	live_settle(&v, &d, 1, 0);
 	alerter_counters(v.a, &c);
-	CHECK(!d.timed_out, "not delivered in %d s", DELIVERY_DEADLINE_MS / 1000);
 	CHECK_EQ(c.sent, 1);
 	CHECK_EQ(c.failed, 1);
 	CHECK_EQ(c.dropped, 0);
-	log = sink_log();
-	CHECK(log && json_object_array_length(log) == 2, "sink got %zu requests",
-	      log ? json_object_array_length(log) : 0);
-	if (log && json_object_array_length(log) == 2) {
+	log = sink_log_n(2);
+	if (log) {
 		double gap = log_t(log, 1) - log_t(log, 0);
 
 		CHECK(gap >= 0.75 && gap < 10, "retry after %.2fs (backoff 1 s, jitter 20%%)", gap);
@@ -1291,7 +1321,7 @@ static void test_live_500_then_200(void)
 		printf("     retry after %.2fs, max tick gap %.1f ms\n", gap, d.max_gap_ns / 1e6);
 	}
 	json_object_put(log);
-	CHECK(d.max_gap_ns < LOOP_BLOCKED_NS, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
+	check_loop_free(&d);
 	live_close(&v);
 }
 
@@ -1306,25 +1336,19 @@ static void test_live_429(void)
 	if (sink_script_set("[\"429:2\", \"200\"]") || live_open(&v, "s429", 5000))
 		return;
 	down_event(v.a, "pgb2");
-	v.want_sent = 1;
-	d.done = live_done;
-	d.arg = &v;
-	drive(&d, v.l, DELIVERY_DEADLINE_MS);
+	live_settle(&v, &d, 1, 0);
 	alerter_counters(v.a, &c);
-	CHECK(!d.timed_out, "not delivered in %d s", DELIVERY_DEADLINE_MS / 1000);
 	CHECK_EQ(c.sent, 1);
 	CHECK_EQ(c.failed, 1);
-	log = sink_log();
-	CHECK(log && json_object_array_length(log) == 2, "sink got %zu requests",
-	      log ? json_object_array_length(log) : 0);
-	if (log && json_object_array_length(log) == 2) {
+	log = sink_log_n(2);
+	if (log) {
 		double gap = log_t(log, 1) - log_t(log, 0);
 
 		CHECK(gap >= 2.0 && gap < 10, "retried after %.2fs, Retry-After said 2", gap);
 		printf("     retried after %.2fs\n", gap);
 	}
 	json_object_put(log);
-	CHECK(d.max_gap_ns < LOOP_BLOCKED_NS, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
+	check_loop_free(&d);
 	live_close(&v);
 }
 
@@ -1346,9 +1370,7 @@ static void test_live_400(void)
 	CHECK_EQ(c.dropped, 1);
 	CHECK_EQ(c.failed, 1);
 	CHECK_EQ(c.queued, 0);
-	log = sink_log();
-	CHECK(log && json_object_array_length(log) == 1, "sink got %zu requests, expected 1",
-	      log ? json_object_array_length(log) : 0);
+	log = sink_log_n(1);
 	json_object_put(log);
 	live_close(&v);
 }
@@ -1367,20 +1389,13 @@ static void test_live_400_batch(void)
 	down_event(v.a, "pgb1");
 	down_event(v.a, "pgb2");
 	down_event(v.a, "pgb3");
-	v.want_sent = 2;
-	v.want_dropped = 1;
-	d.done = live_done;
-	d.arg = &v;
-	drive(&d, v.l, DELIVERY_DEADLINE_MS);
+	live_settle(&v, &d, 2, 1);
 	alerter_counters(v.a, &c);
-	CHECK(!d.timed_out, "not settled in %d s", DELIVERY_DEADLINE_MS / 1000);
 	CHECK_EQ(c.sent, 2);
 	CHECK_EQ(c.dropped, 1);
 	CHECK_EQ(c.queued, 0);
-	log = sink_log();
-	CHECK(log && json_object_array_length(log) == 4, "sink got %zu requests, expected 4",
-	      log ? json_object_array_length(log) : 0);
-	if (log && json_object_array_length(log) == 4) {
+	log = sink_log_n(4);
+	if (log) {
 		CHECK(strstr(log_body(log, 0), "pgb1") && strstr(log_body(log, 0), "pgb3"), "first: the batch");
 		CHECK(strstr(log_body(log, 1), "pgb1") && !strstr(log_body(log, 1), "pgb2"), "then pgb1 alone");
 		CHECK(strstr(log_body(log, 2), "pgb2") && !strstr(log_body(log, 2), "pgb3"), "then pgb2 alone");
@@ -1403,19 +1418,11 @@ static void test_live_coalesce(void)
 		return;
 	for (i = 0; i < 5; i++)
 		down_event(v.a, names[i]);
-	v.want_sent = 5;
-	d.done = live_done;
-	d.arg = &v;
-	drive(&d, v.l, DELIVERY_DEADLINE_MS);
-	CHECK(!d.timed_out, "burst not delivered");
+	live_settle(&v, &d, 5, 0);
 	alert_class(v.a, "pgsql", "pgb1", CLASS_UP, "L4OK", NULL);
-	v.want_sent = 6;
-	drive(&d, v.l, DELIVERY_DEADLINE_MS);
-	CHECK(!d.timed_out, "follow-up not delivered");
-	log = sink_log();
-	CHECK(log && json_object_array_length(log) == 2, "sink got %zu requests, expected 2",
-	      log ? json_object_array_length(log) : 0);
-	if (log && json_object_array_length(log) == 2) {
+	live_settle(&v, &d, 6, 0);
+	log = sink_log_n(2);
+	if (log) {
 		struct json_object *b = json_tokener_parse(log_body(log, 0)), *att = NULL;
 		const char *text = b ? json_object_get_string(json_object_object_get(b, "text")) : "";
 		int lines = 1;
@@ -1455,22 +1462,15 @@ static void test_live_sink_down(void)
 	sink_stop();
 	down_event(v.a, "pgb2");
 	down_event(v.a, "pgb3");
-	v.want_sent = 2;
-	d.done = live_done;
-	d.arg = &v;
 	d.at = restart_sink;
 	d.at_ms = now_ms() + 3000;
-	drive(&d, v.l, DELIVERY_DEADLINE_MS);
+	live_settle(&v, &d, 2, 0);
 	alerter_counters(v.a, &c);
-	CHECK(!d.timed_out, "not delivered after the sink came back");
 	CHECK_EQ(c.sent, 2);
 	CHECK(c.failed >= 2, "failed %llu, expected >= 2", (unsigned long long)c.failed);
-	CHECK(d.ticks > d.ran_ms / 100, "only %llu ticks in %llu ms", (unsigned long long)d.ticks, (unsigned long long)d.ran_ms);
-	CHECK(d.max_gap_ns < LOOP_BLOCKED_NS, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
-	log = sink_log();
-	CHECK(log && json_object_array_length(log) == 1, "sink got %zu requests, expected 1 coalesced",
-	      log ? json_object_array_length(log) : 0);
-	if (log && json_object_array_length(log) == 1)
+	check_loop_free(&d);
+	log = sink_log_n(1);
+	if (log)
 		CHECK(strstr(log_body(log, 0), "pgb2 is DOWN") && strstr(log_body(log, 0), "pgb3 is DOWN"),
 		      "body %s", log_body(log, 0));
 	printf("     %llu failed attempts while down, %llu ticks, max tick gap %.1f ms\n",
@@ -1490,19 +1490,12 @@ static void test_live_hang(void)
 	if (sink_script_set("[\"hang:6\", \"200\"]") || live_open(&v, "shang", 1500))
 		return;
 	down_event(v.a, "pgb2");
-	v.want_sent = 1;
-	d.done = live_done;
-	d.arg = &v;
-	drive(&d, v.l, DELIVERY_DEADLINE_MS);
+	live_settle(&v, &d, 1, 0);
 	alerter_counters(v.a, &c);
-	CHECK(!d.timed_out, "not delivered in %d s", DELIVERY_DEADLINE_MS / 1000);
 	CHECK_EQ(c.sent, 1);
 	CHECK_EQ(c.failed, 1);
-	CHECK(d.ticks > d.ran_ms / 100, "only %llu ticks in %llu ms", (unsigned long long)d.ticks, (unsigned long long)d.ran_ms);
-	CHECK(d.max_gap_ns < LOOP_BLOCKED_NS, "loop blocked for %.1f ms", d.max_gap_ns / 1e6);
-	log = sink_log();
-	CHECK(log && json_object_array_length(log) == 2, "sink got %zu requests",
-	      log ? json_object_array_length(log) : 0);
+	check_loop_free(&d);
+	log = sink_log_n(2);
 	printf("     %llu ticks, max tick gap %.1f ms while the webhook hung\n", (unsigned long long)d.ticks,
 	       d.max_gap_ns / 1e6);
 	json_object_put(log);
@@ -1527,16 +1520,11 @@ static void test_live_restart_delivers(void)
 	if (live_open(&v, "srestart", 5000))
 		return;
 	down_event(v.a, "pgb2"); /* the first check after the restart: not news */
-	v.want_sent = 1;
-	d.done = live_done;
-	d.arg = &v;
-	drive(&d, v.l, DELIVERY_DEADLINE_MS);
+	live_settle(&v, &d, 1, 0);
 	alerter_counters(v.a, &c);
 	CHECK_EQ(c.sent, 1);
-	log = sink_log();
-	CHECK(log && json_object_array_length(log) == 2, "sink got %zu requests, expected 500 then 200",
-	      log ? json_object_array_length(log) : 0);
-	if (log && json_object_array_length(log) == 2) {
+	log = sink_log_n(2);
+	if (log) {
 		struct json_object *b = json_tokener_parse(log_body(log, 1)), *att = NULL;
 
 		CHECK(b && json_object_object_get_ex(b, "attachments", &att) && json_object_array_length(att) == 1 &&
