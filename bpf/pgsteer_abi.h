@@ -64,6 +64,8 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_COOKIE (1u << 7)       /* opened by a valid SYN-cookie ACK: seq translated (syncookie.h) */
 #define PGS_FLOW_F_ACK_CLIENT (1u << 16)  /* ack[0] holds the client's last acknowledgement (backend's numbers) */
 #define PGS_FLOW_F_ACK_SERVER (1u << 17)  /* ack[1] holds the backend's */
+#define PGS_FLOW_F_HINT_CLIENT (1u << 18) /* nxt[0] is a hint, not learnt since the takeover (seqhint.h) */
+#define PGS_FLOW_F_HINT_SERVER (1u << 19) /* nxt[1] is a hint */
 /* Bits 8..15 belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */
 #define PGS_FLOW_F_PAYLOAD (1u << 8)    /* the client's first payload segment went through */
 #define PGS_FLOW_F_CANCEL (1u << 9)     /* that payload was a CancelRequest, handed to the controller */

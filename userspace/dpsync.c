@@ -332,6 +332,35 @@ void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(v
  * for hours. A short flap keeps them: an idle session that sent nothing meanwhile is still alive. */
 #define STALE_AFTER_NS (10ull * 1000000000)
 
+/* What a node learnt of a flow's sequence numbers while it steered is stale once it stops: the
+ * session went on through the other node. Such an edge, or one a sync record carries, is only a
+ * hint (bpf/lib/seqhint.h): a close that comes before a side's first plain segment is checked
+ * against it, and the side learns its edge afresh. The last acknowledgements are dropped. */
+#define EDGE_BITS (PGS_FLOW_F_SEQ_CLIENT | PGS_FLOW_F_SEQ_SERVER | PGS_FLOW_F_ACK_CLIENT | PGS_FLOW_F_ACK_SERVER)
+
+static uint32_t edges_as_hints(uint32_t flags)
+{
+	static const uint32_t seq[2] = { PGS_FLOW_F_SEQ_CLIENT, PGS_FLOW_F_SEQ_SERVER };
+	static const uint32_t hint[2] = { PGS_FLOW_F_HINT_CLIENT, PGS_FLOW_F_HINT_SERVER };
+
+	for (int i = 0; i < 2; i++)
+		if (flags & seq[i])
+			flags |= hint[i];
+	return flags & ~EDGE_BITS;
+}
+
+static void hint_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
+{
+	struct datapath *dp = arg;
+	struct pgs_flow h;
+
+	if (!(f->flags & EDGE_BITS))
+		return;
+	h = *f;
+	h.flags = edges_as_hints(f->flags);
+	datapath_flow_update(dp, k, &h);
+}
+
 void dpsync_takeover(struct datapath *dp)
 {
 	uint64_t off = 0, n = 0;
@@ -341,6 +370,10 @@ void dpsync_takeover(struct datapath *dp)
 	    !datapath_purge_before(dp, off, &n) && n)
 		log_info("forgot %llu flow(s) from before this node stopped steering %llus ago: the other node "
 			 "reset those sessions", (unsigned long long)n, (unsigned long long)((now_ns() - off) / 1000000000));
+	/* Called before steering turns on: no packet moves a flow meanwhile. */
+	r = datapath_flows_each(dp, hint_flow, dp);
+	if (r)
+		log_warnx("turning learnt sequence edges into hints: %s", strerror(-r));
 	r = datapath_recount(dp);
 	if (r)
 		log_warnx("rebuilding connection counts from the flow table: %s", strerror(-r));
@@ -367,13 +400,14 @@ static int fill_record(const struct model *m, const struct pgs_flow_key *k, uint
 
 #define SYNC_FLAGS (PGS_FLOW_F_FIN_CLIENT | PGS_FLOW_F_FIN_SERVER | PGS_FLOW_F_SERVER_FIRST)
 
-/* The sequence edges this node has learnt of f, into its record. */
+/* The sequence edges this node knows of f (learnt, or hints not yet replaced), into its record. */
 static void record_edges(const struct pgs_flow *f, struct sync_flow *r)
 {
-	static const uint32_t seq[2] = { PGS_FLOW_F_SEQ_CLIENT, PGS_FLOW_F_SEQ_SERVER };
+	static const uint32_t known[2] = { PGS_FLOW_F_SEQ_CLIENT | PGS_FLOW_F_HINT_CLIENT,
+					   PGS_FLOW_F_SEQ_SERVER | PGS_FLOW_F_HINT_SERVER };
 
 	for (int i = 0; i < 2; i++)
-		if (f->flags & seq[i]) {
+		if (f->flags & known[i]) {
 			r->nxt[i] = f->nxt[i];
 			r->edges |= SYNC_EDGE_NXT_CLIENT << i;
 		}
@@ -455,6 +489,21 @@ static void free_snat_port(struct datapath *dp, const struct pgs_flow_key *k, co
 		datapath_flow_forget(dp, &other, &of);
 }
 
+/* A record's edges become the flow's hints; what this node knew of a side the record leaves out
+ * stays, as a hint. Only a backup applies records: nothing here was learnt since a takeover. */
+static void hints_from_record(struct pgs_flow *f, const struct sync_flow *r)
+{
+	static const uint32_t edge[2] = { SYNC_EDGE_NXT_CLIENT, SYNC_EDGE_NXT_SERVER };
+	static const uint32_t hint[2] = { PGS_FLOW_F_HINT_CLIENT, PGS_FLOW_F_HINT_SERVER };
+
+	f->flags = edges_as_hints(f->flags);
+	for (int i = 0; i < 2; i++)
+		if (r->edges & edge[i]) {
+			f->nxt[i] = r->nxt[i];
+			f->flags |= hint[i];
+		}
+}
+
 int dpsync_flow_apply(struct datapath *dp, const struct model *m, const struct sync_flow *r, uint64_t now)
 {
 	struct pgs_flow_key k = { .client = r->client, .vip = r->vip, .cport = r->cport, .vport = r->vport };
@@ -473,6 +522,7 @@ int dpsync_flow_apply(struct datapath *dp, const struct model *m, const struct s
 	}
 	if (have && r->op == SYNC_OP_REFRESH && old.state == r->state) {
 		old.seen_ns = now;
+		hints_from_record(&old, r);
 		return datapath_flow_update(dp, &k, &old);
 	}
 	s = server_named(m, r, &why);
@@ -489,7 +539,11 @@ int dpsync_flow_apply(struct datapath *dp, const struct model *m, const struct s
 	f.state = r->state;
 	f.created_ns = now;
 	f.seen_ns = now; /* heard of just now: the peer saw it within its refresh period */
-	memcpy(f.nxt, r->nxt, sizeof(f.nxt));
+	if (have) {
+		memcpy(f.nxt, old.nxt, sizeof(f.nxt));
+		f.flags |= old.flags & (EDGE_BITS | PGS_FLOW_F_HINT_CLIENT | PGS_FLOW_F_HINT_SERVER);
+	}
+	hints_from_record(&f, r);
 	if (have) {
 		f.created_ns = old.created_ns;
 		memcpy(f.hop, old.hop, sizeof(f.hop));

@@ -48,8 +48,9 @@ void dpsync_clear_passive(struct datapath *dp, struct server_rt *s);
 void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(void *arg, struct server_rt *s),
 			 void *arg);
 /* This node starts steering: forget flows from before steering last went off if it was off for
- * long and nothing kept them fresh (the other node reset those sessions), and make each server's
- * connection count equal its flows at once (flows synced from the peer were never opened here). */
+ * long and nothing kept them fresh (the other node reset those sessions), keep the sequence edges
+ * it learnt before only as hints (bpf/lib/seqhint.h), and make each server's connection count
+ * equal its flows at once (flows synced from the peer were never opened here). */
 void dpsync_takeover(struct datapath *dp);
 
 /* --- Flow sync (sync.c): this node's flows as records that name their server by service name and

@@ -30,6 +30,7 @@ struct pgs_pkt {
 
 #include "syncookie.h"
 #include "seqxlate.h"
+#include "seqhint.h"
 
 enum pgs_kind {
 	PGS_K_NEW = 1, /* client SYN: select a server, allocate a SNAT port */
@@ -513,8 +514,8 @@ static __always_inline void seq_raise(__u32 *edge, __u32 to)
 
 /* Whether this packet of an existing flow may move it (flow.h: the RFC 5961 rules by
  * PGS_SEQ_WINDOW); a segment that fits advances its side's edge and acknowledgement. A flow
- * created elsewhere (the flow sync) learns each side's edge from its first plain segment. Returns 0
- * for a suspect. */
+ * created elsewhere (the flow sync) learns each side's edge from its first plain segment; a close
+ * before that is checked against the edges it was given (seqhint.h). Returns 0 for a suspect. */
 static __always_inline int segment_fits(const struct pgs_pkt *p, struct pgs_flow *f, int from_server)
 {
 	__u32 seq = bpf_ntohl(p->tcp->seq), ack = bpf_ntohl(p->tcp->ack_seq);
@@ -531,7 +532,7 @@ static __always_inline int segment_fits(const struct pgs_pkt *p, struct pgs_flow
 		return handshake_fits(p, f, from_server);
 	if (!(f->flags & tracked)) {
 		if (p->flags & (PGS_TCP_RST | PGS_TCP_FIN))
-			return 0; /* nothing to check it against yet */
+			return seqhint_close_fits(p, f, me, seq, ack, end);
 		if (f->state >= PGS_FLOW_ESTABLISHED) {
 			f->nxt[me] = end;
 			__sync_fetch_and_or(&f->flags, tracked);

@@ -1497,6 +1497,7 @@ static void slot_reuse_starts_from_zero(void)
 }
 
 #include "bpf_syncookie.h"
+#include "bpf_seqhint.h"
 
 #define CASE(fn) { #fn, fn }
 
@@ -1554,6 +1555,10 @@ static const struct {
 	CASE(cookie_backend_refuses),
 	CASE(cookie_rst_fin_exact),
 	CASE(cookie_flood_auto),
+	CASE(hint_honest_close_first),
+	CASE(hint_stale_close_after_the_peer),
+	CASE(hint_forged_close_changes_nothing),
+	CASE(hint_none_close_untrusted),
 };
 
 int main(void)
