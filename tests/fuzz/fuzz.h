@@ -23,4 +23,23 @@ static inline char *fuzz_str(const uint8_t *data, size_t size)
 	return s;
 }
 
+/* 1 if s is text safe to log and to put in JSON (text.h): valid UTF-8 without control characters. */
+static inline int fuzz_clean_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+
+		if (n < 0 || (*p < 0x80 && (*p < 0x20 || *p == 0x7f)))
+			return 0;
+		if (n == 1 && *p < 0xc2)
+			return 0;
+		for (p++; n > 0; n--, p++)
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
 #endif

@@ -7,30 +7,11 @@
 #include "fuzz.h"
 #include "check.h"
 
-/* 1 if s is valid UTF-8 without control characters. */
-static int clean_text(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-
-		if (n < 0 || (*p < 0x80 && (*p < 0x20 || *p == 0x7f)))
-			return 0;
-		if (n == 1 && *p < 0xc2)
-			return 0;
-		for (p++; n > 0; n--, p++)
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-	}
-	return 1;
-}
-
 static void judge(const struct check_result *r)
 {
 	assert(memchr(r->desc, '\0', sizeof(r->desc)) && memchr(r->code, '\0', sizeof(r->code)));
-	assert(clean_text(r->desc));
-	assert(clean_text(r->code));
+	assert(fuzz_clean_text(r->desc));
+	assert(fuzz_clean_text(r->code));
 	assert(r->ok == (r->status == CHK_L4OK || r->status == CHK_L7OK));
 }
 
