@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 #include "harness.h"
 #include "alert.h"
+#include "checker.h"
 #include "config.h"
 #include "csv.h"
 #include "log.h"
@@ -1166,8 +1167,8 @@ static int live_done(void *arg)
 	return c.sent >= v->want_sent && c.dropped >= v->want_dropped && alerter_idle(v->a);
 }
 
-/* A fresh alerter posting to the sink through a webhook file, with test timings. */
-static int live_open(struct live *v, const char *name, uint32_t timeout_ms)
+/* A fresh alerter posting to 127.0.0.1:port through a webhook file, with test timings. */
+static int live_open_at(struct live *v, const char *name, uint32_t timeout_ms, int port)
 {
 	struct alert_tuning t = {
 		.group_wait_ms = 200, .pace_ms = 1000, .backoff_min_ms = 1000, .backoff_max_ms = 2000,
@@ -1178,7 +1179,7 @@ static int live_open(struct live *v, const char *name, uint32_t timeout_ms)
 	struct alert_params p = { .node = "lb1", .state_path = state, .webhook_file = hook };
 
 	snprintf(hook, sizeof(hook), "%s/webhook", tmpdir);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/services/T000/B000/SECRET\n", sink_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/services/T000/B000/SECRET\n", port);
 	write_file(hook, url, 0600);
 	snprintf(state, sizeof(state), "%s/%s.json", tmpdir, name);
 	memset(v, 0, sizeof(*v));
@@ -1189,6 +1190,12 @@ static int live_open(struct live *v, const char *name, uint32_t timeout_ms)
 		return -1;
 	alerter_tune(v->a, &t);
 	return 0;
+}
+
+/* The same, posting to the sink. */
+static int live_open(struct live *v, const char *name, uint32_t timeout_ms)
+{
+	return live_open_at(v, name, timeout_ms, sink_port);
 }
 
 static void live_close(struct live *v)
@@ -1502,6 +1509,200 @@ static void test_live_hang(void)
 	live_close(&v);
 }
 
+/* ---------------------------------------------------------------- live: a webhook that hangs forever */
+
+/* A TCP listener on 127.0.0.1 in the test's loop: it accepts every connection and then either
+ * holds it without ever reading or answering (a webhook that hangs forever) or closes it at once
+ * (the port a TCP check connects to). */
+#define HOLD_MAX 64
+
+struct listener {
+	struct loop *l;
+	int fd, port, hold;
+	int held[HOLD_MAX];
+	unsigned accepted;
+};
+
+static void listener_accept(void *arg, uint32_t events)
+{
+	struct listener *t = arg;
+	int fd = accept4(t->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	(void)events;
+	if (fd < 0)
+		return;
+	t->accepted++;
+	if (t->hold && t->accepted <= HOLD_MAX)
+		t->held[t->accepted - 1] = fd;
+	else
+		close(fd);
+}
+
+/* Listen on port (0: any); 0 or -errno. */
+static int listener_open(struct listener *t, struct loop *l, int port, int hold)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons(port) };
+	socklen_t len = sizeof(sa);
+	int one = 1;
+
+	memset(t, 0, sizeof(*t));
+	t->l = l;
+	t->hold = hold;
+	t->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (t->fd < 0)
+		return -errno;
+	setsockopt(t->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(t->fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(t->fd, 64) ||
+	    getsockname(t->fd, (struct sockaddr *)&sa, &len) || loop_add(l, t->fd, EPOLLIN, listener_accept, t)) {
+		int e = -errno;
+
+		close(t->fd);
+		t->fd = -1;
+		return e;
+	}
+	t->port = ntohs(sa.sin_port);
+	return 0;
+}
+
+static void listener_close(struct listener *t)
+{
+	unsigned i;
+
+	if (t->fd < 0)
+		return;
+	for (i = 0; t->hold && i < t->accepted && i < HOLD_MAX; i++)
+		close(t->held[i]);
+	loop_del(t->l, t->fd);
+	close(t->fd);
+	t->fd = -1;
+}
+
+/* What the health checks did meanwhile. */
+struct checks_seen {
+	unsigned checked, failed, changed;
+};
+
+static void seen_checked(void *arg, struct server_rt *s)
+{
+	struct checks_seen *c = arg;
+
+	c->checked++;
+	if (!s->last.ok)
+		c->failed++;
+}
+
+static void seen_changed(void *arg, struct server_rt *s, int dir)
+{
+	struct checks_seen *c = arg;
+
+	(void)s;
+	(void)dir;
+	c->changed++;
+}
+
+struct hang {
+	struct live *v;
+	unsigned want_failed;
+};
+
+static int hang_done(void *arg)
+{
+	struct hang *h = arg;
+	struct alert_counters c;
+
+	alerter_counters(h->v->a, &c);
+	return c.failed >= h->want_failed;
+}
+
+/* The webhook accepts the connection and never answers. Each attempt times out (1.5 s here) and is
+ * counted as failed; the alerts stay queued, none dropped; the loop keeps its 10 ms timer and a
+ * health check every 100 ms of a live server keeps passing in the same loop, the server never
+ * leaving selection. Once the webhook answers again, the queued alerts go out, together, once. */
+static void test_live_hang_forever(void)
+{
+	static struct config cfg;
+	static struct model m;
+	struct checker_hooks hooks = { .changed = seen_changed, .checked = seen_checked };
+	struct checks_seen seen = {};
+	struct listener hang = { .fd = -1 }, pg = { .fd = -1 };
+	struct checker *chk = NULL;
+	struct hang h = { .want_failed = 3 };
+	struct drive d = {};
+	struct alert_counters c;
+	struct json_object *log;
+	struct server_rt *s;
+	char text[512], err[256];
+	struct live v;
+	int port = sink_port;
+
+	/* the hanging webhook takes the sink's port; the sink comes back on it at the end */
+	sink_stop();
+	if (live_open_at(&v, "shangf", 1500, port))
+		return;
+	CHECK(listener_open(&hang, v.l, port, 1) == 0, "listen on 127.0.0.1:%d: %s", port, strerror(errno));
+	CHECK(listener_open(&pg, v.l, 0, 0) == 0, "listen for the checks: %s", strerror(errno));
+	if (hang.fd < 0 || pg.fd < 0)
+		goto out;
+	snprintf(text, sizeof(text),
+		 "global\n    interface lo\n    node-name lb1\n"
+		 "service pgsql\n    bind 127.0.0.2:5432\n    check tcp inter 100ms fall 1 rise 1 timeout 1s\n"
+		 "    server pgb1 127.0.0.1:%d\n", pg.port);
+	CHECK(config_parse(text, "test", &cfg, err, sizeof(err)) == 0, "config: %s", err);
+	model_init(&m, &cfg, now_ms(), NULL);
+	s = &m.services[0].servers[0];
+	chk = checker_new(v.l, &m, 0, &hooks, &seen);
+	CHECK(chk != NULL, "checker_new: %s", strerror(errno));
+	if (!chk)
+		goto out;
+
+	down_event(v.a, "pgb2");
+	down_event(v.a, "pgb3");
+	h.v = &v;
+	d.done = hang_done;
+	d.arg = &h;
+	drive(&d, v.l, DELIVERY_DEADLINE_MS);
+	alerter_counters(v.a, &c);
+	CHECK(!d.timed_out, "%llu failed attempts in %d s, expected %u", (unsigned long long)c.failed,
+	      DELIVERY_DEADLINE_MS / 1000, h.want_failed);
+	CHECK(hang.accepted >= h.want_failed, "the webhook accepted %u connections", hang.accepted);
+	CHECK_EQ(c.sent, 0);
+	CHECK_EQ(c.queued, 2);
+	CHECK_EQ(c.dropped, 0);
+	check_loop_free(&d);
+	CHECK(seen.checked >= d.ran_ms / 100 / 4, "%u checks in %llu ms at inter 100ms", seen.checked,
+	      (unsigned long long)d.ran_ms);
+	CHECK_EQ(seen.failed, 0);
+	CHECK_EQ(seen.changed, 0);
+	CHECK(server_class(s) == CLASS_UP && s->health.up, "pgb1 left selection: class %s",
+	      srv_class_name(server_class(s)));
+	printf("     %llu timeouts in %llu ms, %u connections held, %u checks passed, max tick gap %.1f ms\n",
+	       (unsigned long long)c.failed, (unsigned long long)d.ran_ms, hang.accepted, seen.checked,
+	       d.max_gap_ns / 1e6);
+
+	/* the webhook answers again: what was queued goes out, in one message */
+	listener_close(&hang);
+	CHECK(sink_start(port) == 0, "the sink did not come back on port %d", port);
+	live_settle(&v, &d, 2, 0);
+	alerter_counters(v.a, &c);
+	CHECK_EQ(c.sent, 2);
+	CHECK_EQ(c.dropped, 0);
+	CHECK_EQ(seen.failed, 0);
+	CHECK_EQ(seen.changed, 0);
+	log = sink_log_n(1);
+	if (log)
+		CHECK(strstr(log_body(log, 0), "pgb2 is DOWN") && strstr(log_body(log, 0), "pgb3 is DOWN"),
+		      "body %s", log_body(log, 0));
+	json_object_put(log);
+out:
+	checker_free(chk);
+	listener_close(&hang);
+	listener_close(&pg);
+	live_close(&v);
+	if (sink_pid < 0)
+		sink_start(port);
+}
+
 /* A message still queued when the alerter stops is delivered after the restart, once. */
 static void test_live_restart_delivers(void)
 {
@@ -1790,6 +1991,7 @@ int main(void)
 		RUN(test_live_400_batch);
 		RUN(test_live_coalesce);
 		RUN(test_live_hang);
+		RUN(test_live_hang_forever);
 		RUN(test_live_sink_down);
 		RUN(test_live_restart_delivers);
 		RUN(test_live_monitor_haproxy);
