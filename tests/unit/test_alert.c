@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1703,6 +1705,109 @@ out:
 		sink_start(port);
 }
 
+/* ---------------------------------------------------------------- live: the state directory is full */
+
+/* Fill the file system of dir: one file, written until ENOSPC. 0 or -errno. */
+static int fill_dir(const char *file)
+{
+	static const char block[4096];
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), i, e = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < 65536; i++) /* bounded: the tmpfs is 64 KiB */
+		if (write(fd, block, sizeof(block)) < 0) {
+			e = errno;
+			break;
+		}
+	close(fd);
+	return e == ENOSPC ? 0 : -(e ? e : EFBIG);
+}
+
+/* Names in dir other than keep, space separated, into buf. */
+static const char *dir_others(const char *dir, const char *keep, char *buf, size_t len)
+{
+	char cmd[400];
+	FILE *p;
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -vx '%s' | tr '\\n' ' '", dir, keep);
+	buf[0] = '\0';
+	p = popen(cmd, "r");
+	if (p) {
+		n = fread(buf, 1, len - 1, p);
+		pclose(p);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The state directory is full (a 64 KiB tmpfs, filled up, in a private mount namespace: as root
+ * a read-only mode would not stop the writes). The alerts still go out, the failed write leaves
+ * no temporary file behind, the state waits in memory; once there is room again it is written
+ * (the retry, 5 s later), and a restart reads it: what was delivered is not sent again. */
+static void test_live_state_dir_full(void)
+{
+	char dir[300], state[320], filler[320], others[256], err[256];
+	struct json_object *st = NULL, *objs, *o, *v;
+	struct alert_counters c;
+	struct drive d = {};
+	struct live v2;
+	struct live v1;
+	int mounted = 0;
+
+	snprintf(dir, sizeof(dir), "%s/full", tmpdir);
+	snprintf(state, sizeof(state), "%s/alerts.json", dir);
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	if (mkdir(dir, 0700) || unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700")) {
+		snprintf(err, sizeof(err), "no private tmpfs for the state directory (%s): needs root", strerror(errno));
+		SKIP("test_live_state_dir_full", err);
+		h_case_failed = 0;
+		goto out;
+	}
+	mounted = 1;
+	CHECK(fill_dir(filler) == 0, "could not fill %s", dir);
+	if (sink_script_set("[]") || live_open(&v1, "full/alerts", 5000))
+		goto out;
+	down_event(v1.a, "pgb2");
+	down_event(v1.a, "pgb3");
+	live_settle(&v1, &d, 2, 0);
+	drive(&d, v1.l, 300); /* the write after the delivery: it fails */
+	alerter_counters(v1.a, &c);
+	CHECK_EQ(c.sent, 2);
+	CHECK_EQ(c.dropped, 0);
+	CHECK(access(state, F_OK) != 0, "%s written on a full file system", state);
+	CHECK(!dir_others(dir, "filler", others, sizeof(others))[0], "left in %s: %s", dir, others);
+	check_loop_free(&d);
+
+	/* room again: the state in memory is written by the retry */
+	unlink(filler);
+	d.done = file_exists;
+	d.arg = state;
+	drive(&d, v1.l, DELIVERY_DEADLINE_MS);
+	CHECK(!d.timed_out, "%s not written within %d s of the room coming back", state, DELIVERY_DEADLINE_MS / 1000);
+	CHECK_EQ(statefile_read(state, &st, err, sizeof(err)), 0);
+	CHECK(st && json_object_object_get_ex(st, "objects", &objs) &&
+	      json_object_object_get_ex(objs, "srv:pgsql/pgb3", &o) && json_object_object_get_ex(o, "announced", &v) &&
+	      !strcmp(json_object_get_string(v), "DOWN"), "pgb3's delivered DOWN not in %s", state);
+	json_object_put(st);
+	live_close(&v1);
+
+	/* the restart reads it: nothing is sent again */
+	if (live_open(&v2, "full/alerts", 5000))
+		goto out;
+	down_event(v2.a, "pgb2");
+	down_event(v2.a, "pgb3");
+	alerter_counters(v2.a, &c);
+	CHECK_EQ(c.queued, 0);
+	live_close(&v2);
+out:
+	if (mounted && umount2(dir, MNT_DETACH))
+		CHECK(0, "umount %s: %s", dir, strerror(errno));
+	rmdir(dir);
+}
+
 /* A message still queued when the alerter stops is delivered after the restart, once. */
 static void test_live_restart_delivers(void)
 {
@@ -1992,6 +2097,7 @@ int main(void)
 		RUN(test_live_coalesce);
 		RUN(test_live_hang);
 		RUN(test_live_hang_forever);
+		RUN(test_live_state_dir_full);
 		RUN(test_live_sink_down);
 		RUN(test_live_restart_delivers);
 		RUN(test_live_monitor_haproxy);
