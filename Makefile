@@ -47,7 +47,12 @@ SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_ENTRIES) bench_fwd)
 # pgsteerd's own parts (pgsteerd_*.c) link into pgsteerd only.
 DAEMON_SRCS := $(wildcard userspace/pgsteerd_*.c)
 DAEMON_OBJS := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
-LIB_SRCS  := $(filter-out userspace/pgsteerd.c userspace/pgsteer.c $(DAEMON_SRCS),$(wildcard userspace/*.c))
+# pgsteer's own parts (pgsteer_*.c, the libpq users) link into pgsteer only.
+CLI_SRCS  := $(wildcard userspace/pgsteer_*.c)
+CLI_OBJS  := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
+LIBPQ_CFLAGS = $(shell pkg-config --cflags libpq 2>/dev/null)
+LIBPQ_LIBS   = $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+LIB_SRCS  := $(filter-out userspace/pgsteerd.c userspace/pgsteer.c $(DAEMON_SRCS) $(CLI_SRCS),$(wildcard userspace/*.c))
 LIB_OBJS  := $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libpgsteer.a
 BINS      := $(BUILD)/pgsteerd $(BUILD)/pgsteer
@@ -98,6 +103,12 @@ $(BUILD)/pgsteerd: userspace/pgsteerd.c $(DAEMON_OBJS) $(LIB) Makefile | $(SKELS
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< $(DAEMON_OBJS) $(LIB) $(LDLIBS) -o $@
 
+$(CLI_OBJS): CFLAGS += $(LIBPQ_CFLAGS)
+
+$(BUILD)/pgsteer: userspace/pgsteer.c $(CLI_OBJS) $(LIB) Makefile | $(SKELS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(CLI_OBJS) $(LIB) $(LDLIBS) $(LIBPQ_LIBS) -o $@
+
 $(BUILD)/%: userspace/%.c $(LIB) Makefile | $(SKELS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
@@ -117,8 +128,8 @@ $(BUILD)/tests/%: tests/lab/%.c $(LIB) Makefile | $(BUILD)/tests $(SKELS)
 # The tools that speak to PgBouncer through libpq: the bench's query load (failover timeline) and idle
 # sessions, t_synflood.sh's new connections one after another.
 LIBPQ_TOOLS := $(BUILD)/tools/pgs_qload $(BUILD)/tools/pgs_idle $(BUILD)/tools/pgs_connloop
-$(LIBPQ_TOOLS): CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
-$(LIBPQ_TOOLS): LDLIBS += $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+$(LIBPQ_TOOLS): CFLAGS += $(LIBPQ_CFLAGS)
+$(LIBPQ_TOOLS): LDLIBS += $(LIBPQ_LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB) Makefile | $(BUILD)/tools $(SKELS)
 	$(call msg,CC,$@)

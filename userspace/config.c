@@ -95,11 +95,13 @@ static const char *did_you_mean(const char *word, const char *const *list, char 
 }
 
 static const char *const global_words[] = { "interface", "attach", "pin-root", "runtime-socket", "stats", "state-dir",
-					    "node-name", "flow-table-size", "snat-ports", "timeout", "alert", "log", NULL };
+					    "node-name", "flow-table-size", "snat-ports", "timeout", "alert", "log",
+					    "admin-credentials", NULL };
 static const char *const vrrp_words[] = { "vrid", "priority", "advert-interval", "preempt", "nopreempt", "preempt-delay",
 					  "vip", "unicast-peer", "peer-name", "unicast-src", "checksum", "garp-repeat",
 					  "garp-delay", "sync", NULL };
-static const char *const service_words[] = { "bind", "balance", "check", "server", "slowstart", "on-marked-down", "cancel-routing", "allow", "deny", "syn-cookies", NULL };
+static const char *const service_words[] = { "bind", "balance", "check", "server", "slowstart", "on-marked-down", "cancel-routing", "allow", "deny", "syn-cookies",
+					     "admin-credentials", NULL };
 static const char *const check_words[] = { "inter", "fastinter", "downinter", "timeout", "fall", "rise", "user",
 					   "database", NULL };
 static const char *const section_words[] = { "global", "vrrp", "service", NULL };
@@ -441,6 +443,12 @@ static int parse_global(struct parser *p, int argc, char **argv)
 		if (argc == 2)
 			return 0;
 		return parse_abs_path(p, "log connections file", argv[3], c->log_file, sizeof(c->log_file));
+	}
+	if (!strcmp(kw, "admin-credentials")) {
+		c->admin_credentials_line = p->line;
+		if (argc != 2)
+			return fail(p, "admin-credentials: expects the absolute path of a USER:PASSWORD file");
+		return parse_abs_path(p, kw, argv[1], c->admin_credentials, sizeof(c->admin_credentials));
 	}
 	if (!strcmp(kw, "state-dir")) {
 		if (argc != 2 || argv[1][0] != '/')
@@ -847,6 +855,12 @@ static int parse_service(struct parser *p, int argc, char **argv)
 		return parse_policy(p, argc, argv, svc);
 	if (!strcmp(kw, "syn-cookies"))
 		return parse_syn_cookies(p, argc, argv, svc);
+	if (!strcmp(kw, "admin-credentials")) {
+		svc->admin_credentials_line = p->line;
+		if (argc != 2)
+			return fail(p, "admin-credentials: expects the absolute path of a USER:PASSWORD file");
+		return parse_abs_path(p, kw, argv[1], svc->admin_credentials, sizeof(svc->admin_credentials));
+	}
 	char dym[64];
 
 	return fail(p, "unknown keyword '%s' in service %s%s", kw, svc->name, keyword_hint(kw, service_words, dym, sizeof(dym)));

@@ -66,6 +66,8 @@ struct cfg_service {
 	struct cfg_cidr deny[CFG_MAX_CIDRS];
 	uint32_t syn_cookies;   /* enum pgs_syn_cookies: auto (default), always, off */
 	uint32_t syn_halfopen_max; /* auto: cookies from this many half-open flows (0: the default) */
+	char admin_credentials[PATH_MAX]; /* PgBouncer admin console login (pgsteer clients); "": global's */
+	int admin_credentials_line;
 	int nservers;
 	struct cfg_server servers[PGS_MAX_SERVERS];
 	int line;
@@ -126,11 +128,13 @@ struct config {
 	struct cfg_alert alert;
 	int log_connections;            /* "log connections": a line per connection opened and closed */
 	char log_file[PATH_MAX];        /* "log connections file PATH": those lines there too; "" = none */
+	char admin_credentials[PATH_MAX]; /* "admin-credentials PATH": PgBouncer's admin console login */
 	struct cfg_vrrp vrrp;
 	int nservices;
 	struct cfg_service services[PGS_MAX_SERVICES];
 	/* where these came from, for config_warn.c's messages (0: not in the file) */
-	int interface_line, snat_line, webhook_line, stats_auth_line, runtime_line, sync_key_line;
+	int interface_line, snat_line, webhook_line, stats_auth_line, runtime_line, sync_key_line,
+	    admin_credentials_line;
 };
 
 /* Parse a file or a string into cfg (defaults first). On error returns -EINVAL (or -errno for the

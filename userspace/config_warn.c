@@ -171,6 +171,10 @@ int config_warnings(const struct config *c, const char *file, const struct cfg_h
 	if (c->stats_enabled)
 		secret_file(&o, file, c->stats_auth_line, "stats auth-file", c->stats_auth_file);
 	secret_file(&o, file, c->webhook_line, "alert slack webhook-file", c->alert.webhook_file);
+	secret_file(&o, file, c->admin_credentials_line, "admin-credentials", c->admin_credentials);
+	for (i = 0; i < c->nservices; i++)
+		secret_file(&o, file, c->services[i].admin_credentials_line, "admin-credentials",
+			    c->services[i].admin_credentials);
 	if (c->vrrp.enabled && !c->vrrp.sync_off)
 		secret_file(&o, file, c->sync_key_line ? c->sync_key_line : c->vrrp.line, "sync key-file",
 			    c->vrrp.sync_key_file);

@@ -10,13 +10,6 @@
 #include <json-c/json.h>
 #include "flows.h"
 
-struct flow_row {
-	struct pgs_flow_key k;
-	struct pgs_flow f;
-	char service[PGS_NAME_LEN + 1];
-	char server[PGS_NAME_LEN + 1]; /* "" when the slot now holds another server */
-};
-
 struct svc_names {
 	char name[PGS_MAX_SERVICES][PGS_NAME_LEN + 1];
 };
@@ -92,8 +85,7 @@ static int row_cmp(const void *a, const void *b)
 	return c;
 }
 
-/* Read every flow matching f into *rows (sorted); the count, or -errno. */
-static long flows_read(const struct pgs_maps *m, const struct flows_filter *f, struct flow_row **rows)
+long flows_read(const struct pgs_maps *m, const struct flows_filter *f, struct flow_row **rows)
 {
 	struct svc_names *names = calloc(1, sizeof(*names));
 	struct pgs_flow_key k, next;

@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "maps.h"
 #include "monitor.h"
+#include "pgsteer_clients.h"
 
 #define DEFAULT_CONF "/etc/pgsteer/pgsteer.conf"
 #define DEFAULT_SOCKET "/run/pgsteer/pgsteerd.sock"
@@ -711,6 +712,38 @@ static int cmd_flows(int argc, char **argv)
 	return 0;
 }
 
+/* pgsteer clients [--server NAME]: every PgBouncer's SHOW CLIENTS with the real client of each row;
+ * the flows come from the pinned maps, daemon or not. */
+static int cmd_clients(int argc, char **argv)
+{
+	static struct config cfg;
+	const char *server = NULL, *missing = NULL;
+	struct pgs_maps m;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-j"))
+			opt_json = 1;
+		else if (!strcmp(argv[i], "--server") && i + 1 < argc)
+			server = argv[++i];
+		else
+			return -1;
+	}
+	load_conf(&cfg);
+	r = maps_open_pinned(&m, cfg.pin_root, &missing);
+	if (r) {
+		cli_err("no datapath is pinned under %s (%s: %s)", cfg.pin_root, missing ? missing : "?", strerror(-r));
+		return 1;
+	}
+	r = clients_print(&cfg, &m, server, opt_json, stdout, stderr);
+	maps_close(&m);
+	if (r < 0) {
+		cli_err("reading the flow table under %s: %s", cfg.pin_root, strerror(-r));
+		return 1;
+	}
+	return r ? 1 : 0;
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct cmd {
@@ -722,6 +755,7 @@ static const struct cmd {
 	{ "status", cmd_status, "", "servers, connections, bytes, checks, VRRP, flow table and drops (-j: JSON)" },
 	{ "stat", cmd_stat, "", "HAProxy-format CSV statistics (show stat)" },
 	{ "flows", cmd_flows, "[--server NAME] [--client ADDR[:PORT]]", "live connections: client, VIP:SNAT port, server" },
+	{ "clients", cmd_clients, "[--server NAME]", "each PgBouncer's SHOW CLIENTS with the real client address" },
 	{ "drain", cmd_drain, "SERVER", "no new connections; existing ones continue" },
 	{ "maint", cmd_maint, "SERVER", "no traffic and no checks" },
 	{ "ready", cmd_ready, "SERVER", "back from drain or maint" },

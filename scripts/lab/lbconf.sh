@@ -12,7 +12,8 @@
 # sets its own (LAB_ADVERT, or advert-interval in the config as bench_failover.sh does).
 # VRRP=0 leaves it out: the lab then puts the VIP on lb1 statically.
 # LB_EXTRA: newline-separated lines appended to the service section; LB_GLOBAL_EXTRA: to global.
-# Every lab node logs connections to $LAB_DIR/NODE/connections.log (t_flows reads it).
+# Every lab node logs connections to $LAB_DIR/NODE/connections.log (t_flows reads it) and names
+# $LAB_DIR/NODE/pgb-admin, the PgBouncers' admin login (services.sh writes it; pgsteer clients).
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -42,7 +43,8 @@ lbconf() {
 $VRRP_EXTRA}" \
     LB_VIP=$LAB_VIP/$LAB_PREFIX LB_BIND=$LAB_VIP:5432 LB_BALANCE=leastconn \
     LB_CHECK="pgsql inter 1s fall 3 rise 2 timeout 1s" \
-    LB_SERVERS="$servers" LB_EXTRA="${LB_EXTRA:-}" LB_GLOBAL_EXTRA="log connections file $LAB_DIR/$node/connections.log${LB_GLOBAL_EXTRA:+
+    LB_SERVERS="$servers" LB_EXTRA="${LB_EXTRA:-}" LB_GLOBAL_EXTRA="log connections file $LAB_DIR/$node/connections.log
+admin-credentials $LAB_DIR/$node/pgb-admin${LB_GLOBAL_EXTRA:+
 $LB_GLOBAL_EXTRA}" \
     "$PROVISION/lb.sh" conf
 }

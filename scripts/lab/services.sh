@@ -195,10 +195,12 @@ lb_check_built() {
   die "$BUILD/pgsteerd or $BUILD/pgsteer is not built (run: make), or set LAB_NO_LB=1 to run the lab without the load balancers"
 }
 
-# Write NODE's pgsteerd config and webhook file (up does it; start does it only if missing).
+# Write NODE's pgsteerd config, webhook file and PgBouncer admin login (the app user is PgBouncer's
+# admin_users) (up does it; start does it only if missing).
 lb_write_files() {
   local node=$1 dir=$LAB_DIR/$1
   mkdir -p "$dir/state"
+  (umask 077 && printf '%s:%s\n' "$APP_USER" "$APP_PASSWORD" >"$dir/pgb-admin")
   "$LAB_REPO/scripts/lab/lbconf.sh" "$node" >"$dir/pgsteerd.conf.tmp"
   mv "$dir/pgsteerd.conf.tmp" "$dir/pgsteerd.conf"
   LOG_TAG=lab LB_WEBHOOK_FILE="$dir/slack-webhook" LB_WEBHOOK_URL="$LAB_WEBHOOK_URL" \

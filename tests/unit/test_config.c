@@ -350,6 +350,27 @@ static void log_words(void)
 	      "word: %s", err);
 }
 
+/* admin-credentials: global, per service (overriding it), an absolute path, one word. */
+static void admin_credentials(void)
+{
+	char text[1024];
+
+	CHECK_EQ(parse(base), 0);
+	CHECK_STR(cfg.admin_credentials, "");
+	snprintf(text, sizeof(text), "global\n    admin-credentials /etc/pgsteer/pgbouncer-admin\n%s    admin-credentials /etc/pgsteer/other\n",
+		 base + strlen("global\n"));
+	CHECK_EQ(parse(text), 0);
+	CHECK_STR(cfg.admin_credentials, "/etc/pgsteer/pgbouncer-admin");
+	CHECK_EQ(cfg.admin_credentials_line, 2);
+	CHECK_STR(cfg.services[0].admin_credentials, "/etc/pgsteer/other");
+	CHECK_EQ(cfg.services[0].admin_credentials_line, 7);
+	snprintf(text, sizeof(text), "global\n    admin-credentials admin.txt\n%s", base + strlen("global\n"));
+	CHECK(parse(text) < 0 && strstr(err, "t.conf:2: admin-credentials: 'admin.txt' is not an absolute path"),
+	      "relative: %s", err);
+	snprintf(text, sizeof(text), "%s    admin-credentials\n", base);
+	CHECK(parse(text) < 0 && strstr(err, "t.conf:6: admin-credentials: expects the absolute path"), "none: %s", err);
+}
+
 int main(void)
 {
 	RUN(full_example);
@@ -362,5 +383,6 @@ int main(void)
 	RUN(nul_byte);
 	RUN(pg_words);
 	RUN(log_words);
+	RUN(admin_credentials);
 	return h_exit();
 }
