@@ -402,10 +402,43 @@ static void on_start(struct vrrp_fsm *f, struct vrrp_out *out, uint64_t now)
 	}
 }
 
+/* A master that sent nothing for longer than any backup waits (its process was stopped, its host
+ * froze): a backup has taken the VIP meanwhile, or is about to. Adverts sent now would make that
+ * backup (of lower priority) give the VIP back, a second move; the stalled node steps down instead,
+ * before it acts on anything, and the adverts it hears next decide as for any backup. An owner
+ * (priority 255) stays master. */
+static int stalled(const struct vrrp_fsm *f, uint64_t now)
+{
+	return f->state == VRRP_MASTER && f->p.priority < 255 && f->sent_at &&
+	       now >= f->sent_at + vrrp_master_down_us(f->p.priority, f->p.advert_cs);
+}
+
+static void step_down_stalled(struct vrrp_fsm *f, struct vrrp_out *out, uint64_t now)
+{
+	unsigned long long ms = (now - f->sent_at) / 1000;
+
+	to_backup(f, out, now, f->p.advert_cs);
+	f->master = 0;
+	f->sent_at = 0;
+	go(f, out, VRRP_BACKUP, VRRP_CAUSE_STALLED, "silent for %llu ms, longer than a backup waits", ms);
+}
+
+void vrrp_fsm_sent(struct vrrp_fsm *f, uint64_t now)
+{
+	if (f->state == VRRP_MASTER)
+		f->sent_at = now;
+}
+
 unsigned int vrrp_fsm_step(struct vrrp_fsm *f, const struct vrrp_event *ev, uint64_t now, struct vrrp_out *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->from = out->to = f->state;
+	if ((ev->type == VRRP_EV_TIMER || ev->type == VRRP_EV_ADVERT) && stalled(f, now)) {
+		step_down_stalled(f, out, now);
+		if (ev->type == VRRP_EV_ADVERT)
+			on_advert_backup(f, ev, now);
+		return out->actions;
+	}
 	switch (ev->type) {
 	case VRRP_EV_START:
 		on_start(f, out, now);
@@ -440,6 +473,8 @@ unsigned int vrrp_fsm_step(struct vrrp_fsm *f, const struct vrrp_event *ev, uint
 		f->down_at = f->advert_at = 0;
 		break;
 	}
+	if (f->state == VRRP_MASTER && (out->actions & VRRP_A_SEND))
+		f->sent_at = now;
 	return out->actions;
 }
 

@@ -125,6 +125,7 @@ struct vrrp_fsm {
 	uint32_t master;            /* current master, network order; self while master; 0 unknown */
 	uint64_t down_at;           /* Master_Down_Timer (BACKUP), 0 = stopped */
 	uint64_t advert_at;         /* Adver_Timer (MASTER), 0 = stopped */
+	uint64_t sent_at;           /* MASTER: when our last advert went out (a stall is counted from it) */
 	uint64_t preempt_at;        /* end of preempt-delay, counted from the first lower advert */
 	uint32_t prio0_from;        /* down_at was set by a priority 0 advert from this address */
 	uint32_t lower_master;      /* ignoring this lower-priority master: down_at will preempt it */
@@ -145,6 +146,7 @@ enum vrrp_cause {
 	VRRP_CAUSE_PREEMPTED,      /* BACKUP -> MASTER: took over from a lower-priority master */
 	VRRP_CAUSE_HIGHER_PRIO,    /* MASTER -> BACKUP: a higher-priority advert */
 	VRRP_CAUSE_HIGHER_ADDR,    /* MASTER -> BACKUP: equal priority, higher address */
+	VRRP_CAUSE_STALLED,        /* MASTER -> BACKUP: silent longer than a backup waits (SIGSTOP, a frozen host) */
 	VRRP_CAUSE_FAULT,          /* -> FAULT */
 	VRRP_CAUSE_FAULT_CLEARED,  /* FAULT -> BACKUP */
 	VRRP_CAUSE_SHUTDOWN,       /* -> INIT */
@@ -161,6 +163,8 @@ struct vrrp_out {
 void vrrp_fsm_init(struct vrrp_fsm *f, const struct vrrp_params *p);
 /* Feed one event at time now; returns out->actions. */
 unsigned int vrrp_fsm_step(struct vrrp_fsm *f, const struct vrrp_event *ev, uint64_t now, struct vrrp_out *out);
+/* An advert went out outside vrrp_fsm_step (vrrp_advert_now, a restart's bridge) at now. */
+void vrrp_fsm_sent(struct vrrp_fsm *f, uint64_t now);
 /* When the machine next wants VRRP_EV_TIMER; 0 = no timer running. */
 uint64_t vrrp_fsm_next(const struct vrrp_fsm *f);
 

@@ -231,6 +231,9 @@ static void step(struct vrrp *v, const struct vrrp_event *ev)
 	struct vrrp_out out;
 
 	v->busy = 1;
+	/* A restart's bridge advertises for this node meanwhile: it is not silent. */
+	if (v->bridge)
+		vrrp_fsm_sent(&v->fsm, now_us());
 	vrrp_fsm_step(&v->fsm, ev, now_us(), &out);
 	/* No advert of the bridge may follow a priority 0 or a step down. */
 	if (out.from == VRRP_MASTER && out.to != VRRP_MASTER)
@@ -494,8 +497,10 @@ void vrrp_free(struct vrrp *v)
 
 void vrrp_advert_now(struct vrrp *v)
 {
-	if (v && v->fsm.state == VRRP_MASTER)
+	if (v && v->fsm.state == VRRP_MASTER) {
 		send_advert(v, v->fsm.p.priority);
+		vrrp_fsm_sent(&v->fsm, now_us());
+	}
 }
 
 int vrrp_bridge(struct vrrp *v)
@@ -541,6 +546,7 @@ void vrrp_bridge_cancel(struct vrrp *v)
 	if (!v || !v->bridge)
 		return;
 	vrrp_bridge_end(v->bridge);
+	vrrp_fsm_sent(&v->fsm, now_us()); /* it advertised until now */
 	v->bridge = 0;
 	v->bridge_inherited = 0;
 	unsetenv(VRRP_BRIDGE_ENV);

@@ -325,6 +325,19 @@ static struct vrrp_fsm fsm_master(uint8_t prio, uint16_t cs)
 	return f;
 }
 
+/* The same (or nopreempt), with its adverts sent on time until t (a master that never stalled). */
+static struct vrrp_fsm fsm_master_until(uint8_t prio, uint16_t cs, uint64_t t, int preempt)
+{
+	struct vrrp_fsm f = fsm_new(prio, cs, preempt, 0);
+	struct vrrp_out o;
+
+	ev_start(&f, 0, &o);
+	ev_timer(&f, vrrp_fsm_next(&f), &o);
+	while (vrrp_fsm_next(&f) <= t)
+		ev_timer(&f, vrrp_fsm_next(&f), &o);
+	return f;
+}
+
 static void fsm_start_backup(void)
 {
 	struct vrrp_fsm f = fsm_new(100, 100, 1, 0);
@@ -526,9 +539,9 @@ static void fsm_master_hears(void)
  * interval and one GARP burst a second, not one of each per advert. */
 static void fsm_lower_flood_rate_limited(void)
 {
-	struct vrrp_fsm f = fsm_master(100, 10); /* 100 ms adverts */
-	struct vrrp_out o;
 	uint64_t t, t0 = 5000000;
+	struct vrrp_fsm f = fsm_master_until(100, 10, t0, 1); /* 100 ms adverts */
+	struct vrrp_out o;
 	int sends = 0, garps = 0, i;
 
 	/* 3 s of lower adverts, one every ms: 3000 adverts */
@@ -541,18 +554,87 @@ static void fsm_lower_flood_rate_limited(void)
 	CHECK_EQ(sends, 30); /* one per 100 ms */
 	CHECK_EQ(garps, 3);  /* one per second */
 	/* priority 0 (a peer stepping down) is answered the same way */
-	f = fsm_master(100, 10);
+	f = fsm_master_until(100, 10, t0, 1);
 	for (i = 0, sends = 0, t = t0; i < 1000; i++, t += 1000) {
 		ev_advert(&f, t, HIGHER_ADDR, 0, 10, &o);
 		sends += !!(o.actions & VRRP_A_SEND);
 	}
 	CHECK_EQ(sends, 10);
 	/* the first one is still answered at once, with its GARP */
-	f = fsm_master(100, 10);
+	f = fsm_master_until(100, 10, t0, 1);
 	CHECK_EQ(ev_advert(&f, t0, HIGHER_ADDR, 99, 10, &o), VRRP_A_SEND | VRRP_A_GARP);
 	/* and a higher-priority advert is never rate limited */
 	ev_advert(&f, t0 + 10, HIGHER_ADDR, 101, 10, &o);
 	CHECK_EQ(f.state, VRRP_BACKUP);
+}
+
+/* A master silent for longer than a backup waits (SIGSTOP, a frozen host) steps down at its first
+ * event after it, a timer or an advert, before it sends anything: a backup has taken over meanwhile,
+ * and adverts of the higher-priority stalled node would make it give the VIP back. A master late by
+ * less keeps the VIP and its cadence; an owner never steps down; the adverts the stalled node hears
+ * next are taken as any backup takes them (nopreempt: a lower master stays master). */
+static void fsm_stalled_master_steps_down(void)
+{
+	static const struct { const char *name; int advert; uint64_t late_us; int down; } rows[] = {
+		{ "timer, just short", 0, 0, 0 },
+		{ "timer, at master down", 0, 1, 1 },
+		{ "timer, after 3 s", 0, 3000000, 1 },
+		{ "lower advert, just short", 1, 0, 0 },
+		{ "lower advert, at master down", 1, 1, 1 },
+		{ "lower advert, after 3 s", 1, 3000000, 1 },
+	};
+	uint64_t t0 = 5000000, down = vrrp_master_down_us(101, 30);
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct vrrp_fsm f = fsm_master_until(101, 30, t0, 0); /* 300 ms adverts, nopreempt: the lab */
+		uint64_t sent = f.sent_at, t = sent + down - 1 + rows[i].late_us;
+		struct vrrp_out o;
+
+		CHECK(sent > t0 - 300000 && sent <= t0, "%s: last advert at %llu", rows[i].name, (unsigned long long)sent);
+		if (rows[i].advert)
+			ev_advert(&f, t, LOWER_ADDR, 100, 30, &o);
+		else
+			ev_timer(&f, t, &o);
+		if (!rows[i].down) {
+			CHECK(f.state == VRRP_MASTER && (o.actions & VRRP_A_SEND) && !(o.actions & VRRP_A_VIP_DEL),
+			      "%s: %s, actions %#x", rows[i].name, vrrp_state_name(f.state), o.actions);
+			continue;
+		}
+		CHECK(o.from == VRRP_MASTER && o.to == VRRP_BACKUP, "%s: %s -> %s", rows[i].name,
+		      vrrp_state_name(o.from), vrrp_state_name(o.to));
+		CHECK(o.actions == ON_BACKUP, "%s: actions %#x (no advert, no GARP)", rows[i].name, o.actions);
+		CHECK(o.cause == VRRP_CAUSE_STALLED, "%s: cause %d", rows[i].name, o.cause);
+		CHECK(strstr(o.why, "longer than a backup waits") != NULL, "%s: why '%s'", rows[i].name, o.why);
+		if (rows[i].advert) {
+			/* the new master is followed: its adverts keep this node backup (nopreempt) */
+			CHECK(f.master == ip(LOWER_ADDR), "%s: master noted", rows[i].name);
+			CHECK_EQ(ev_advert(&f, t + 300000, LOWER_ADDR, 100, 30, &o), 0);
+			CHECK(f.state == VRRP_BACKUP, "%s: %s after the next advert", rows[i].name, vrrp_state_name(f.state));
+		}
+		/* nobody heard: the master down timer makes it master again */
+		ev_timer(&f, vrrp_fsm_next(&f), &o);
+		CHECK(f.state == VRRP_MASTER && o.cause == VRRP_CAUSE_MASTER_DOWN, "%s: %s again, cause %d", rows[i].name,
+		      vrrp_state_name(f.state), o.cause);
+	}
+	/* an advert sent outside the machine (vrrp_advert_now, a restart's bridge) counts as sent */
+	{
+		struct vrrp_fsm f = fsm_master_until(101, 30, t0, 0);
+		struct vrrp_out o;
+
+		vrrp_fsm_sent(&f, t0 + 2000000);
+		ev_timer(&f, t0 + 2000000 + down - 1, &o);
+		CHECK(f.state == VRRP_MASTER, "after vrrp_fsm_sent: %s", vrrp_state_name(f.state));
+	}
+	/* an address owner stays master */
+	{
+		struct vrrp_fsm f = fsm_new(255, 30, 1, 0);
+		struct vrrp_out o;
+
+		ev_start(&f, 0, &o);
+		ev_timer(&f, 60000000, &o);
+		CHECK(f.state == VRRP_MASTER && (o.actions & VRRP_A_SEND), "owner: %s", vrrp_state_name(f.state));
+	}
 }
 
 static void fsm_fault(void)
@@ -759,6 +841,7 @@ int main(void)
 	RUN(fsm_preempt_held);
 	RUN(fsm_master_hears);
 	RUN(fsm_lower_flood_rate_limited);
+	RUN(fsm_stalled_master_steps_down);
 	RUN(fsm_fault);
 	RUN(fsm_shutdown);
 	RUN(fsm_action_order);
