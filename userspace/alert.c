@@ -17,6 +17,7 @@
 #include "log.h"
 #include "statefile.h"
 #include "statewriter.h"
+#include "text.h"
 #include "url.h"
 
 #define KEY_LEN 160
@@ -274,7 +275,16 @@ static uint64_t jnum(struct json_object *o, const char *key)
 	return (uint64_t)json_object_get_int64(v);
 }
 
-/* A queued alert back from the state file; 0, or -EINVAL when it makes no sense. */
+/* Element i of a JSON array as a string; "" when it is not one. */
+static const char *jstr_at(struct json_object *a, size_t i)
+{
+	struct json_object *v = json_object_array_get_idx(a, i);
+
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
+/* A queued alert back from the state file; 0, or -EINVAL when it makes no sense. The file is
+ * input like any other (hand-edited, damaged): its texts are made safe to log and to post. */
 static int event_parse(struct json_object *o, struct slack_event *ev, struct qitem *it)
 {
 	struct json_object *f;
@@ -301,12 +311,14 @@ static int event_parse(struct json_object *o, struct slack_event *ev, struct qit
 			if (!json_object_is_type(p, json_type_array) || json_object_array_length(p) != 2)
 				continue;
 			sf = &ev->fields[ev->nfields++];
-			snprintf(sf->title, sizeof(sf->title), "%s",
-				 json_object_get_string(json_object_array_get_idx(p, 0)));
-			snprintf(sf->value, sizeof(sf->value), "%s",
-				 json_object_get_string(json_object_array_get_idx(p, 1)));
+			snprintf(sf->title, sizeof(sf->title), "%s", jstr_at(p, 0));
+			snprintf(sf->value, sizeof(sf->value), "%s", jstr_at(p, 1));
+			text_clean(sf->title);
+			text_clean(sf->value);
 		}
 	}
+	text_clean(ev->title);
+	text_clean(ev->text);
 	return 0;
 }
 

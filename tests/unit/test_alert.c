@@ -621,6 +621,53 @@ static uint64_t queued(struct alerter *a)
 	return c.queued;
 }
 
+/* A queued alert read back from a hand-edited or damaged state file: a field that is not a string
+ * (null, a number) becomes empty (it was passed to "%s" as NULL), and control characters and bytes
+ * that are not UTF-8 in its texts become safe (no log injection, valid JSON for Slack). Seen through
+ * the state the alerter writes back. */
+static void test_state_queue_texts(void)
+{
+	static const char file[] =
+		"{\"version\":1,\"objects\":{},\"queue\":[{\"key\":\"srv:pgsql/pgb2\",\"class\":\"DOWN\","
+		"\"queued_ms\":%llu,\"title\":\"pgb2\\nFAKE: lb2 is DOWN\",\"text\":\"pgb2 is DOWN\\u001b[31m \xff\","
+		"\"color\":\"danger\",\"ts\":1,\"fields\":[[null,\"v\"],[\"t\",7],[\"ok\",\"fine\"]]}]}";
+	struct loop *l = loop_new();
+	struct json_object *st = NULL, *q = NULL, *it, *f;
+	char state[300], text[1024], err[256];
+	struct alerter *a;
+	const char *title, *body;
+
+	snprintf(state, sizeof(state), "%s/qtext.json", tmpdir);
+	snprintf(text, sizeof(text), file, (unsigned long long)wall_ms());
+	write_file(state, text, 0600);
+	setenv("PGS_TEST_HOOK", "http://127.0.0.1:9/never", 1);
+	a = open_alerter(l, state, "PGS_TEST_HOOK", 80);
+	if (!a)
+		goto out;
+	CHECK_EQ(queued(a), 1);
+	alert_class(a, "pgsql", "pgb3", CLASS_DOWN, "L4CON", "Connection refused"); /* a change: written at stop */
+	alerter_free(a);
+	CHECK_EQ(statefile_read(state, &st, err, sizeof(err)), 0);
+	if (!st || !json_object_object_get_ex(st, "queue", &q) || json_object_array_length(q) != 2) {
+		CHECK(0, "queue of 2 not written back: %s", st ? json_object_to_json_string(st) : err);
+		goto out;
+	}
+	it = json_object_array_get_idx(q, 0);
+	title = json_object_get_string(json_object_object_get(it, "title"));
+	body = json_object_get_string(json_object_object_get(it, "text"));
+	CHECK(title && !strchr(title, '\n') && strstr(title, "FAKE"), "title \"%s\"", title);
+	CHECK(body && !strchr(body, '\x1b') && !strchr(body, '\xff') && strstr(body, "pgb2 is DOWN"), "text \"%s\"", body);
+	f = json_object_object_get(it, "fields");
+	CHECK_EQ(json_object_array_length(f), 3);
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(json_object_array_get_idx(f, 0), 0)), "");
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(json_object_array_get_idx(f, 0), 1)), "v");
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(json_object_array_get_idx(f, 1), 1)), "");
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(json_object_array_get_idx(f, 2), 1)), "fine");
+out:
+	json_object_put(st);
+	loop_free(l);
+}
+
 /* Dedup: only a class that differs from the last announced or queued one is queued, across restarts;
  * the undelivered queue survives a restart. Nothing is delivered: the loop never runs. */
 static void test_dedup_restart(void)
@@ -2079,6 +2126,7 @@ int main(void)
 	RUN(test_webhook_read);
 	RUN(test_statefile);
 	RUN(test_dedup_restart);
+	RUN(test_state_queue_texts);
 	RUN(test_flood_alerts);
 	RUN(test_alerter_new_config);
 	RUN(test_state_batched);
