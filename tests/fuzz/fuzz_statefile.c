@@ -5,7 +5,8 @@
  * loaded by the real functions into a fresh model and a fresh alerter. Whatever the file holds
  * (hand-edited, from another version, damaged), every server's state stays in range and its check
  * text safe to log, and the alerter's state survives its own write and read: what was queued when
- * it stopped is queued again after the next start (or counted as too old), nothing lost. */
+ * it stopped is queued again after the next start (or counted as too old), nothing lost, every
+ * text of it safe to log and to post. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "config.h"
 #include "http.h"
 #include "persist.h"
+#include "statefile.h"
 #include "statewriter.h"
 
 static const char conf[] = "global\n    interface lo\n    node-name fuzz\n"
@@ -94,6 +96,30 @@ static void judge_servers(void)
 		}
 }
 
+/* The alerter's queue as it wrote it back: every text safe to log and to post. */
+static void judge_written_queue(void)
+{
+	struct json_object *root = NULL, *q, *it, *v, *f;
+	static const char *const keys[] = { "title", "text" };
+	char err[256];
+	size_t i, j, k;
+
+	assert(statefile_read(alerts, &root, err, sizeof(err)) == 0);
+	if (json_object_object_get_ex(root, "queue", &q))
+		for (i = 0; i < json_object_array_length(q); i++) {
+			it = json_object_array_get_idx(q, i);
+			for (k = 0; k < 2; k++)
+				if (json_object_object_get_ex(it, keys[k], &v))
+					assert(fuzz_clean_text(json_object_get_string(v)));
+			if (json_object_object_get_ex(it, "fields", &f))
+				for (j = 0; j < json_object_array_length(f); j++)
+					for (k = 0; k < 2; k++)
+						assert(fuzz_clean_text(json_object_get_string(
+							json_object_array_get_idx(json_object_array_get_idx(f, j), k))));
+		}
+	json_object_put(root);
+}
+
 static struct alerter *open_alerter(void)
 {
 	struct alert_params p = { .node = "fuzz", .state_path = alerts, .cfg = &cfg, .http = http };
@@ -133,6 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(c1.queued <= ALERT_QUEUE_MAX);
 	alerter_free(a);
 	statewriter_drain();
+	judge_written_queue();
 	unlink(corrupt);
 	a = open_alerter();
 	alerter_counters(a, &c2);
