@@ -68,12 +68,14 @@ t0=$(mono_ms)
 kill -STOP "$pid1"
 wait_eval 60 '[ "$(vrrp_of lb2 state)" = MASTER ] && holds_vip lb2'
 t_takeover=$(( $(mono_ms) - t0 ))
+from2=$(log_size lb2)
 check stop_backup_takes_over eval '[ "$(vrrp_of lb2 state)" = MASTER ] && holds_vip lb2'
 # still stopped a while after the takeover: the old master resumes into a world that moved on
 sleep 1
 # Who holds the VIP, from before SIGCONT (the stopped node still carries the address: it cannot
 # remove it) until well after it. From SIGCONT on, two holders are allowed only for the moment the
-# resumed node needs to step down: less than an advert interval (300 ms), as for any preemption.
+# resumed node needs to run its first event and step down; it must not advertise meanwhile (lb2, the
+# new master, would give the VIP back to its higher priority).
 samples=$(mktemp -u)
 vip_sampler_start "$samples"
 sleep 1
@@ -98,7 +100,11 @@ overlap=$(awk -v t1="$t1" 'NR == 1 || /^#/ { next }
   $2 + 20 > t1 { if (n && $1 == prev + 1) last = $2; else { if (n && last + 20 - first > max) max = last + 20 - first; n = 1; first = ($2 > t1 ? $2 : t1); last = $2 } prev = $1 }
   END { if (n && last + 20 - first > max) max = last + 20 - first; print max + 0 }' "$samples.raw")
 echo "    after SIGCONT the VIP was on both nodes for ${overlap} ms at most ($(tail -1 "$samples.raw" | tr -d '#'))"
-check stop_no_second_vip_holder_after_sigcont [ "$overlap" -lt 300 ]
+# What must hold: lb2 never left MASTER (lb1 sent nothing before it stepped down). The overlap is
+# printed; its bound only catches a resumed node that never steps down (a loaded machine can take
+# a few hundred ms to schedule the resumed process at all).
+check stop_new_master_never_gave_the_vip_back eval '! log_from lb2 "$from2" | grep -q "MASTER -> "'
+check stop_no_second_vip_holder_after_sigcont [ "$overlap" -lt 3000 ]
 rm -f "$samples.raw" "$samples.stop"
 
 # --- the sessions: each answers on its own TCP connection, through lb2 --------------------------------
