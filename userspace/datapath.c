@@ -30,12 +30,19 @@
 #define GC_BATCH 4096
 #define GC_BATCHES_PER_TICK 8 /* at most 32k flows a call: the event loop (and VRRP) stay responsive */
 #define PRESSURE_SYN_NS (2ull * 1000000000) /* half-open limit under pressure (flow_pressure) */
+#define ORPHANS_MAX GC_BATCH /* reverse entries held as suspected orphans from one pass to the next */
 
-/* A clean-up pass, done a bounded number of batches at a time. */
+/* A clean-up pass, done a bounded number of batches at a time: the flows, then the reverse
+ * entries (orphans: a reverse entry whose flow is gone holds its SNAT port for ever). */
 struct gc_pass {
 	int running;
 	int first;
+	int reverse;      /* walking pgs_rflows now */
 	__u32 cursor;
+	struct pgs_rflow_key rcursor;
+	int takeover;     /* the first pass after this node took over: recount every slot */
+	uint64_t stale_before; /* ... and forget flows not seen since then (0: none) */
+	uint64_t stale, orphans;
 	uint64_t now;
 	struct flow_timeouts t;
 	int pressure;
@@ -60,6 +67,13 @@ struct datapath {
 	struct pgs_flow *vals;
 	struct pgs_flow_key *del_keys;
 	struct pgs_rflow_key *del_rkeys;
+	struct pgs_flow_key *rvals;
+	/* Reverse entries whose flow was gone (or another's) in the last pass, sorted; removed when the
+	 * next pass finds them so again (a SYN inserts the reverse entry just before its flow). */
+	struct pgs_rflow_key *orphans, *orphans_next;
+	__u32 norphans, norphans_next;
+	int takeover;            /* datapath_takeover: the next pass is a takeover pass */
+	uint64_t stale_before;
 	uint64_t last_entries;   /* occupancy at the last clean-up */
 	uint64_t last_held_peak; /* SNAT ports the busiest slot held at the last clean-up */
 	struct gc_pass *gc;      /* the clean-up pass under way */
@@ -378,6 +392,38 @@ static int attach_xdp_any(struct datapath *dp, const struct config *cfg, char *e
 	return r;
 }
 
+static int alloc_gc(struct datapath *dp)
+{
+	dp->keys = calloc(GC_BATCH, sizeof(*dp->keys));
+	dp->vals = calloc(GC_BATCH, sizeof(*dp->vals));
+	dp->del_keys = calloc(GC_BATCH, sizeof(*dp->del_keys));
+	dp->del_rkeys = calloc(GC_BATCH, sizeof(*dp->del_rkeys));
+	dp->rvals = calloc(GC_BATCH, sizeof(*dp->rvals));
+	dp->orphans = calloc(ORPHANS_MAX, sizeof(*dp->orphans));
+	dp->orphans_next = calloc(ORPHANS_MAX, sizeof(*dp->orphans_next));
+	dp->gc = calloc(1, sizeof(*dp->gc));
+	if (!dp->keys || !dp->vals || !dp->del_keys || !dp->del_rkeys || !dp->rvals || !dp->orphans ||
+	    !dp->orphans_next || !dp->gc)
+		return -ENOMEM;
+	return 0;
+}
+
+int datapath_over_maps(struct datapath **out, const struct pgs_maps *m)
+{
+	struct datapath *dp = calloc(1, sizeof(*dp));
+
+	if (!dp)
+		return -ENOMEM;
+	dp->link_fd = -1;
+	dp->maps = *m;
+	if (alloc_gc(dp)) {
+		datapath_close(dp);
+		return -ENOMEM;
+	}
+	*out = dp;
+	return 0;
+}
+
 int datapath_open(struct datapath **out, const struct config *cfg, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = cfg->pin_root);
@@ -444,13 +490,8 @@ int datapath_open(struct datapath **out, const struct config *cfg, char *err, si
 			log_warnx("%s: %s", cfg->interface, e2);
 	}
 
-	dp->keys = calloc(GC_BATCH, sizeof(*dp->keys));
-	dp->vals = calloc(GC_BATCH, sizeof(*dp->vals));
-	dp->del_keys = calloc(GC_BATCH, sizeof(*dp->del_keys));
-	dp->del_rkeys = calloc(GC_BATCH, sizeof(*dp->del_rkeys));
-	dp->gc = calloc(1, sizeof(*dp->gc));
-	if (!dp->keys || !dp->vals || !dp->del_keys || !dp->del_rkeys || !dp->gc) {
-		r = -ENOMEM;
+	r = alloc_gc(dp);
+	if (r) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -473,6 +514,9 @@ void datapath_close(struct datapath *dp)
 	free(dp->vals);
 	free(dp->del_keys);
 	free(dp->del_rkeys);
+	free(dp->rvals);
+	free(dp->orphans);
+	free(dp->orphans_next);
 	free(dp->gc);
 	free(dp);
 }
@@ -699,6 +743,10 @@ static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_
 			return -errno;
 	g->running = g->first = 1;
 	g->now = now_ns;
+	g->takeover = dp->takeover;
+	g->stale_before = dp->stale_before;
+	dp->takeover = 0;
+	dp->stale_before = 0;
 	g->t.syn = (uint64_t)cfg->t_syn_ms * 1000000;
 	g->t.est = (uint64_t)cfg->t_est_ms * 1000000;
 	g->t.fin = (uint64_t)cfg->t_fin_ms * 1000000;
@@ -721,6 +769,13 @@ static int flow_counts(const struct gc_pass *g, const struct pgs_flow *f)
 	return (f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS && f->gen == g->gen[f->slot];
 }
 
+/* Whether the pass removes a flow: idle past its state's limit, or not seen since before this node
+ * took over (a session the other node has reset since). */
+static int gc_expires(const struct gc_pass *g, const struct pgs_flow *f)
+{
+	return flow_expired(f->state, f->flags, f->seen_ns, g->now, &g->t) || (g->stale_before && f->seen_ns < g->stale_before);
+}
+
 /* One batch: expire what is idle past its state's limit, count what still counts. An expiring flow
  * is looked up again and decided on as it is now, not as the batch read it: the datapath may have
  * released it since (its close is counted already: no second subtraction), a packet may have
@@ -737,12 +792,12 @@ static void gc_batch(struct datapath *dp, __u32 count)
 		struct pgs_flow now;
 		int counts;
 
-		if (flow_expired(f->state, f->flags, f->seen_ns, g->now, &g->t)) {
+		if (gc_expires(g, f)) {
 			if (bpf_map_lookup_elem(dp->maps.flows, k, &now))
 				continue; /* gone meanwhile */
 			f = &now;
 		}
-		if (!flow_expired(f->state, f->flags, f->seen_ns, g->now, &g->t)) {
+		if (!gc_expires(g, f)) {
 			g->entries++;
 			if (f->slot < PGS_MAX_SLOTS)
 				g->held[f->slot]++;
@@ -755,6 +810,8 @@ static void gc_batch(struct datapath *dp, __u32 count)
 		counts = flow_counts(g, f);
 		if (counts)
 			g->expired_counted[f->slot]++;
+		if (!flow_expired(f->state, f->flags, f->seen_ns, g->now, &g->t))
+			g->stale++;
 		dp->del_keys[n] = *k;
 		dp->del_rkeys[n] = (struct pgs_rflow_key){ .backend = f->backend, .vip = k->vip, .bport = f->bport, .sport = f->sport };
 		n++;
@@ -781,6 +838,25 @@ static void gc_finish_synguard(struct datapath *dp, struct dp_gc *res)
 	}
 }
 
+/* Make a slot count exactly `counted` connections: active = opened - closed - adj, so keep the
+ * totals and move adj; raise opened only when the flows outnumber what this node ever opened there
+ * (flows synced from the peer). */
+static int recount_slot(struct datapath *dp, uint32_t slot, uint64_t counted)
+{
+	struct pgs_conns c;
+	uint64_t adj;
+
+	if (bpf_map_lookup_elem(dp->maps.conns, &slot, &c))
+		return -errno;
+	if (c.opened - c.closed < counted) {
+		c.opened = c.closed + counted;
+		if (bpf_map_update_elem(dp->maps.conns, &slot, &c, BPF_ANY))
+			return -errno;
+	}
+	adj = c.opened - c.closed - counted;
+	return bpf_map_update_elem(dp->maps.conn_adj, &slot, &adj, BPF_ANY) ? -errno : 0;
+}
+
 /* The pass is over: recount. A slot's count is corrected only if the datapath did not touch it
  * while the table was walked, so a busy slot is never "fixed" with a stale picture: it is
  * reconciled at its next quiet moment, and nothing but expiry can make it drift in between. */
@@ -793,6 +869,9 @@ static int gc_finish(struct datapath *dp, struct dp_gc *res)
 	res->entries = g->entries;
 	res->expired = g->expired;
 	res->under_pressure = g->pressure;
+	res->orphans = g->orphans;
+	res->takeover = g->takeover;
+	res->stale = g->stale;
 	dp->last_entries = g->entries;
 	dp->last_held_peak = 0;
 	g->running = 0;
@@ -807,6 +886,13 @@ static int gc_finish(struct datapath *dp, struct dp_gc *res)
 
 		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &after) || bpf_map_lookup_elem(dp->maps.conn_adj, &slot, &adj))
 			return -errno;
+		if (g->takeover) {
+			int r = recount_slot(dp, slot, g->counted[slot]);
+
+			if (r)
+				return r;
+			continue;
+		}
 		if (!after.opened)
 			continue;
 		if (after.opened != g->before[slot].opened || after.closed != g->before[slot].closed) {
@@ -826,6 +912,71 @@ static int gc_finish(struct datapath *dp, struct dp_gc *res)
 	return 0;
 }
 
+static int rflow_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct pgs_rflow_key));
+}
+
+/* Whether a reverse entry names a flow that is not there, or one that holds another SNAT port. */
+static int rflow_orphaned(struct datapath *dp, const struct pgs_rflow_key *rk, const struct pgs_flow_key *fk)
+{
+	struct pgs_flow f;
+
+	if (bpf_map_lookup_elem(dp->maps.flows, fk, &f))
+		return errno == ENOENT;
+	return f.backend != rk->backend || f.bport != rk->bport || f.sport != rk->sport || fk->vip != rk->vip;
+}
+
+/* One batch of reverse entries: an orphan found in the last pass too is removed (after a last look:
+ * its SNAT port is free again); one found for the first time is remembered for the next pass. */
+static void gc_rbatch(struct datapath *dp, __u32 count)
+{
+	struct gc_pass *g = dp->gc;
+	__u32 i;
+
+	for (i = 0; i < count; i++) {
+		const struct pgs_rflow_key *rk = &dp->del_rkeys[i];
+		struct pgs_flow_key now;
+
+		if (!rflow_orphaned(dp, rk, &dp->rvals[i]))
+			continue;
+		if (!bsearch(rk, dp->orphans, dp->norphans, sizeof(*rk), rflow_cmp)) {
+			if (dp->norphans_next < ORPHANS_MAX)
+				dp->orphans_next[dp->norphans_next++] = *rk;
+			continue;
+		}
+		if (!bpf_map_lookup_elem(dp->maps.rflows, rk, &now) && rflow_orphaned(dp, rk, &now) &&
+		    !bpf_map_delete_elem(dp->maps.rflows, rk))
+			g->orphans++;
+	}
+}
+
+/* The reverse entries, after the flows: returns 1 when the walk is over. */
+static int gc_reverse(struct datapath *dp)
+{
+	struct gc_pass *g = dp->gc;
+	__u32 count = GC_BATCH;
+	struct pgs_rflow_key next;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	int r;
+
+	r = bpf_map_lookup_batch(dp->maps.rflows, g->first ? NULL : &g->rcursor, &next, dp->del_rkeys, dp->rvals, &count,
+				 &bo);
+	if (r && errno != ENOENT)
+		return -errno;
+	g->first = 0;
+	g->rcursor = next;
+	gc_rbatch(dp, count);
+	if (!r)
+		return 0;
+	/* The walk is over: this pass's suspects are the next one's. */
+	qsort(dp->orphans_next, dp->norphans_next, sizeof(*dp->orphans_next), rflow_cmp);
+	memcpy(dp->orphans, dp->orphans_next, (size_t)dp->norphans_next * sizeof(*dp->orphans));
+	dp->norphans = dp->norphans_next;
+	dp->norphans_next = 0;
+	return 1;
+}
+
 int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res)
 {
 	struct gc_pass *g = dp->gc;
@@ -836,11 +987,20 @@ int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, 
 		r = gc_begin(dp, cfg, now_ns);
 		if (r)
 			return r;
+		dp->norphans_next = 0;
 	}
 	for (b = 0; b < GC_BATCHES_PER_TICK; b++) {
 		__u32 count = GC_BATCH, next = 0;
 		LIBBPF_OPTS(bpf_map_batch_opts, bo);
 
+		if (g->reverse) {
+			r = gc_reverse(dp);
+			if (r < 0)
+				g->running = 0;
+			if (r)
+				return r < 0 ? r : gc_finish(dp, res);
+			continue;
+		}
 		r = bpf_map_lookup_batch(dp->maps.flows, g->first ? NULL : &g->cursor, &next, dp->keys, dp->vals, &count, &bo);
 		if (r && errno != ENOENT) {
 			r = -errno;
@@ -850,10 +1010,24 @@ int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, 
 		g->first = 0;
 		g->cursor = next;
 		gc_batch(dp, count);
-		if (r) /* ENOENT: the walk is over */
-			return gc_finish(dp, res);
+		if (r) { /* ENOENT: the flows are done, the reverse entries next */
+			g->reverse = 1;
+			g->first = 1;
+		}
 	}
 	return 0;
+}
+
+void datapath_takeover(struct datapath *dp, uint64_t stale_before_ns)
+{
+	dp->takeover = 1;
+	dp->stale_before = stale_before_ns;
+	dp->gc->running = 0; /* a pass under way started before: the next one covers every flow */
+}
+
+int datapath_gc_takeover_pending(const struct datapath *dp)
+{
+	return dp->takeover || (dp->gc->running && dp->gc->takeover);
 }
 
 struct purge_walk {
@@ -918,44 +1092,6 @@ int datapath_flow_update(struct datapath *dp, const struct pgs_flow_key *k, cons
 void datapath_flow_forget(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f)
 {
 	forget_flow(dp, k, f);
-}
-
-static void count_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
-{
-	uint64_t *counted = arg;
-
-	if ((f->flags & PGS_FLOW_F_COUNTED) && f->slot < PGS_MAX_SLOTS)
-		counted[f->slot]++;
-}
-
-int datapath_recount(struct datapath *dp)
-{
-	static uint64_t counted[PGS_MAX_SLOTS];
-	uint32_t slot;
-	int r;
-
-	memset(counted, 0, sizeof(counted));
-	r = datapath_flows_each(dp, count_flow, counted);
-	if (r)
-		return r;
-	for (slot = 0; slot < PGS_MAX_SLOTS; slot++) {
-		struct pgs_conns c;
-		uint64_t adj;
-
-		if (bpf_map_lookup_elem(dp->maps.conns, &slot, &c))
-			return -errno;
-		/* active = opened - closed - adj: keep the totals and move adj; raise opened only when the
-		 * flows outnumber what this node ever opened there (flows synced from the peer). */
-		if (c.opened - c.closed < counted[slot]) {
-			c.opened = c.closed + counted[slot];
-			if (bpf_map_update_elem(dp->maps.conns, &slot, &c, BPF_ANY))
-				return -errno;
-		}
-		adj = c.opened - c.closed - counted[slot];
-		if (bpf_map_update_elem(dp->maps.conn_adj, &slot, &adj, BPF_ANY))
-			return -errno;
-	}
-	return 0;
 }
 
 int datapath_events_fd(const struct datapath *dp)

@@ -20,6 +20,8 @@ void datapath_close(struct datapath *dp);
 int datapath_detach(const struct config *cfg, char *err, size_t errlen);
 
 int datapath_ifindex(const struct datapath *dp);
+/* The controller's side of maps already open (nothing loaded or attached): the BPF tests. */
+int datapath_over_maps(struct datapath **out, const struct pgs_maps *m);
 /* The maps as descriptors, for features that own a map of their own (policy.c, cancel.c). */
 
 /* The maps one entry at a time, 0 or -errno. The model's side of them is dpsync.c's. */
@@ -61,9 +63,19 @@ struct dp_gc {
 	int under_pressure;          /* table or a server's SNAT ports over 80%, or a SYN flood: half-open flows expired early */
 	uint64_t halfopen;           /* half-open flows (client SYN, no completed handshake) after the pass */
 	uint32_t corrected;          /* slots whose count was corrected */
+	uint64_t orphans;            /* reverse entries removed: their flow was gone (SNAT ports freed) */
+	int takeover;                /* the takeover pass (datapath_takeover): every slot recounted */
+	uint64_t stale;              /* flows it forgot as older than the takeover */
 };
 
 int datapath_gc(struct datapath *dp, const struct config *cfg, uint64_t now_ns, struct dp_gc *res);
+
+/* This node starts steering: the next clean-up pass (restarted now, it covers every flow) also
+ * forgets flows not seen since stale_before_ns (0: none) and then recounts every slot. Nothing is
+ * walked here, so taking the VIP is never delayed by the table's size. */
+void datapath_takeover(struct datapath *dp, uint64_t stale_before_ns);
+/* Whether that pass is still to finish. */
+int datapath_gc_takeover_pending(const struct datapath *dp);
 
 /* Forget every flow not seen since before_ns, releasing their counts: after this node was not
  * steering for a while, its flows are sessions the other node reset. 0 or -errno. */
@@ -80,11 +92,8 @@ int datapath_rflow_get(struct datapath *dp, uint32_t vip, uint32_t backend, uint
 		       struct pgs_flow_key *k);
 /* Rewrite an existing flow's value (its reverse entry is unchanged): 0, -ENOENT or -errno. */
 int datapath_flow_update(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f);
-/* Remove a flow and its reverse entry (counts are the caller's: see datapath_recount). */
+/* Remove a flow and its reverse entry (counts are the caller's, or the next takeover pass's). */
 void datapath_flow_forget(struct datapath *dp, const struct pgs_flow_key *k, const struct pgs_flow *f);
-/* Make each slot's connection count equal the flows marked PGS_FLOW_F_COUNTED in the table at once
- * (flows synced from the peer were never opened here), rather than at the next clean-up pass. */
-int datapath_recount(struct datapath *dp);
 
 /* The flow events ring buffer (pgs_events) for ring_buffer__new, and the events it had no room for. */
 int datapath_events_fd(const struct datapath *dp);

@@ -229,6 +229,13 @@ int dpsync_gc(struct datapath *dp, const struct config *cfg, struct model *m, un
 		return 0;
 	m->flows = gc.entries;
 	m->flows_expired += gc.expired;
+	if (gc.stale)
+		log_info("forgot %llu flow(s) from before this node took over: the other node reset those sessions",
+			 (unsigned long long)gc.stale);
+	if (gc.orphans)
+		log_info("removed %llu reverse entr%s whose flow was gone: %s SNAT port%s free again",
+			 (unsigned long long)gc.orphans, gc.orphans == 1 ? "y" : "ies", gc.orphans == 1 ? "its" : "their",
+			 gc.orphans == 1 ? " is" : "s are");
 	*pct = (unsigned)(gc.entries * 100 / cfg->flow_table_size);
 	if (gc.corrected)
 		log_debug("reconciled connection counts of %u server(s)", gc.corrected);
@@ -329,7 +336,8 @@ void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(v
 
 /* Taking over after this node was not steering for a while: its flows are sessions the other node
  * has reset since (unless flow sync kept them fresh), which would otherwise count toward leastconn
- * for hours. A short flap keeps them: an idle session that sent nothing meanwhile is still alive. */
+ * for hours. A short flap keeps them: an idle session that sent nothing meanwhile is still alive.
+ * The clean-up forgets them, in batches, after the VIP is taken (dpsync_gc says how many). */
 #define STALE_AFTER_NS (10ull * 1000000000)
 
 /* What a node learnt of a flow's sequence numbers while it steered is stale once it stops: the
@@ -363,20 +371,16 @@ static void hint_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_
 
 void dpsync_takeover(struct datapath *dp)
 {
-	uint64_t off = 0, n = 0;
+	uint64_t off = 0;
 	int r;
 
-	if (!datapath_get_off_ns(dp, &off) && off && now_ns() - off >= STALE_AFTER_NS &&
-	    !datapath_purge_before(dp, off, &n) && n)
-		log_info("forgot %llu flow(s) from before this node stopped steering %llus ago: the other node "
-			 "reset those sessions", (unsigned long long)n, (unsigned long long)((now_ns() - off) / 1000000000));
+	if (datapath_get_off_ns(dp, &off) || !off || now_ns() - off < STALE_AFTER_NS)
+		off = 0;
 	/* Called before steering turns on: no packet moves a flow meanwhile. */
 	r = datapath_flows_each(dp, hint_flow, dp);
 	if (r)
 		log_warnx("turning learnt sequence edges into hints: %s", strerror(-r));
-	r = datapath_recount(dp);
-	if (r)
-		log_warnx("rebuilding connection counts from the flow table: %s", strerror(-r));
+	datapath_takeover(dp, off);
 }
 
 static int fill_record(const struct model *m, const struct pgs_flow_key *k, uint32_t slot, uint32_t backend,

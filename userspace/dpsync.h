@@ -47,10 +47,11 @@ void dpsync_shutdown_sessions(struct datapath *dp, struct server_rt *s, int stee
 void dpsync_clear_passive(struct datapath *dp, struct server_rt *s);
 void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(void *arg, struct server_rt *s),
 			 void *arg);
-/* This node starts steering: forget flows from before steering last went off if it was off for
- * long and nothing kept them fresh (the other node reset those sessions), keep the sequence edges
- * it learnt before only as hints (bpf/lib/seqhint.h), and make each server's connection count
- * equal its flows at once (flows synced from the peer were never opened here). */
+/* This node starts steering: the sequence edges it learnt before are kept only as hints
+ * (bpf/lib/seqhint.h), now, before any packet; the next clean-up pass forgets flows from before
+ * steering last went off if it was off for long and nothing kept them fresh (the other node reset
+ * those sessions), and makes each server's connection count equal its flows (flows synced from the
+ * peer were never opened here). */
 void dpsync_takeover(struct datapath *dp);
 
 /* --- Flow sync (sync.c): this node's flows as records that name their server by service name and

@@ -134,14 +134,8 @@ static void notify_update(struct pgsteerd *d)
 static void on_tick(void *arg)
 {
 	struct pgsteerd *d = arg;
-	unsigned pct;
-	int r;
 
-	r = dpsync_gc(d->dp, &d->cfg, &d->model, &pct);
-	if (r < 0)
-		log_warnx("flow table clean-up failed: %s", strerror(-r));
-	else if (r)
-		alert_flow_table(d->alerter, pct);
+	daemon_gc_step(d);
 	/* As master: steering on and the VIP in place, whatever happened behind our back. */
 	if (d->vrrp && vrrp_state_get(d->vrrp) == VRRP_MASTER) {
 		int active = 1;
@@ -165,7 +159,7 @@ static void on_vrrp_steer(void *arg, int on)
 	struct pgsteerd *d = arg;
 
 	if (on && d->dp && !d->steering)
-		dpsync_takeover(d->dp);
+		daemon_gc_takeover(d);
 	d->want_steering = on;
 	role_steer(d->role, on);
 	if (!d->dp)
@@ -403,7 +397,8 @@ int main(int argc, char **argv)
 		if (!d.stats)
 			fatalx("%s", err);
 	}
-	if (timer_init(&d.tick, d.loop, on_tick, &d) || timer_init(&d.passive_tick, d.loop, on_passive_tick, &d))
+	if (timer_init(&d.tick, d.loop, on_tick, &d) || timer_init(&d.passive_tick, d.loop, on_passive_tick, &d) ||
+	    daemon_gc_init(&d))
 		fatal("creating timers");
 	timer_arm_periodic(&d.tick, TICK_MS);
 	timer_arm_periodic(&d.passive_tick, PASSIVE_TICK_MS);
@@ -435,6 +430,7 @@ int main(int argc, char **argv)
 	runtime_free(d.rt);
 	timer_close(&d.tick);
 	timer_close(&d.passive_tick);
+	timer_close(&d.gc_now);
 	if (d.handover) {
 		if (d.vrrp)
 			vrrp_advert_now(d.vrrp); /* the peer's master-down timer starts afresh */

@@ -28,6 +28,7 @@ struct pgsteerd {
 	uint32_t node_addr;     /* the interface's own address: checks and adverts come from it */
 	struct role *role;
 	struct timer tick, passive_tick;
+	struct timer gc_now;    /* the clean-up back to back after a takeover */
 	int sigfd;
 	int steering;           /* what the datapath's switch is set to */
 	int want_steering;      /* what VRRP asked for before the datapath was open */
@@ -45,6 +46,12 @@ void daemon_start_checks(struct pgsteerd *d);
 void daemon_server_changed(void *arg, struct server_rt *s, enum rt_change what, enum srv_class before);
 /* Servers that refused a SYN: out of selection, checked at once. */
 void daemon_poll_passive(struct pgsteerd *d);
+
+/* pgsteerd_gc.c: a few batches of the flow table's clean-up (each tick); the timer that runs it
+ * back to back after a takeover; taking over (the VIP first, then that pass). */
+void daemon_gc_step(struct pgsteerd *d);
+int daemon_gc_init(struct pgsteerd *d);
+void daemon_gc_takeover(struct pgsteerd *d);
 
 /* pgsteerd_signals.c: (re)make the signalfd; again after daemon(), whose child must own it. */
 int daemon_setup_signals(struct pgsteerd *d);

@@ -71,7 +71,17 @@ struct {
 } pgs_verdicts SEC(".maps");
 
 /* Client side -> flow. A plain hash, never LRU: nothing may evict a live session. Sized by the
- * controller before load. */
+ * controller before load.
+ * Preallocated on purpose (no BPF_F_NO_PREALLOC): since Linux 6.1 a non-preallocated hash reuses a
+ * deleted element at once too (bpf_mem_alloc, SLAB_TYPESAFE_BY_RCU: "behave just like preallocated"),
+ * so the flag would not keep an element from being reused under a program holding its pointer, and
+ * it would allocate in the packet path. The equivalent guarantee is in how the value is used: every
+ * change that counts is an atomic on the value itself (COUNTED is cleared with fetch-and, state moves
+ * by compare-and-swap), so a program whose flow was deleted and its element reused meanwhile can at
+ * worst release the new flow early: its server's count and the flag go down together, which the
+ * clean-up's recount (flows still flagged COUNTED) agrees with; nothing is counted twice. Deleting a
+ * flow by key can race a client's reopen and leave the new flow's reverse entry orphaned: the
+ * clean-up removes reverse entries found orphaned by two passes in a row. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144);
@@ -80,7 +90,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pgs_flows SEC(".maps");
 
-/* Backend reply (backend, VIP, SNAT port) -> client side key; inserting it claims the SNAT port. */
+/* Backend reply (backend, VIP, SNAT port) -> client side key; inserting it claims the SNAT port.
+ * Preallocated, as pgs_flows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144);

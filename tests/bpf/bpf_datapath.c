@@ -9,6 +9,7 @@
 #include "pktgen.h"
 #include "testenv.h"
 #include "lib/flow.h"
+#include "datapath.h"
 
 #define SNAT_MIN 20000
 #define SNAT_MAX 20015 /* 16 ports */
@@ -1496,6 +1497,137 @@ static void slot_reuse_starts_from_zero(void)
 	CHECK_EQ(conns(0).opened, 1);
 }
 
+/* --- the controller's clean-up over these maps (userspace/datapath.c) ---------------------------- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One whole clean-up pass; its figures in *res. */
+static void gc_full_pass(struct datapath *dp, struct dp_gc *res)
+{
+	struct config cfg = { .flow_table_size = FLOW_TABLE, .snat_min = SNAT_MIN, .snat_max = SNAT_MAX, .t_syn_ms = 30000,
+			      .t_est_ms = 3600000, .t_fin_ms = 60000, .t_closed_ms = 10000 };
+	int i, r;
+
+	memset(res, 0, sizeof(*res));
+	for (i = 0; i < 1000 && !res->done; i++) {
+		r = datapath_gc(dp, &cfg, mono_ns(), res);
+		CHECK(r == 0, "datapath_gc: %s", strerror(-r));
+		if (r)
+			return;
+	}
+	CHECK(res->done, "the pass did not finish");
+}
+
+static struct pgs_flow_key fkey(uint16_t cport)
+{
+	return (struct pgs_flow_key){ .client = htonl(CLIENT), .vip = htonl(VIP), .cport = htons(cport), .vport = htons(VPORT) };
+}
+
+static struct pgs_rflow_key rkey(uint16_t bport, uint16_t sport)
+{
+	return (struct pgs_rflow_key){ .backend = htonl(BACKEND), .vip = htonl(VIP), .bport = htons(bport), .sport = htons(sport) };
+}
+
+static int rflow_there(uint16_t bport, uint16_t sport)
+{
+	struct pgs_rflow_key rk = rkey(bport, sport);
+	struct pgs_flow_key k;
+
+	return bpf_map_lookup_elem(M.rflows, &rk, &k) == 0;
+}
+
+/* Item 11: a reverse entry whose flow is gone (a client's reopen raced a deletion by key) holds its
+ * SNAT port for ever unless the clean-up removes it; one whose flow is about to be inserted (a SYN
+ * claims the port first) must stay. Removed only when two passes in a row find it orphaned. */
+static void gc_sweeps_orphaned_reverse_entries(void)
+{
+	/* Backend ports no server has: no clash with the live flow's SNAT port. */
+	struct pgs_rflow_key o1 = rkey(6499, SNAT_MAX), o2 = rkey(6498, SNAT_MAX), y = rkey(6497, SNAT_MAX);
+	struct pgs_flow_key k1 = fkey(50011), ka = fkey(50010), ky = fkey(50012);
+	struct pgs_flow a, fy = { .backend = htonl(BACKEND), .bport = htons(6497), .sport = htons(SNAT_MAX),
+				  .flags = PGS_FLOW_F_COUNTED, .state = PGS_FLOW_ESTABLISHED };
+	struct datapath *dp = NULL;
+	struct dp_gc res;
+
+	reset();
+	a = established(50010);
+	bpf_map_update_elem(M.rflows, &o1, &k1, BPF_NOEXIST); /* its flow is gone */
+	bpf_map_update_elem(M.rflows, &o2, &ka, BPF_NOEXIST); /* names a flow that holds another port */
+	bpf_map_update_elem(M.rflows, &y, &ky, BPF_NOEXIST);  /* a SYN's claim, its flow comes next */
+	CHECK_EQ(datapath_over_maps(&dp, &M), 0);
+	if (!dp)
+		return;
+	fy.seen_ns = fy.created_ns = mono_ns();
+	gc_full_pass(dp, &res);
+	CHECK_EQ(res.orphans, 0);
+	CHECK(rflow_there(6499, SNAT_MAX) && rflow_there(6498, SNAT_MAX) && rflow_there(6497, SNAT_MAX),
+	      "a reverse entry went at its first sighting");
+	bpf_map_update_elem(M.flows, &ky, &fy, BPF_NOEXIST);
+	gc_full_pass(dp, &res);
+	CHECK_EQ(res.orphans, 2);
+	CHECK(!rflow_there(6499, SNAT_MAX), "the reverse entry of a gone flow stayed");
+	CHECK(!rflow_there(6498, SNAT_MAX), "the reverse entry naming another port's flow stayed");
+	CHECK(rflow_there(6497, SNAT_MAX), "the reverse entry whose flow came in between went");
+	CHECK(rflow_there(ntohs(a.bport), ntohs(a.sport)), "a live flow's reverse entry went");
+	CHECK(flow_get(50010, &a) && a.state == PGS_FLOW_ESTABLISHED, "the live flow went");
+	rev(50010, F_ACK | F_PSH, 10, "the live flow still answers");
+	datapath_close(dp);
+}
+
+/* Item 8: taking over walks nothing; the next clean-up pass forgets the flows not seen since this
+ * node stopped steering and recounts every slot (synced flows were never opened here). An ordinary
+ * pass forgets none of them. */
+static void gc_takeover_pass_forgets_stale_flows(void)
+{
+	struct pgs_flow_key ks = fkey(50021), kd = fkey(50022);
+	struct pgs_rflow_key rs = rkey(6499, SNAT_MAX), rd = rkey(6498, SNAT_MAX);
+	struct pgs_flow stale = { .backend = htonl(BACKEND), .bport = htons(6499), .sport = htons(SNAT_MAX), .slot = 0,
+				  .flags = PGS_FLOW_F_COUNTED, .state = PGS_FLOW_ESTABLISHED };
+	struct pgs_flow synced = stale;
+	struct datapath *dp = NULL;
+	struct pgs_conns c;
+	struct pgs_flow b;
+	struct dp_gc res;
+	uint64_t adj = 0, t = mono_ns();
+
+	reset();
+	set_service(1);
+	b = established(50020);
+	stale.seen_ns = stale.created_ns = t - 3000000000ull;
+	synced.bport = htons(6498);
+	synced.seen_ns = synced.created_ns = t;
+	bpf_map_update_elem(M.rflows, &rs, &ks, BPF_NOEXIST);
+	bpf_map_update_elem(M.flows, &ks, &stale, BPF_NOEXIST);
+	bpf_map_update_elem(M.rflows, &rd, &kd, BPF_NOEXIST);
+	bpf_map_update_elem(M.flows, &kd, &synced, BPF_NOEXIST);
+	CHECK_EQ(datapath_over_maps(&dp, &M), 0);
+	if (!dp)
+		return;
+	gc_full_pass(dp, &res);
+	CHECK(res.stale == 0 && !res.takeover && count_entries(M.flows, sizeof(struct pgs_flow_key)) == 3,
+	      "an ordinary pass forgot %llu flow(s)", (unsigned long long)res.stale);
+	datapath_takeover(dp, t - 1000000000ull);
+	CHECK_EQ(datapath_gc_takeover_pending(dp), 1);
+	CHECK_EQ(count_entries(M.flows, sizeof(struct pgs_flow_key)), 3); /* nothing walked yet */
+	gc_full_pass(dp, &res);
+	CHECK_EQ(res.takeover, 1);
+	CHECK_EQ(res.stale, 1);
+	CHECK_EQ(datapath_gc_takeover_pending(dp), 0);
+	CHECK(!flow_get(50021, &stale) && !rflow_there(6499, SNAT_MAX), "the stale flow stayed");
+	CHECK(flow_get(50020, &b) && flow_get(50022, &synced), "a live flow went");
+	bpf_map_lookup_elem(M.conns, &(uint32_t){ 0 }, &c);
+	bpf_map_lookup_elem(M.conn_adj, &(uint32_t){ 0 }, &adj);
+	CHECK(c.opened - c.closed - adj == 2, "slot 0 counts %llu, want its 2 flows",
+	      (unsigned long long)(c.opened - c.closed - adj));
+	datapath_close(dp);
+}
+
 #include "bpf_syncookie.h"
 #include "bpf_seqhint.h"
 
@@ -1584,6 +1716,13 @@ int main(void)
 			cases[i].fn();
 			h_end();
 		}
+	cur = P_TC;
+	h_begin("bpf/gc/sweeps_orphaned_reverse_entries");
+	gc_sweeps_orphaned_reverse_entries();
+	h_end();
+	h_begin("bpf/gc/takeover_pass_forgets_stale_flows");
+	gc_takeover_pass_forgets_stale_flows();
+	h_end();
 	h_begin("bpf/cli/status_follows_the_maps");
 	cli_status_follows_the_maps();
 	h_end();
