@@ -210,8 +210,8 @@ struct pgs_flow_key {
 	__u16 vport;
 };
 
-/* A resolved next hop, cached in the flow for one direction and re-resolved about once a second
- * (bpf_fib_lookup costs more than the rest of the packet's path). */
+/* A next hop: toward a server resolved per slot about once a second (bpf_fib_lookup costs more than
+ * the rest of the packet's path), toward a client learnt from the client's own frames. */
 struct pgs_hop {
 	__u8 dmac[6];
 	__u8 smac[6];
@@ -220,6 +220,13 @@ struct pgs_hop {
 };
 
 #define PGS_HOP_SHIFT 30
+
+/* Value of pgs_slot_hop (index = slot): the next hop toward the slot's server at addr. */
+struct pgs_slot_hop {
+	struct pgs_hop hop;
+	__u32 addr;      /* network order */
+	__u32 _pad;
+};
 
 /* Value of pgs_flows: everything needed to translate both directions. */
 struct pgs_flow {
@@ -232,7 +239,8 @@ struct pgs_flow {
 	__u32 state;     /* enum pgs_flow_state, only ever moved forward (compare-and-swap) */
 	__u64 created_ns;
 	__u64 seen_ns;   /* last packet, refreshed at most once a second */
-	struct pgs_hop hop[2]; /* next hop toward the backend [0] and toward the client [1] */
+	struct pgs_hop hop[2]; /* [1]: the way back to the client, learnt from its frames; [0]: unused (next
+				* hops toward servers are per slot, pgs_slot_hop) */
 	__u32 isn[2];    /* initial sequence numbers (host order): the client's SYN [0], the backend's SYN-ACK [1] */
 	__u32 nxt[2];    /* right edge (seq + length, host order) seen from the client [0] and the backend [1] */
 	/* Cookie flows (PGS_FLOW_F_COOKIE) only: the handshake the datapath did for the client. The
@@ -366,6 +374,7 @@ enum pgs_policy_action {
 #define PGS_MAP_SYNGUARD_ADJ "pgs_synguard_adj"
 #define PGS_MAP_COOKIE_SEC "pgs_cookie_sec"
 #define PGS_MAP_SVC_VERDICTS "pgs_svc_verdicts"
+#define PGS_MAP_SLOT_HOP "pgs_slot_hop"
 #define PGS_LINK_XDP "link_xdp"
 
 #endif

@@ -159,7 +159,7 @@ SEC("tc")
 int pgs_tc(struct __sk_buff *skb)
 {
 	struct pgs_pkt p = {};
-	struct pgs_plan plan = {};
+	struct pgs_plan plan = { .in_ifindex = skb->ifindex };
 	__u32 ifindex = 0;
 	int r, act, hop;
 

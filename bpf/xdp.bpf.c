@@ -89,7 +89,7 @@ SEC("xdp")
 int pgs_xdp(struct xdp_md *ctx)
 {
 	struct pgs_pkt p = { .data = (void *)(long)ctx->data, .data_end = (void *)(long)ctx->data_end };
-	struct pgs_plan plan = {};
+	struct pgs_plan plan = { .in_ifindex = ctx->ingress_ifindex };
 	struct bpf_fib_lookup fib = {};
 	int r, rc;
 

@@ -301,6 +301,7 @@ static void fill_maps(struct datapath *dp)
 	dp->maps.synguard_adj = bpf_map__fd(t->maps.pgs_synguard_adj);
 	dp->maps.cookie_sec = bpf_map__fd(t->maps.pgs_cookie_sec);
 	dp->maps.svc_verdicts = bpf_map__fd(t->maps.pgs_svc_verdicts);
+	dp->maps.slot_hop = bpf_map__fd(t->maps.pgs_slot_hop);
 }
 
 /* Open the XDP object with this config, reusing the pinned maps; loaded too unless for libxdp

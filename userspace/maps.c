@@ -35,6 +35,7 @@ static const struct {
 	{ PGS_MAP_SYNGUARD_ADJ, offsetof(struct pgs_maps, synguard_adj) },
 	{ PGS_MAP_COOKIE_SEC, offsetof(struct pgs_maps, cookie_sec) },
 	{ PGS_MAP_SVC_VERDICTS, offsetof(struct pgs_maps, svc_verdicts) },
+	{ PGS_MAP_SLOT_HOP, offsetof(struct pgs_maps, slot_hop) },
 };
 
 int maps_count(void)

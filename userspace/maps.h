@@ -12,6 +12,7 @@ struct pgs_maps {
 	int pg_opts, pg_events, pg_stats, policy; /* PostgreSQL-aware steering (pgproto.h, policy.h) */
 	int synguard, synguard_adj, cookie_sec; /* per service: half-open flows, the SYN-flood window (synguard.h) */
 	int svc_verdicts; /* per service: its SYN-cookie verdicts (synguard.h) */
+	int slot_hop; /* next hops toward servers, the datapath's own cache (nexthop.h) */
 };
 
 /* What the datapath knows of one server slot, per-CPU counters summed. */

@@ -15,6 +15,7 @@
 #include "events.h"
 #include "pgproto.h"
 #include "policy.h"
+#include "nexthop.h"
 
 const volatile struct pgs_cfg pgs_cfg = { .snat_min = 10000, .snat_max = 32767 };
 
@@ -54,26 +55,27 @@ struct pgs_plan {
 	__u16 dport;
 	__u64 now;
 	struct pgs_hop hop;       /* the next hop the packet leaves through */
-	int hop_resolved;         /* hop was just resolved: cache it in the flow */
+	int hop_resolved;         /* hop was just resolved: cache it (nexthop.h) */
+	__u32 in_ifindex;         /* the device the packet came in on (set by the entry point) */
 	int suspect;              /* forwarded without touching the flow: outside its window or state */
 	struct pgs_shape shape;   /* the packet leaves reshaped (SYN cookies) when shape.kind is set */
 };
 
-/* The flow's cached next hop for this packet's direction, if still fresh. */
+/* The next hop of this packet without a FIB lookup, if known (nexthop.h): the slot's toward a
+ * server, the client's own way in toward a client. */
 static __always_inline int hop_cached(struct pgs_plan *plan)
 {
-	struct pgs_hop *h;
-
-	if (plan->kind != PGS_K_FWD && plan->kind != PGS_K_REV)
+	if (plan->kind == PGS_K_FWD || plan->kind == PGS_K_NEW)
+		return slot_hop_get(plan->slot, plan->daddr, (__u32)(plan->now >> PGS_HOP_SHIFT), &plan->hop);
+	if (plan->kind != PGS_K_REV || !plan->flow->hop[1].ifindex)
 		return 0;
-	h = &plan->flow->hop[plan->kind == PGS_K_REV];
-	if (!h->ifindex || h->stamp != (__u32)(plan->now >> PGS_HOP_SHIFT))
-		return 0;
-	plan->hop = *h;
+	plan->hop = plan->flow->hop[1];
 	return 1;
 }
 
-/* Keep a next hop just resolved from a FIB lookup. */
+/* Keep a next hop just resolved from a FIB lookup: toward a server in its slot now; toward a
+ * client (a flow synced from the peer, whose client has not sent anything here yet) in the flow
+ * at commit. */
 static __always_inline void hop_resolved(struct pgs_plan *plan, const struct bpf_fib_lookup *fib)
 {
 	__builtin_memcpy(plan->hop.dmac, fib->dmac, ETH_ALEN);
@@ -81,6 +83,8 @@ static __always_inline void hop_resolved(struct pgs_plan *plan, const struct bpf
 	plan->hop.ifindex = fib->ifindex;
 	plan->hop.stamp = (__u32)(plan->now >> PGS_HOP_SHIFT);
 	plan->hop_resolved = 1;
+	if (plan->kind == PGS_K_FWD || plan->kind == PGS_K_NEW)
+		slot_hop_put(plan->slot, plan->daddr, &plan->hop);
 }
 
 static __always_inline int pgs_active(void)
@@ -449,8 +453,7 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 	}
 	if (srv)
 		fv.gen = srv->gen;
-	if (plan->hop_resolved)
-		fv.hop[0] = plan->hop;
+	hop_learn_return(&fv.hop[1], p->eth, plan->in_ifindex);
 
 	sp.rk = &rk;
 	sp.fk = &plan->fk;
@@ -515,7 +518,8 @@ static __always_inline void seq_raise(__u32 *edge, __u32 to)
 /* Whether this packet of an existing flow may move it (flow.h: the RFC 5961 rules by
  * PGS_SEQ_WINDOW); a segment that fits advances its side's edge and acknowledgement. A flow
  * created elsewhere (the flow sync) learns each side's edge from its first plain segment; a close
- * before that is checked against the edges it was given (seqhint.h). Returns 0 for a suspect. */
+ * before that is checked against the edges it was given (seqhint.h). Returns 0 for a suspect, 2 for
+ * a segment checked in full (sequence and ACK), 1 for anything else that goes on. */
 static __always_inline int segment_fits(const struct pgs_pkt *p, struct pgs_flow *f, int from_server)
 {
 	__u32 seq = bpf_ntohl(p->tcp->seq), ack = bpf_ntohl(p->tcp->ack_seq);
@@ -548,15 +552,15 @@ static __always_inline int segment_fits(const struct pgs_pkt *p, struct pgs_flow
 	if (!(p->flags & PGS_TCP_ACK) || ((f->flags & peer) && !ack_acceptable(ack, f->nxt[other])))
 		return !(p->flags & PGS_TCP_FIN);
 	seq_raise(&f->nxt[me], end);
-	if (f->flags & peer) {
-		if (!(f->flags & acked)) {
-			f->ack[me] = ack;
-			__sync_fetch_and_or(&f->flags, acked);
-		} else {
-			seq_raise(&f->ack[me], ack);
-		}
+	if (!(f->flags & peer))
+		return 1;
+	if (!(f->flags & acked)) {
+		f->ack[me] = ack;
+		__sync_fetch_and_or(&f->flags, acked);
+	} else {
+		seq_raise(&f->ack[me], ack);
 	}
-	return 1;
+	return 2;
 }
 
 /* A FIN sets its side's flag first, atomically, and the state machine decides on the flags as they
@@ -599,13 +603,17 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 	struct pgs_flow *f = plan->flow;
 	__u32 plan_state = f->state;
 	struct flow_step s;
+	int fits = segment_fits(p, f, plan->kind == PGS_K_REV);
 
-	if (plan->hop_resolved)
-		f->hop[plan->kind == PGS_K_REV] = plan->hop;
-	if (!segment_fits(p, f, plan->kind == PGS_K_REV)) {
+	if (plan->kind == PGS_K_REV && plan->hop_resolved)
+		f->hop[1] = plan->hop;
+	if (!fits) {
 		plan->suspect = 1;
 		return -1;
 	}
+	/* Only a segment checked in full may move the way back: a forger's frames come from elsewhere. */
+	if (plan->kind == PGS_K_FWD && fits == 2)
+		hop_learn_return(&f->hop[1], p->eth, plan->in_ifindex);
 	s = flow_next(plan_state, plan->kind == PGS_K_FWD, p->flags, flow_mark_fin(p, plan));
 	if (s.set_flags & ~f->flags)
 		__sync_fetch_and_or(&f->flags, s.set_flags);

@@ -79,6 +79,7 @@ static void reset(void)
 	zero_array(M.synguard, PGS_MAX_SERVICES, sizeof(struct pgs_synguard), 0);
 	zero_array(M.synguard_adj, PGS_MAX_SERVICES, 8, 0);
 	zero_array(M.svc_verdicts, PGS_MAX_SERVICES * PGS_R_MAX, 8, 1);
+	zero_array(M.slot_hop, PGS_MAX_SLOTS, sizeof(struct pgs_slot_hop), 0);
 	for (i = 0; i < 3; i++)
 		set_server(i, BACKEND, (uint16_t)(6432 + i), PGS_SRV_UP, 16);
 	set_service(3);
@@ -805,25 +806,46 @@ static void shutdown_sessions_reset(void)
 
 /* The next hop is cached per flow and direction, and re-resolved once stale: a MAC change of the
  * backend reaches established flows. */
+static struct pgs_slot_hop slot_hop(uint32_t slot)
+{
+	struct pgs_slot_hop h = {};
+
+	bpf_map_lookup_elem(M.slot_hop, &slot, &h);
+	return h;
+}
+
+/* Item 12: the next hop toward a server is resolved once per slot and shared by its flows (an idle
+ * flow finds it warm); a stale one is resolved again; a slot given to another server does not
+ * inherit it. */
 static void next_hop_cached_then_re_resolved(void)
 {
 	static const uint8_t new_mac[6] = { 2, 0, 0, 0, 0, 0x55 };
-	struct pgs_flow_key k = { .client = htonl(CLIENT), .vip = htonl(VIP), .cport = htons(49500), .vport = htons(VPORT) };
 	uint8_t in[PKT_MAX];
+	struct pgs_slot_hop h;
 	struct pgs_flow f;
 	struct tview v;
 
 	reset();
-	fwd(49500, F_SYN, 0, "SYN");
-	CHECK(flow_get(49500, &f) && f.hop[0].ifindex == (uint32_t)ifindex && !memcmp(f.hop[0].dmac, MAC_BACKEND, 6),
-	      "the SYN's next hop is cached in the flow");
+	set_service(1);
+	f = fwd(49500, F_SYN, 0, "SYN");
+	h = slot_hop(f.slot);
+	CHECK(h.hop.ifindex == (uint32_t)ifindex && !memcmp(h.hop.dmac, MAC_BACKEND, 6) && h.addr == htonl(BACKEND),
+	      "the SYN's next hop is cached in its slot");
 	sh("ip neigh replace 10.9.0.5 lladdr 02:00:00:00:00:55 dev t0 nud permanent");
-	f.hop[0].stamp = 0; /* as if a second had passed */
-	bpf_map_update_elem(M.flows, &k, &f, BPF_EXIST);
-	EXPECT_OUTCOME(run(in, client_pkt(in, 49500, F_ACK, 0)), O_TX, "ACK after the backend's MAC changed");
+	h.hop.stamp = 0; /* as if a second had passed */
+	bpf_map_update_elem(M.slot_hop, &f.slot, &h, BPF_ANY);
+	EXPECT_OUTCOME(run(in, client_pkt(in, 49501, F_SYN, 0)), O_TX, "another flow's SYN after the MAC changed");
 	v = pkt_view(out);
 	CHECK(!memcmp(v.dmac, new_mac, 6), "a stale next hop must be resolved again");
-	CHECK(flow_get(49500, &f) && !memcmp(f.hop[0].dmac, new_mac, 6), "and the new one cached");
+	h = slot_hop(f.slot);
+	CHECK(!memcmp(h.hop.dmac, new_mac, 6), "and the new one cached in the slot");
+	/* A slot given to another server: its cached hop names the old address, so it is not used. */
+	h.addr = htonl(NONEIGH);
+	memcpy(h.hop.dmac, MAC_CLIENT, 6);
+	bpf_map_update_elem(M.slot_hop, &f.slot, &h, BPF_ANY);
+	EXPECT_OUTCOME(run(in, client_pkt(in, 49500, F_ACK, 0)), O_TX, "ACK with another server's hop in the slot");
+	v = pkt_view(out);
+	CHECK(!memcmp(v.dmac, new_mac, 6), "a hop cached for another address was used");
 	sh("ip neigh replace 10.9.0.5 lladdr 02:00:00:00:00:05 dev t0 nud permanent");
 }
 
@@ -1497,6 +1519,47 @@ static void slot_reuse_starts_from_zero(void)
 	CHECK_EQ(conns(0).opened, 1);
 }
 
+/* A client segment from the MAC given. */
+static size_t client_seg_from(uint8_t *buf, const uint8_t mac[6], uint16_t cport, uint8_t flags, uint32_t seq,
+			      uint32_t ack)
+{
+	struct tspec s = { .saddr = CLIENT, .daddr = VIP, .sport = cport, .dport = VPORT, .flags = flags,
+			   .seq = seq, .ack = ack };
+
+	memcpy(s.smac, mac, 6);
+	memcpy(s.dmac, MAC_LB, 6);
+	return pkt_build(buf, &s);
+}
+
+/* Item 12: replies go back the way the client's frames came, learnt from the SYN and from every
+ * segment checked in full, never from one that is not (a forger's frames come from its own MAC). */
+static void return_path_from_the_client_frames(void)
+{
+	static const uint8_t moved[6] = { 2, 0, 0, 0, 0, 0x22 }, forger[6] = { 2, 0, 0, 0, 0, 0x66 };
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+	struct tview v;
+
+	reset();
+	f = established(49510);
+	CHECK(f.hop[1].ifindex == (uint32_t)ifindex && !memcmp(f.hop[1].dmac, MAC_CLIENT, 6) &&
+	      !memcmp(f.hop[1].smac, MAC_LB, 6), "the way back is the SYN's way in");
+	rev(49510, F_ACK | F_PSH, 10, "reply to the client's MAC"); /* rev checks the frame byte for byte */
+	/* Forged: the client's tuple from another MAC, sequence numbers guessed. */
+	EXPECT_OUTCOME(run(in, client_seg_from(in, forger, 49510, F_RST, 0x31337u, 0)), O_TX, "forged RST");
+	EXPECT_OUTCOME(run(in, client_seg_from(in, forger, 49510, F_ACK, 1101 + 1000, 0x7777u)), O_TX,
+		       "forged ACK in the window, its ACK guessed");
+	CHECK(flow_get(49510, &f) && !memcmp(f.hop[1].dmac, MAC_CLIENT, 6), "a forged segment moved the way back");
+	rev(49510, F_ACK | F_PSH, 10, "still to the client's MAC");
+	/* Honest: the client's side changed its MAC (a router failed over); its next segment says so. */
+	EXPECT_OUTCOME(run(in, client_seg_from(in, moved, 49510, F_ACK, 1101, 5011)), O_TX, "client ACK from a new MAC");
+	CHECK(flow_get(49510, &f) && !memcmp(f.hop[1].dmac, moved, 6), "the way back did not follow the client");
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_ACK, 5011, 1101)), O_TX, "reply after the move");
+	v = pkt_view(out);
+	CHECK(!memcmp(v.dmac, moved, 6) && !memcmp(v.smac, MAC_LB, 6), "the reply went to the old MAC");
+	CHECK(pkt_csums_ok(out, out_len), "checksums");
+}
+
 /* --- the controller's clean-up over these maps (userspace/datapath.c) ---------------------------- */
 
 static uint64_t mono_ns(void)
@@ -1663,6 +1726,7 @@ static const struct {
 	CASE(unresolved_neighbour),
 	CASE(shutdown_sessions_reset),
 	CASE(next_hop_cached_then_re_resolved),
+	CASE(return_path_from_the_client_frames),
 	CASE(events_established_then_closed),
 	CASE(events_rst_closes_established),
 	CASE(events_forged_none),
