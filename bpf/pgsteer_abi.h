@@ -81,7 +81,7 @@ enum pgs_flow_state {
 	X(REV, "rev", 0, "backend reply of a known flow, translated back")                                   \
 	X(PASS_INACTIVE, "pass_inactive", 0, "node is not the VRRP master: VIP traffic left to the stack")   \
 	X(PASS_NO_FLOW, "pass_no_flow", 0, "non-SYN packet to the VIP with no flow: the stack answers RST") \
-	X(PASS_PUNT, "pass_punt", 0, "XDP could not resolve the next hop: handed to TC untouched")          \
+	X(PASS_PUNT, "pass_punt", 0, "XDP could not resolve the next hop or send there: handed to TC untouched") \
 	X(DROP_NO_SERVER, "drop_no_server", 1, "SYN with no selectable server")                             \
 	X(DROP_TABLE_FULL, "drop_table_full", 1, "flow table full: SYN dropped, the client will retry")     \
 	X(DROP_SNAT_EXHAUSTED, "drop_snat_exhausted", 1, "no free SNAT port toward the chosen server")      \

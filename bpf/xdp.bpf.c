@@ -10,6 +10,25 @@
 #define AF_INET 2
 #endif
 
+/* Devices this program may redirect a frame to (ifindex -> ifindex), filled by the controller with
+ * the device it attached the program to. A frame for any other device goes on untouched to the TC
+ * program, whose bpf_redirect works for every device, instead of being dropped by a driver that
+ * cannot transmit XDP frames. Not pinned: it is configuration, filled at every load (and libbpf
+ * cannot reuse a pinned devmap: the kernel adds BPF_F_RDONLY_PROG to its flags). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} pgs_tx_ports SEC(".maps");
+
+/* Whether this program can send a frame out of ifindex itself: back out of the ingress device
+ * (XDP_TX), or to a device in pgs_tx_ports. */
+static __always_inline int xdp_can_send(__u32 ifindex, __u32 ingress)
+{
+	return ifindex == ingress || bpf_map_lookup_elem(&pgs_tx_ports, &ifindex);
+}
+
 /* Next hop of the translated packet: the egress device and both MACs. */
 static __always_inline int xdp_fib(struct xdp_md *ctx, const struct pgs_pkt *p, const struct pgs_plan *plan,
 				   struct bpf_fib_lookup *fib)
@@ -122,6 +141,8 @@ int pgs_xdp(struct xdp_md *ctx)
 			return verdict(PGS_R_DROP_FIB);
 		hop_resolved(&plan, &fib);
 	}
+	if (!xdp_can_send(plan.hop.ifindex, ctx->ingress_ifindex))
+		return verdict(PGS_R_PASS_PUNT);
 
 	r = pgs_commit(&p, &plan);
 	if (r >= 0)
@@ -132,10 +153,14 @@ int pgs_xdp(struct xdp_md *ctx)
 	xdp_rewrite(&p, &plan);
 	__builtin_memcpy(p.eth->h_dest, plan.hop.dmac, ETH_ALEN);
 	__builtin_memcpy(p.eth->h_source, plan.hop.smac, ETH_ALEN);
-	count_verdict(pgs_fwd_reason(&plan));
-	if (plan.hop.ifindex == ctx->ingress_ifindex)
+	if (plan.hop.ifindex == ctx->ingress_ifindex) {
+		count_verdict(pgs_fwd_reason(&plan));
 		return XDP_TX;
-	return bpf_redirect(plan.hop.ifindex, 0);
+	}
+	/* Counted as forwarded only when it is (the device may have left pgs_tx_ports meanwhile). */
+	rc = bpf_redirect_map(&pgs_tx_ports, plan.hop.ifindex, 0);
+	count_verdict(rc == XDP_REDIRECT ? pgs_fwd_reason(&plan) : PGS_R_DROP_FIB);
+	return rc == XDP_REDIRECT ? XDP_REDIRECT : XDP_DROP;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -477,9 +477,18 @@ int datapath_open(struct datapath **out, const struct config *cfg, char *err, si
 	if (r)
 		goto fail;
 	if (xdp_mode) {
+		__u32 dev = (__u32)dp->ifindex;
+
 		r = attach_xdp_any(dp, cfg, err, errlen);
 		if (r)
 			goto fail;
+		/* XDP redirects only to devices it is attached to (xdp.bpf.c): this one. */
+		if (bpf_map_update_elem(bpf_map__fd(dp->xdp->maps.pgs_tx_ports), &dev, &dev, BPF_ANY)) {
+			r = -errno;
+			snprintf(err, errlen, "%s: cannot add it to the XDP program's map pgs_tx_ports: %s", cfg->interface,
+				 strerror(errno));
+			goto fail;
+		}
 	} else {
 		char path[PATH_MAX], e2[128];
 

@@ -80,6 +80,7 @@ static void reset(void)
 	zero_array(M.synguard_adj, PGS_MAX_SERVICES, 8, 0);
 	zero_array(M.svc_verdicts, PGS_MAX_SERVICES * PGS_R_MAX, 8, 1);
 	zero_array(M.slot_hop, PGS_MAX_SLOTS, sizeof(struct pgs_slot_hop), 0);
+	clear_hash(bpf_map__fd(xdp_skel->maps.pgs_tx_ports), sizeof(__u32));
 	for (i = 0; i < 3; i++)
 		set_server(i, BACKEND, (uint16_t)(6432 + i), PGS_SRV_UP, 16);
 	set_service(3);
@@ -1519,6 +1520,51 @@ static void slot_reuse_starts_from_zero(void)
 	CHECK_EQ(conns(0).opened, 1);
 }
 
+/* Item 6: XDP sends a frame itself only back out of its own device or to a device in its
+ * pgs_tx_ports (the controller puts there the device XDP is attached to); for any other the packet goes on
+ * untouched to the TC program, which redirects to every device. Nothing is counted as forwarded
+ * that was not. */
+static void redirect_only_through_the_devmap(void)
+{
+	int tx_ports = bpf_map__fd(xdp_skel->maps.pgs_tx_ports);
+	__u32 t2 = if_nametoindex("t2");
+	uint8_t in[PKT_MAX];
+	size_t len;
+	struct pgs_flow f;
+	struct tview v;
+	enum outcome o;
+
+	reset();
+	set_server(0, FARSIDE, 6432, PGS_SRV_UP, 16);
+	set_service(1);
+	len = client_pkt(in, 49600, F_SYN, 0);
+	o = run(in, len);
+	if (cur == P_TC) {
+		EXPECT_OUTCOME(o, O_TX, "SYN toward another device");
+		CHECK(flow_get(49600, &f) && f.backend == htonl(FARSIDE), "TC steers toward any device");
+		return;
+	}
+	EXPECT_OUTCOME(o, O_PASS, "SYN toward a device XDP may not send to");
+	CHECK(!memcmp(out, in, len), "a punted packet must be untouched");
+	CHECK_EQ(verdict(PGS_R_PASS_PUNT), 1);
+	CHECK_EQ(verdict(PGS_R_FWD_NEW), 0);
+	CHECK_EQ(state_of(49600), 0);
+	/* Honest: the device is one XDP may redirect to. */
+	CHECK_EQ(bpf_map_update_elem(tx_ports, &t2, &t2, BPF_ANY), 0);
+	EXPECT_OUTCOME(run(in, len), O_TX, "SYN toward a device in pgs_tx_ports");
+	v = pkt_view(out);
+	CHECK(v.daddr == FARSIDE && !memcmp(v.dmac, (uint8_t[]){ 2, 0, 0, 0, 1, 5 }, 6) &&
+	      !memcmp(v.smac, (uint8_t[]){ 2, 0, 0, 0, 1, 1 }, 6), "translated toward t2's neighbour");
+	CHECK_EQ(verdict(PGS_R_FWD_NEW), 1);
+	CHECK_EQ(state_of(49600), PGS_FLOW_SYN_SENT);
+	/* The device leaves the map: the flow's next packet goes to TC untouched, the flow unchanged. */
+	bpf_map_delete_elem(tx_ports, &t2);
+	len = client_pkt(in, 49600, F_ACK, 0);
+	EXPECT_OUTCOME(run(in, len), O_PASS, "ACK toward a device no longer in pgs_tx_ports");
+	CHECK(!memcmp(out, in, len), "a punted packet must be untouched");
+	CHECK_EQ(verdict(PGS_R_FWD), 0);
+}
+
 /* A client segment from the MAC given. */
 static size_t client_seg_from(uint8_t *buf, const uint8_t mac[6], uint16_t cport, uint8_t flags, uint32_t seq,
 			      uint32_t ack)
@@ -1727,6 +1773,7 @@ static const struct {
 	CASE(shutdown_sessions_reset),
 	CASE(next_hop_cached_then_re_resolved),
 	CASE(return_path_from_the_client_frames),
+	CASE(redirect_only_through_the_devmap),
 	CASE(events_established_then_closed),
 	CASE(events_rst_closes_established),
 	CASE(events_forged_none),

@@ -26,6 +26,7 @@
 #define CLIENT IP(10, 9, 0, 2)
 #define BACKEND IP(10, 9, 0, 5)
 #define NONEIGH IP(10, 9, 0, 6) /* a backend with no neighbour entry */
+#define FARSIDE IP(10, 9, 1, 5)  /* a backend behind another device (t2) */
 
 static const uint8_t MAC_LB[6] = { 2, 0, 0, 0, 0, 1 };
 static const uint8_t MAC_CLIENT[6] = { 2, 0, 0, 0, 0, 2 };
@@ -63,6 +64,10 @@ static inline void setup_netns(void)
 	sh("sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv4.conf.t0.forwarding=1");
 	sh("ip neigh replace 10.9.0.2 lladdr 02:00:00:00:00:02 dev t0 nud permanent");
 	sh("ip neigh replace 10.9.0.5 lladdr 02:00:00:00:00:05 dev t0 nud permanent");
+	/* A second network behind another device (XDP's redirect to a device other than its own). */
+	sh("ip link add t2 address 02:00:00:00:01:01 type veth peer name t3 address 02:00:00:00:01:0f");
+	sh("ip link set t2 up && ip link set t3 up && ip addr add 10.9.1.1/24 dev t2");
+	sh("ip neigh replace 10.9.1.5 lladdr 02:00:00:00:01:05 dev t2 nud permanent");
 	ifindex = (int)if_nametoindex("t0");
 }
 
