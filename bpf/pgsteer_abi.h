@@ -189,6 +189,7 @@ struct pgs_server {
 struct pgs_conns {
 	__u64 opened;
 	__u64 closed;
+	__u64 _pad[6];   /* one 64-byte line per slot: CPUs counting for different servers do not share one */
 };
 
 /* Value of pgs_srv_stats (per CPU, index = slot). "in" is client to server, as in HAProxy's bin. */
