@@ -45,10 +45,12 @@ static int forwarded(int ret)
 	return cur == P_XDP ? ret == XDP_TX : ret == TC_ACT_REDIRECT;
 }
 
+/* A segment as a stack sends it: the SYN (or SYN-ACK) at ISN 1, the rest at 2, acknowledging the
+ * other side's ISN + 1, so the handshake completes (lb.h handshake_fits). */
 static size_t seg(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint8_t flags, const uint8_t *smac)
 {
-	struct tspec s = { .saddr = src, .daddr = dst, .sport = sport, .dport = dport, .flags = flags, .seq = 1,
-			   .ack = (flags & F_ACK) ? 1 : 0, .payload = (flags & F_PSH) ? 64 : 0 };
+	struct tspec s = { .saddr = src, .daddr = dst, .sport = sport, .dport = dport, .flags = flags,
+			   .seq = (flags & F_SYN) ? 1 : 2, .ack = (flags & F_ACK) ? 2 : 0, .payload = (flags & F_PSH) ? 64 : 0 };
 
 	memcpy(s.smac, smac, 6);
 	memcpy(s.dmac, MAC_LB, 6);
@@ -79,10 +81,19 @@ static void clear_map(int fd, size_t ksz)
 	free(keys);
 }
 
+/* Empty the flow maps, and the half-open accounting of the flows they held: else the SYNs of the
+ * last case, never answered, leave the service in SYN-flood mode and the next case's SYNs are
+ * answered with cookies, opening no flow (synguard.h). */
 static void clear_flows(void)
 {
+	struct pgs_synguard g = {};
+	uint64_t adj = 0;
+	uint32_t id = 0;
+
 	clear_map(M.flows, sizeof(struct pgs_flow_key));
 	clear_map(M.rflows, sizeof(struct pgs_rflow_key));
+	bpf_map_update_elem(M.synguard, &id, &g, BPF_ANY);
+	bpf_map_update_elem(M.synguard_adj, &id, &adj, BPF_ANY);
 }
 
 static void setup_service(void)
