@@ -103,7 +103,11 @@ enum pgs_flow_state {
 	X(DROP_COOKIE_EARLY, "drop_cookie_early", 1,                                                        \
 	  "client data on a cookie flow before the backend answered (TC): dropped, the client resends it") \
 	X(COOKIE_REFUSED, "cookie_refused", 0,                                                          \
-	  "backend refused a cookie flow's SYN (RST): the client, whose handshake was ours, gets a clean RST")
+	  "backend refused a cookie flow's SYN (RST): the client, whose handshake was ours, gets a clean RST") \
+	X(ICMP_FWD, "icmp_fwd", 0, "ICMP error about a flow, translated and sent to its client or backend")  \
+	X(PASS_ICMP_NO_FLOW, "pass_icmp_no_flow", 0,                                                        \
+	  "ICMP error quoting a VIP segment of no flow: left to the stack, no state touched")              \
+	X(ICMP_TOO_BIG, "icmp_too_big", 0, "packet too big for its egress: answered with fragmentation-needed")
 
 enum pgs_reason {
 #define PGS_REASON_ENUM(id, name, drop, help) PGS_R_##id,

@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "lib/lb.h"
+#include "lib/icmp.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -16,6 +17,7 @@
 #define IP_OFF (sizeof(struct ethhdr))
 #define IP_OFF_SADDR (IP_OFF + offsetof(struct iphdr, saddr))
 #define HDR_MAX (sizeof(struct ethhdr) + 60 + 60)
+#define PGS_ICMP_HDR_MAX (sizeof(struct ethhdr) + 60 + 8 + 60 + 20) /* up to the quoted TCP checksum */
 
 /* Rewrite in place: addresses, ports, the IP checksum (never offloaded) and, when the next hop is
  * known, the MACs; then the TCP checksum through the skb helpers, which keep CHECKSUM_PARTIAL and
@@ -112,28 +114,36 @@ static __always_inline int tc_shape(struct __sk_buff *skb, struct pgs_pkt *p, co
 }
 
 /* Resolve the next hop of the translated packet (unless the flow has it cached): 0 with plan->hop
- * set, 1 when the kernel has no neighbour yet (*ifindex: where redirect_neigh resolves it), -1. */
-static __always_inline int tc_resolve(struct __sk_buff *skb, struct pgs_plan *plan, __u32 *ifindex)
+ * set, 1 when the kernel has no neighbour yet (*ifindex: where redirect_neigh resolves it), 2 when
+ * the packet is too big for the route or device (*mtu), -1. tot_len: the IP length of a packet that
+ * is not GSO (route MTU checked), 0 for GSO (the device checks each segment). */
+static __always_inline int tc_resolve(struct __sk_buff *skb, struct pgs_plan *plan, __u16 tot_len, __u32 *ifindex,
+				      __u32 *mtu)
 {
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET,
 		.l4_protocol = IPPROTO_TCP,
-		.tot_len = 0, /* a GSO packet would fail the MTU check otherwise */
+		.tot_len = tot_len,
 		.ipv4_src = plan->saddr,
 		.ipv4_dst = plan->daddr,
 		.ifindex = skb->ifindex,
 	};
 	int rc;
 
-	if (hop_cached(plan))
+	if (hop_cached(plan)) {
+		*mtu = 0;
+		if (bpf_check_mtu(skb, plan->hop.ifindex, mtu, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED)
+			return 2;
 		return 0;
+	}
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		hop_resolved(plan, &fib);
 		return 0;
 	}
 	*ifindex = fib.ifindex;
-	return rc == BPF_FIB_LKUP_RET_NO_NEIGH ? 1 : -1;
+	*mtu = fib.mtu_result;
+	return rc == BPF_FIB_LKUP_RET_NO_NEIGH ? 1 : rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? 2 : -1;
 }
 
 /* Send the translated packet toward its next hop (its MACs already written), or let the kernel
@@ -155,12 +165,78 @@ static __always_inline int verdict(__u32 reason)
 	return drop ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
+/* The IP length of a packet that is not GSO (its size is its own), 0 for GSO. */
+static __always_inline __u16 tc_tot_len(const struct __sk_buff *skb, const struct iphdr *ip)
+{
+	return skb->gso_size ? 0 : bpf_ntohs(ip->tot_len);
+}
+
+/* An ICMP error about a steered flow: translated in place and sent to the flow's other side.
+ * Anything else the classifier passed goes on to the stack. */
+static __always_inline int tc_icmp(struct __sk_buff *skb)
+{
+	struct pgs_plan plan = {};
+	struct pgs_icmp_xlat x = {};
+	__u32 ifindex = 0, mtu;
+	void *data, *data_end;
+	int r, hop, act;
+
+	if (skb->data_end - skb->data < PGS_ICMP_HDR_MAX && skb->len > skb->data_end - skb->data)
+		bpf_skb_pull_data(skb, skb->len < PGS_ICMP_HDR_MAX ? skb->len : PGS_ICMP_HDR_MAX);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	r = pgs_icmp_classify(data, data_end, &x);
+	if (r >= 0) {
+		if (!pgs_cfg.fallback) /* passes only; behind XDP, counted there */
+			count_verdict(r);
+		return TC_ACT_OK;
+	}
+	plan.saddr = x.saddr;
+	plan.daddr = x.daddr;
+	hop = tc_resolve(skb, &plan, tc_tot_len(skb, x.ip), &ifindex, &mtu);
+	if (hop < 0 || hop == 2)
+		return verdict(PGS_R_DROP_FIB);
+	pgs_icmp_rewrite(&x);
+	if (!hop) {
+		__builtin_memcpy(((struct ethhdr *)data)->h_dest, plan.hop.dmac, ETH_ALEN);
+		__builtin_memcpy(((struct ethhdr *)data)->h_source, plan.hop.smac, ETH_ALEN);
+	}
+	act = tc_forward(&plan, hop, ifindex);
+	if (act < 0)
+		return verdict(PGS_R_DROP_FIB);
+	count_verdict(PGS_R_ICMP_FWD);
+	return act;
+}
+
+/* A datagram too big for its egress: turned into the fragmentation-needed error that answers it,
+ * sent back out of the device it came in on. Nothing of the flow changes. (A packet the local
+ * stack left CHECKSUM_PARTIAL keeps that state: a device that finishes it would rewrite the quoted
+ * TCP checksum; veth, the case where such packets come from, passes it as is.) */
+static __always_inline int tc_too_big(struct __sk_buff *skb, __u32 mtu)
+{
+	struct ethhdr eth;
+	void *data, *data_end;
+
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return verdict(PGS_R_DROP_MALFORMED);
+	count_verdict(PGS_R_ICMP_TOO_BIG);
+	if (bpf_skb_change_tail(skb, sizeof(eth) + PGS_TOO_BIG_QUOTE, 0) ||
+	    bpf_skb_adjust_room(skb, PGS_TOO_BIG_LEN - PGS_TOO_BIG_QUOTE, BPF_ADJ_ROOM_MAC, 0) ||
+	    bpf_skb_pull_data(skb, sizeof(eth) + PGS_TOO_BIG_LEN))
+		return TC_ACT_SHOT;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (pgs_too_big_fill(data, data_end, &eth, mtu))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
 SEC("tc")
 int pgs_tc(struct __sk_buff *skb)
 {
 	struct pgs_pkt p = {};
 	struct pgs_plan plan = { .in_ifindex = skb->ifindex };
-	__u32 ifindex = 0;
+	__u32 ifindex = 0, mtu = 0, tcp_off, mss_diff = 0;
 	int r, act, hop;
 
 	/* Headers must be in the linear part for direct access. */
@@ -170,6 +246,8 @@ int pgs_tc(struct __sk_buff *skb)
 	p.data_end = (void *)(long)skb->data_end;
 
 	r = pgs_classify(&p, &plan);
+	if (r == PGS_R_PASS)
+		return tc_icmp(skb);
 	if (r >= 0)
 		return verdict(r);
 
@@ -187,7 +265,9 @@ int pgs_tc(struct __sk_buff *skb)
 		return bpf_redirect(skb->ifindex, 0);
 	}
 
-	hop = tc_resolve(skb, &plan, &ifindex);
+	hop = tc_resolve(skb, &plan, tc_tot_len(skb, p.ip), &ifindex, &mtu);
+	if (hop == 2)
+		return tc_too_big(skb, mtu);
 	if (hop < 0)
 		return verdict(PGS_R_DROP_FIB);
 	r = pgs_commit(&p, &plan);
@@ -198,7 +278,17 @@ int pgs_tc(struct __sk_buff *skb)
 		if (r)
 			return verdict(r == -2 ? PGS_R_DROP_COOKIE_EARLY : PGS_R_DROP_MALFORMED);
 	}
+	tcp_off = IP_OFF + p.ip->ihl * 4;
+	if (p.flags & PGS_TCP_SYN) {
+		__u32 mss = pgs_mss_limit(skb, p.ip, skb->ifindex);
+
+		if (mss)
+			mss_diff = pgs_mss_clamp(p.tcp, p.data_end, mss);
+	}
 	if (tc_rewrite(skb, &p, &plan, !hop))
+		return verdict(PGS_R_DROP_MALFORMED);
+	/* The MSS is payload of the checksum, not pseudo-header: left alone on CHECKSUM_PARTIAL. */
+	if (mss_diff && bpf_l4_csum_replace(skb, tcp_off + PGS_TCP_OFF_CHECK, 0, mss_diff, 0))
 		return verdict(PGS_R_DROP_MALFORMED);
 	act = tc_forward(&plan, hop, ifindex);
 	if (act < 0)

@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "lib/lb.h"
+#include "lib/icmp.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -104,15 +105,97 @@ static __always_inline int verdict(__u32 reason)
 	return pgs_reason_is_drop(reason) ? XDP_DROP : XDP_PASS;
 }
 
+/* Send a frame whose headers are final toward the resolved next hop. */
+static __always_inline int xdp_send(struct xdp_md *ctx, struct ethhdr *eth, const struct pgs_hop *hop, __u32 reason)
+{
+	int rc;
+
+	__builtin_memcpy(eth->h_dest, hop->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, hop->smac, ETH_ALEN);
+	if (hop->ifindex == ctx->ingress_ifindex) {
+		count_verdict(reason);
+		return XDP_TX;
+	}
+	/* Counted as forwarded only when it is (the device may have left pgs_tx_ports meanwhile). */
+	rc = bpf_redirect_map(&pgs_tx_ports, hop->ifindex, 0);
+	count_verdict(rc == XDP_REDIRECT ? reason : PGS_R_DROP_FIB);
+	return rc == XDP_REDIRECT ? XDP_REDIRECT : XDP_DROP;
+}
+
+/* An ICMP error about a steered flow: translated and sent to the flow's other side. Anything else
+ * the classifier passed goes on to the stack. */
+static __always_inline int xdp_icmp(struct xdp_md *ctx)
+{
+	struct pgs_pkt p = { .data = (void *)(long)ctx->data, .data_end = (void *)(long)ctx->data_end };
+	struct pgs_plan plan = {};
+	struct pgs_icmp_xlat x = {};
+	struct bpf_fib_lookup fib = {};
+	int r = pgs_icmp_classify(p.data, p.data_end, &x), rc;
+
+	if (r >= 0) {
+		count_verdict(r); /* passes only */
+		return XDP_PASS;
+	}
+	p.ip = x.ip;
+	plan.saddr = x.saddr;
+	plan.daddr = x.daddr;
+	rc = xdp_fib(ctx, &p, &plan, &fib);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return verdict(PGS_R_PASS_PUNT);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return verdict(PGS_R_DROP_FIB);
+	hop_resolved(&plan, &fib);
+	if (!xdp_can_send(plan.hop.ifindex, ctx->ingress_ifindex))
+		return verdict(PGS_R_PASS_PUNT);
+	pgs_icmp_rewrite(&x);
+	return xdp_send(ctx, p.data, &plan.hop, PGS_R_ICMP_FWD);
+}
+
+/* A datagram too big for its egress: turned into the fragmentation-needed error that answers it,
+ * sent back where it came from. Nothing of the flow changes: the sender retransmits smaller. */
+static __always_inline int xdp_too_big(struct xdp_md *ctx, __u32 mtu)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr eth;
+	int keep = (int)(sizeof(eth) + PGS_TOO_BIG_QUOTE);
+
+	if (data + sizeof(eth) > data_end)
+		return verdict(PGS_R_DROP_MALFORMED);
+	__builtin_memcpy(&eth, data, sizeof(eth));
+	count_verdict(PGS_R_ICMP_TOO_BIG);
+	if (bpf_xdp_adjust_tail(ctx, keep - (int)(data_end - data)) ||
+	    bpf_xdp_adjust_head(ctx, -(int)(PGS_TOO_BIG_LEN - PGS_TOO_BIG_QUOTE)))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (pgs_too_big_fill(data, data_end, &eth, mtu))
+		return XDP_DROP;
+	return XDP_TX;
+}
+
+/* The egress device's MTU, for a next hop taken from the flow's cache (the FIB lookup checks it
+ * otherwise): 0 when the frame fits. Generic XDP sees GSO packets, which always exceed it. */
+static __always_inline __u32 xdp_too_big_for(struct xdp_md *ctx, __u32 ifindex)
+{
+	__u32 mtu = 0;
+
+	if (pgs_cfg.generic)
+		return 0;
+	return bpf_check_mtu(ctx, ifindex, &mtu, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED ? mtu : 0;
+}
+
 SEC("xdp")
 int pgs_xdp(struct xdp_md *ctx)
 {
 	struct pgs_pkt p = { .data = (void *)(long)ctx->data, .data_end = (void *)(long)ctx->data_end };
 	struct pgs_plan plan = { .in_ifindex = ctx->ingress_ifindex };
 	struct bpf_fib_lookup fib = {};
+	__u32 mtu;
 	int r, rc;
 
 	r = pgs_classify(&p, &plan);
+	if (r == PGS_R_PASS)
+		return xdp_icmp(ctx);
 	if (r >= 0)
 		return verdict(r);
 
@@ -137,9 +220,13 @@ int pgs_xdp(struct xdp_md *ctx)
 		rc = xdp_fib(ctx, &p, &plan, &fib);
 		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 			return verdict(PGS_R_PASS_PUNT);
+		if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+			return xdp_too_big(ctx, fib.mtu_result);
 		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 			return verdict(PGS_R_DROP_FIB);
 		hop_resolved(&plan, &fib);
+	} else if ((mtu = xdp_too_big_for(ctx, plan.hop.ifindex))) {
+		return xdp_too_big(ctx, mtu);
 	}
 	if (!xdp_can_send(plan.hop.ifindex, ctx->ingress_ifindex))
 		return verdict(PGS_R_PASS_PUNT);
@@ -150,17 +237,14 @@ int pgs_xdp(struct xdp_md *ctx)
 
 	if (plan.shape.kind && xdp_shape(ctx, &p, &plan.shape, 0))
 		return verdict(PGS_R_DROP_MALFORMED);
-	xdp_rewrite(&p, &plan);
-	__builtin_memcpy(p.eth->h_dest, plan.hop.dmac, ETH_ALEN);
-	__builtin_memcpy(p.eth->h_source, plan.hop.smac, ETH_ALEN);
-	if (plan.hop.ifindex == ctx->ingress_ifindex) {
-		count_verdict(pgs_fwd_reason(&plan));
-		return XDP_TX;
+	if (p.flags & PGS_TCP_SYN && !pgs_cfg.generic) {
+		__u32 mss = pgs_mss_limit(ctx, p.ip, ctx->ingress_ifindex);
+
+		if (mss)
+			p.tcp->check = csum_apply(p.tcp->check, pgs_mss_clamp(p.tcp, p.data_end, mss));
 	}
-	/* Counted as forwarded only when it is (the device may have left pgs_tx_ports meanwhile). */
-	rc = bpf_redirect_map(&pgs_tx_ports, plan.hop.ifindex, 0);
-	count_verdict(rc == XDP_REDIRECT ? pgs_fwd_reason(&plan) : PGS_R_DROP_FIB);
-	return rc == XDP_REDIRECT ? XDP_REDIRECT : XDP_DROP;
+	xdp_rewrite(&p, &plan);
+	return xdp_send(ctx, p.eth, &plan.hop, pgs_fwd_reason(&plan));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

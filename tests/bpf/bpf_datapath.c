@@ -1519,6 +1519,7 @@ static void slot_reuse_starts_from_zero(void)
 	rev(50007, F_SYN | F_ACK, 0, "the new server answers");
 	CHECK_EQ(conns(0).opened, 1);
 }
+#include "cases_icmp.h"
 
 /* Item 6: XDP sends a frame itself only back out of its own device or to a device in its
  * pgs_tx_ports (the controller puts there the device XDP is attached to); for any other the packet goes on
@@ -1802,6 +1803,7 @@ static const struct {
 	CASE(hint_stale_close_after_the_peer),
 	CASE(hint_forged_close_changes_nothing),
 	CASE(hint_none_close_untrusted),
+	ICMP_CASES
 };
 
 int main(void)

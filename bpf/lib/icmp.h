@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Path MTU through the VIP: ICMP errors about steered flows translated to the other side, as IPVS
+ * and Katran do; fragmentation-needed for a packet too big for its egress instead of a silent drop;
+ * the MSS of SYN and SYN-ACK clamped to the path back to their sender. The entry points do the
+ * routing and sending; everything here works on a packet through direct access, XDP or TC alike. */
+#ifndef PGS_ICMP_H
+#define PGS_ICMP_H
+
+#include "parse.h"
+#include "csum.h"
+#include "stats.h"
+
+#define PGS_ICMP_HLEN 8         /* type, code, checksum, 4 bytes of rest (the next-hop MTU) */
+#define PGS_ICMP_QUOTE_MIN 8    /* bytes of the offending datagram after its IP header (RFC 792) */
+#define PGS_TCP_CHECK_END 18    /* quoted TCP bytes needed to hold its checksum field */
+#define PGS_TOO_BIG_QUOTE 68    /* IP bytes quoted by our frag-needed: the largest header + 8 */
+#define PGS_TOO_BIG_LEN (sizeof(struct iphdr) + PGS_ICMP_HLEN + PGS_TOO_BIG_QUOTE)
+#define PGS_MSS_OVERHEAD 40     /* IPv4 and TCP headers without options */
+#define PGS_MIN_MTU 68          /* IPv4's minimum (RFC 791) */
+#define PGS_TCPOPT_MSS 2
+#define PGS_TCPOPT_MAX_STEPS 16 /* options walked looking for the MSS (40 bytes: MSS comes first) */
+
+/* The ICMP header (<linux/icmp.h> pulls in libc through <linux/if.h>). */
+struct icmphdr {
+	__u8 type;
+	__u8 code;
+	__u16 checksum;
+	__u16 unused;
+	__u16 mtu;       /* fragmentation needed: the next hop's MTU (RFC 1191) */
+};
+
+#define ICMP_DEST_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
+#define ICMP_TIME_EXCEEDED 11
+
+/* An ICMP error about a steered flow, and the headers it leaves with (network order). */
+struct pgs_icmp_xlat {
+	struct iphdr *ip;        /* outer header */
+	struct icmphdr *icmp;
+	struct iphdr *in_ip;     /* the quoted datagram's header */
+	struct tcphdr *in_tcp;   /* its first 8 bytes at least */
+	int in_check;            /* the quoted TCP checksum field is inside the message */
+	__u32 saddr, daddr;      /* new outer addresses: the VIP, and the client or backend */
+	__u32 in_saddr, in_daddr;
+	__u16 in_sport, in_dport;
+	__u32 slot;
+};
+
+/* The quoted datagram was our packet toward a client (VIP:port -> client): the error goes to the
+ * backend, about the segment it sent to VIP:SNAT port. */
+static __always_inline int icmp_about_client_side(struct pgs_icmp_xlat *x)
+{
+	struct pgs_flow_key fk = {
+		.client = x->in_ip->daddr,
+		.vip = x->in_ip->saddr,
+		.cport = x->in_tcp->dest,
+		.vport = x->in_tcp->source,
+	};
+	struct pgs_flow *f = bpf_map_lookup_elem(&pgs_flows, &fk);
+
+	if (!f)
+		return PGS_R_PASS_ICMP_NO_FLOW;
+	x->daddr = f->backend;
+	x->in_saddr = f->backend;
+	x->in_sport = f->bport;
+	x->in_daddr = fk.vip;
+	x->in_dport = f->sport;
+	x->slot = f->slot;
+	return -1;
+}
+
+/* The quoted datagram was our packet toward a backend (VIP:SNAT port -> backend): the error goes to
+ * the client, about the segment it sent to VIP:port. */
+static __always_inline int icmp_about_backend_side(struct pgs_icmp_xlat *x)
+{
+	struct pgs_rflow_key rk = {
+		.backend = x->in_ip->daddr,
+		.vip = x->in_ip->saddr,
+		.bport = x->in_tcp->dest,
+		.sport = x->in_tcp->source,
+	};
+	struct pgs_flow_key *fk = bpf_map_lookup_elem(&pgs_rflows, &rk);
+	struct pgs_flow_key k;
+	struct pgs_flow *f;
+
+	if (!fk)
+		return PGS_R_PASS_ICMP_NO_FLOW;
+	k = *fk;
+	f = bpf_map_lookup_elem(&pgs_flows, &k);
+	if (!f || f->backend != rk.backend || f->bport != rk.bport || f->sport != rk.sport)
+		return PGS_R_PASS_ICMP_NO_FLOW; /* a stale reverse entry */
+	x->daddr = k.client;
+	x->in_saddr = k.client;
+	x->in_sport = k.cport;
+	x->in_daddr = k.vip;
+	x->in_dport = k.vport;
+	x->slot = f->slot;
+	return -1;
+}
+
+/* An ICMP destination-unreachable or time-exceeded addressed to the VIP, quoting one of our
+ * translated segments. Returns PASS (not such an error: echo, other hosts, other protocols,
+ * malformed), PASS_INACTIVE, PASS_ICMP_NO_FLOW (quotes a VIP segment of no flow: left to the stack,
+ * nothing changes), or -1 with x filled. Reads maps, changes no state. */
+static __always_inline int pgs_icmp_classify(void *data, void *data_end, struct pgs_icmp_xlat *x)
+{
+	struct hdr_cursor c = { .pos = data };
+	struct ethhdr *eth;
+	__u32 quoted;
+	int proto;
+
+	if (parse_eth(&c, data_end, &eth) != bpf_htons(ETH_P_IP))
+		return PGS_R_PASS;
+	if (parse_ipv4(&c, data_end, &x->ip) != IPPROTO_ICMP || ipv4_is_fragment(x->ip))
+		return PGS_R_PASS;
+	x->icmp = c.pos;
+	if ((void *)x->icmp + PGS_ICMP_HLEN > data_end)
+		return PGS_R_PASS;
+	if (x->icmp->type != ICMP_DEST_UNREACH && x->icmp->type != ICMP_TIME_EXCEEDED)
+		return PGS_R_PASS;
+	c.pos += PGS_ICMP_HLEN;
+	/* A malformed error is not ours to judge: the stack validates what it receives. */
+	proto = parse_ipv4(&c, data_end, &x->in_ip);
+	if (proto < 0)
+		return PGS_R_PASS;
+	/* Only what we sent can concern us: TCP from an address of ours to the sender of the error's
+	 * destination, a first (or no) fragment, with its ports quoted. */
+	if (proto != IPPROTO_TCP || x->in_ip->saddr != x->ip->daddr || (x->in_ip->frag_off & bpf_htons(0x1fff)))
+		return PGS_R_PASS;
+	x->in_tcp = c.pos;
+	if ((void *)x->in_tcp + PGS_ICMP_QUOTE_MIN > data_end)
+		return PGS_R_PASS;
+	/* Bytes of the quoted TCP header inside the outer datagram (not the frame's padding). */
+	quoted = bpf_ntohs(x->ip->tot_len);
+	if (quoted < x->ip->ihl * 4 + PGS_ICMP_HLEN + x->in_ip->ihl * 4 + PGS_ICMP_QUOTE_MIN)
+		return PGS_R_PASS;
+	quoted -= x->ip->ihl * 4 + PGS_ICMP_HLEN + x->in_ip->ihl * 4;
+	x->in_check = quoted >= PGS_TCP_CHECK_END && (void *)x->in_tcp + PGS_TCP_CHECK_END <= data_end;
+	if (!pgs_active())
+		return PGS_R_PASS_INACTIVE;
+	x->saddr = x->ip->daddr;
+	if (bpf_map_lookup_elem(&pgs_services, &(struct pgs_svc_key){ .vip = x->in_ip->saddr, .port = x->in_tcp->source }))
+		return icmp_about_client_side(x);
+	if (bpf_ntohs(x->in_tcp->source) >= pgs_cfg.snat_min && bpf_ntohs(x->in_tcp->source) <= pgs_cfg.snat_max)
+		return icmp_about_backend_side(x);
+	return PGS_R_PASS;
+}
+
+/* Rewrite the error in place: outer addresses and checksum, the quoted header's addresses and
+ * checksum, its ports, its TCP checksum when quoted (updated for the translation, as for the whole
+ * segment: a truncated quote keeps a checksum over bytes no longer there), and the ICMP checksum over
+ * all of it. Every checksum is updated incrementally (RFC 1624); none is offloaded for ICMP. */
+static __always_inline void pgs_icmp_rewrite(struct pgs_icmp_xlat *x)
+{
+	__u32 d_in = 0, d_ports = 0, d_icmp, d_out = 0;
+	__u16 old_ipc = x->in_ip->check, new_ipc;
+
+	d_in = csum_diff32(d_in, x->in_ip->saddr, x->in_saddr);
+	d_in = csum_diff32(d_in, x->in_ip->daddr, x->in_daddr);
+	d_ports = csum_diff16(d_ports, x->in_tcp->source, x->in_sport);
+	d_ports = csum_diff16(d_ports, x->in_tcp->dest, x->in_dport);
+	new_ipc = csum_apply(old_ipc, d_in);
+	d_icmp = csum_diff16(d_in + d_ports, old_ipc, new_ipc);
+	if (x->in_check) {
+		__u16 old_tc = x->in_tcp->check, new_tc = csum_apply(old_tc, d_in + d_ports);
+
+		d_icmp = csum_diff16(d_icmp, old_tc, new_tc);
+		x->in_tcp->check = new_tc;
+	}
+	x->in_ip->check = new_ipc;
+	x->in_ip->saddr = x->in_saddr;
+	x->in_ip->daddr = x->in_daddr;
+	x->in_tcp->source = x->in_sport;
+	x->in_tcp->dest = x->in_dport;
+	x->icmp->checksum = csum_apply(x->icmp->checksum, d_icmp);
+
+	d_out = csum_diff32(d_out, x->ip->saddr, x->saddr);
+	d_out = csum_diff32(d_out, x->ip->daddr, x->daddr);
+	x->ip->check = csum_apply(x->ip->check, d_out);
+	x->ip->saddr = x->saddr;
+	x->ip->daddr = x->daddr;
+}
+
+/* Fill in a fragmentation-needed error (RFC 1191) in a frame the entry point has shaped as
+ * [14 bytes Ethernet][28 bytes free][the first PGS_TOO_BIG_QUOTE bytes of the offending datagram]:
+ * from the datagram's destination (the VIP) back to its sender, out where it came from (old_eth
+ * is the datagram's Ethernet header). Returns 0, or -1 when the frame is not that shape. */
+static __always_inline int pgs_too_big_fill(void *data, void *data_end, const struct ethhdr *old_eth, __u32 mtu)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct icmphdr *icmp = (void *)(ip + 1);
+	struct iphdr *in = (void *)icmp + PGS_ICMP_HLEN;
+	__s64 sum;
+
+	if ((void *)in + PGS_TOO_BIG_QUOTE > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, old_eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, old_eth->h_dest, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	*(__u16 *)ip = bpf_htons(0x45c0); /* version 4, 5 words, TOS internetwork control as Linux's errors */
+	ip->tot_len = bpf_htons(PGS_TOO_BIG_LEN);
+	ip->id = 0;
+	ip->frag_off = 0;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_ICMP;
+	ip->check = 0;
+	ip->saddr = in->daddr;
+	ip->daddr = in->saddr;
+	icmp->type = ICMP_DEST_UNREACH;
+	icmp->code = ICMP_FRAG_NEEDED;
+	icmp->checksum = 0;
+	icmp->unused = 0;
+	icmp->mtu = bpf_htons((__u16)mtu);
+	sum = bpf_csum_diff(0, 0, (void *)icmp, PGS_ICMP_HLEN + PGS_TOO_BIG_QUOTE, 0);
+	if (sum < 0)
+		return -1;
+	icmp->checksum = (__u16)~csum_fold((__u32)sum);
+	sum = bpf_csum_diff(0, 0, (void *)ip, sizeof(*ip), 0);
+	if (sum < 0)
+		return -1;
+	ip->check = (__u16)~csum_fold((__u32)sum);
+	return 0;
+}
+
+/* The MTU of the route from src to dst (as bpf_fib_lookup judges it, route metric or device), or 0
+ * when there is no route. ctx: the XDP or TC context. */
+static __always_inline __u32 pgs_path_mtu(void *ctx, __u32 src, __u32 dst, __u32 ifindex)
+{
+	struct bpf_fib_lookup fib = {
+		.family = 2, /* AF_INET */
+		.l4_protocol = IPPROTO_TCP,
+		.tot_len = 0xffff, /* larger than any MTU: the lookup stops at the MTU check and names it */
+		.ipv4_src = src,
+		.ipv4_dst = dst,
+		.ifindex = ifindex,
+	};
+
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return fib.mtu_result;
+	return 0;
+}
+
+/* Lower the MSS option of a SYN or SYN-ACK to max_mss in place. Returns the difference to apply to
+ * the TCP checksum (0: unchanged, no option, or already below). */
+static __always_inline __u32 pgs_mss_clamp(struct tcphdr *tcp, void *data_end, __u32 max_mss)
+{
+	__u8 *end = (__u8 *)tcp + tcp->doff * 4, *opt = (__u8 *)(tcp + 1);
+	__u16 old_w, new_w;
+	__u32 i, mss, off;
+
+	for (i = 0; i < PGS_TCPOPT_MAX_STEPS; i++) {
+		if (opt + 1 > end || (void *)(opt + 1) > data_end || opt[0] == 0 /* end of options */)
+			return 0;
+		if (opt[0] == 1) { /* NOP */
+			opt++;
+			continue;
+		}
+		if ((void *)(opt + 2) > data_end || opt[1] < 2)
+			return 0;
+		if (opt[0] == PGS_TCPOPT_MSS)
+			break;
+		opt += opt[1];
+	}
+	if (i == PGS_TCPOPT_MAX_STEPS || opt[1] != 4 || opt + 4 > end || (void *)(opt + 4) > data_end)
+		return 0;
+	mss = (__u32)opt[2] << 8 | opt[3];
+	if (mss <= max_mss)
+		return 0;
+	off = (__u32)(opt + 2 - (__u8 *)tcp);
+	/* The checksum sums 16-bit words from the header's start: a value at an odd offset straddles
+	 * two of them and counts byte-swapped. */
+	__builtin_memcpy(&old_w, opt + 2, 2);
+	opt[2] = (__u8)(max_mss >> 8);
+	opt[3] = (__u8)max_mss;
+	__builtin_memcpy(&new_w, opt + 2, 2);
+	if (off & 1) {
+		old_w = __builtin_bswap16(old_w);
+		new_w = __builtin_bswap16(new_w);
+	}
+	return csum_diff16(0, old_w, new_w);
+}
+
+/* The MSS a SYN or SYN-ACK may announce: its sender's peer sends back along the path from us to the
+ * sender, so the MTU of that path, less the headers. 0: no clamp. */
+static __always_inline __u32 pgs_mss_limit(void *ctx, const struct iphdr *ip, __u32 ifindex)
+{
+	__u32 mtu = pgs_path_mtu(ctx, ip->daddr, ip->saddr, ifindex);
+
+	return mtu >= PGS_MIN_MTU ? mtu - PGS_MSS_OVERHEAD : 0;
+}
+
+#endif
