@@ -115,8 +115,8 @@ static __always_inline int tc_shape(struct __sk_buff *skb, struct pgs_pkt *p, co
 
 /* Resolve the next hop of the translated packet (unless the flow has it cached): 0 with plan->hop
  * set, 1 when the kernel has no neighbour yet (*ifindex: where redirect_neigh resolves it), 2 when
- * the packet is too big for the route or device (*mtu), -1. tot_len: the IP length of a packet that
- * is not GSO (route MTU checked), 0 for GSO (the device checks each segment). */
+ * the packet (or a GSO packet's segment) is too big for the route or device (*mtu), -1. tot_len:
+ * the IP length to check. */
 static __always_inline int tc_resolve(struct __sk_buff *skb, struct pgs_plan *plan, __u16 tot_len, __u32 *ifindex,
 				      __u32 *mtu)
 {
@@ -165,10 +165,13 @@ static __always_inline int verdict(__u32 reason)
 	return drop ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
-/* The IP length of a packet that is not GSO (its size is its own), 0 for GSO. */
-static __always_inline __u16 tc_tot_len(const struct __sk_buff *skb, const struct iphdr *ip)
+/* The IP length the route's MTU is checked against: the packet's, or for GSO each segment's
+ * (gso_size of payload behind the headers). */
+static __always_inline __u16 tc_seg_len(const struct __sk_buff *skb, const struct pgs_pkt *p)
 {
-	return skb->gso_size ? 0 : bpf_ntohs(ip->tot_len);
+	if (skb->gso_size)
+		return (__u16)(skb->gso_size + p->ip->ihl * 4 + p->tcp->doff * 4);
+	return bpf_ntohs(p->ip->tot_len);
 }
 
 /* An ICMP error about a steered flow: translated in place and sent to the flow's other side.
@@ -193,7 +196,7 @@ static __always_inline int tc_icmp(struct __sk_buff *skb)
 	}
 	plan.saddr = x.saddr;
 	plan.daddr = x.daddr;
-	hop = tc_resolve(skb, &plan, tc_tot_len(skb, x.ip), &ifindex, &mtu);
+	hop = tc_resolve(skb, &plan, bpf_ntohs(x.ip->tot_len), &ifindex, &mtu);
 	if (hop < 0 || hop == 2)
 		return verdict(PGS_R_DROP_FIB);
 	pgs_icmp_rewrite(&x);
@@ -209,9 +212,8 @@ static __always_inline int tc_icmp(struct __sk_buff *skb)
 }
 
 /* A datagram too big for its egress: turned into the fragmentation-needed error that answers it,
- * sent back out of the device it came in on. Nothing of the flow changes. (A packet the local
- * stack left CHECKSUM_PARTIAL keeps that state: a device that finishes it would rewrite the quoted
- * TCP checksum; veth, the case where such packets come from, passes it as is.) */
+ * sent back out of the device it came in on (a GSO packet stops being one when cut: it quotes its
+ * first segment's headers). Nothing of the flow changes. */
 static __always_inline int tc_too_big(struct __sk_buff *skb, __u32 mtu)
 {
 	struct ethhdr eth;
@@ -226,7 +228,7 @@ static __always_inline int tc_too_big(struct __sk_buff *skb, __u32 mtu)
 		return TC_ACT_SHOT;
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
-	if (pgs_too_big_fill(data, data_end, &eth, mtu))
+	if (pgs_too_big_fill(data, data_end, &eth, mtu, 1))
 		return TC_ACT_SHOT;
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -265,7 +267,7 @@ int pgs_tc(struct __sk_buff *skb)
 		return bpf_redirect(skb->ifindex, 0);
 	}
 
-	hop = tc_resolve(skb, &plan, tc_tot_len(skb, p.ip), &ifindex, &mtu);
+	hop = tc_resolve(skb, &plan, tc_seg_len(skb, &p), &ifindex, &mtu);
 	if (hop == 2)
 		return tc_too_big(skb, mtu);
 	if (hop < 0)

@@ -168,7 +168,7 @@ static __always_inline int xdp_too_big(struct xdp_md *ctx, __u32 mtu)
 		return XDP_DROP;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	if (pgs_too_big_fill(data, data_end, &eth, mtu))
+	if (pgs_too_big_fill(data, data_end, &eth, mtu, 0))
 		return XDP_DROP;
 	return XDP_TX;
 }

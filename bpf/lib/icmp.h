@@ -181,11 +181,40 @@ static __always_inline void pgs_icmp_rewrite(struct pgs_icmp_xlat *x)
 	x->ip->daddr = x->daddr;
 }
 
+/* A TC packet the local stack left CHECKSUM_PARTIAL stays so when cut into an error (no helper
+ * clears it): whoever finishes it on the way computes the quoted TCP segment's checksum over the
+ * quoted bytes, which would break the ICMP checksum. Set the quoted TCP checksum to the one value
+ * that computation leaves unchanged, C = ~(X + C) with X the sum of the rest (C is half of ~X in
+ * one's complement: a right rotation), before the ICMP checksum covers it. On any other packet this
+ * only changes a checksum the receiver cannot verify on a cut segment anyway. */
+static __always_inline int quote_partial_safe(struct iphdr *in, void *data_end)
+{
+	__u8 *check = (__u8 *)in + in->ihl * 4 + PGS_TCP_CHECK_END - 2;
+	__u16 c;
+	__s64 sum;
+
+	if (in->ihl * 4 + PGS_TCP_CHECK_END > PGS_TOO_BIG_QUOTE || (void *)(check + 2) > data_end)
+		return 0; /* not quoted: nothing to keep stable */
+	check[0] = check[1] = 0;
+	/* The quoted IP header sums to 0 (its checksum holds): the whole quote sums as its TCP part. */
+	sum = bpf_csum_diff(0, 0, (void *)in, PGS_TOO_BIG_QUOTE, 0);
+	if (sum < 0)
+		return -1;
+	c = (__u16)~csum_fold((__u32)sum);
+	c = (__u16)(c >> 1 | c << 15);
+	if (!c)
+		c = 0xffff; /* a finished checksum of 0 is written as 0xffff */
+	__builtin_memcpy(check, &c, 2);
+	return 0;
+}
+
 /* Fill in a fragmentation-needed error (RFC 1191) in a frame the entry point has shaped as
  * [14 bytes Ethernet][28 bytes free][the first PGS_TOO_BIG_QUOTE bytes of the offending datagram]:
  * from the datagram's destination (the VIP) back to its sender, out where it came from (old_eth
- * is the datagram's Ethernet header). Returns 0, or -1 when the frame is not that shape. */
-static __always_inline int pgs_too_big_fill(void *data, void *data_end, const struct ethhdr *old_eth, __u32 mtu)
+ * is the datagram's Ethernet header). partial_safe: see quote_partial_safe. Returns 0, or -1 when
+ * the frame is not that shape. */
+static __always_inline int pgs_too_big_fill(void *data, void *data_end, const struct ethhdr *old_eth, __u32 mtu,
+					    int partial_safe)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
@@ -212,6 +241,8 @@ static __always_inline int pgs_too_big_fill(void *data, void *data_end, const st
 	icmp->checksum = 0;
 	icmp->unused = 0;
 	icmp->mtu = bpf_htons((__u16)mtu);
+	if (partial_safe && quote_partial_safe(in, data_end))
+		return -1;
 	sum = bpf_csum_diff(0, 0, (void *)icmp, PGS_ICMP_HLEN + PGS_TOO_BIG_QUOTE, 0);
 	if (sum < 0)
 		return -1;

@@ -257,6 +257,28 @@ static void icmp_forged_changes_nothing(void)
 	fwd(40203, F_ACK | F_PSH, 10, "the flow still forwards");
 }
 
+/* What a device finishing a CHECKSUM_PARTIAL packet does to our frag-needed built from one at TC:
+ * the quoted TCP checksum computed over the quoted TCP bytes. The TC program leaves a value there
+ * that this computation does not change, so the ICMP checksum holds either way: returns 1 if so.
+ * Then want gets that value too (its ICMP checksum recomputed), for the byte comparison. */
+static int quote_stable_under_partial(const uint8_t *buf, uint8_t *want)
+{
+	const pkt_iphdr *in = (const pkt_iphdr *)(buf + sizeof(struct ethhdr) + 20 + sizeof(pkt_icmphdr));
+	const pkt_iphdr *outer = (const pkt_iphdr *)(buf + sizeof(struct ethhdr));
+	const uint8_t *tcp = (const uint8_t *)in + in->ihl * 4u, *end = (const uint8_t *)outer + ntohs(outer->tot_len);
+	pkt_icmphdr *wic = (pkt_icmphdr *)(want + sizeof(struct ethhdr) + 20);
+	uint16_t c = csum_finish(csum_add_bytes(0, tcp, (size_t)(end - tcp)));
+
+	if (!c)
+		c = 0xffff;
+	if (c != (uint16_t)(tcp[16] << 8 | tcp[17]))
+		return 0;
+	memcpy((uint8_t *)wic + (tcp + 16 - (const uint8_t *)(buf + sizeof(struct ethhdr) + 20)), tcp + 16, 2);
+	wic->check = 0;
+	wic->check = htons(csum_finish(csum_add_bytes(0, wic, (size_t)(end - (const uint8_t *)(buf + sizeof(struct ethhdr) + 20)))));
+	return 1;
+}
+
 /* A backend reply too big for the route to the client: answered with frag-needed from the VIP to
  * the backend, quoting the reply as it came; nothing forwarded, the flow unchanged. Then a client
  * segment too big for the route to the backend, the same way back to the client. */
@@ -282,6 +304,8 @@ static void too_big_answered_with_frag_needed(void)
 	icmp_tos_control(want);
 	if (o == O_TX) {
 		icmp_csums_ok(out, out_len, "frag-needed to the backend");
+		if (cur == P_TC)
+			CHECK(quote_stable_under_partial(out, want), "TC: the quoted TCP checksum must survive a device finishing it");
 		CHECK(out_len == wlen && !memcmp(out, want, wlen), "frag-needed from the VIP to the backend quoting 68 bytes");
 	}
 	rev(40204, F_ACK | F_PSH, 100, "a reply that fits");
@@ -298,6 +322,8 @@ static void too_big_answered_with_frag_needed(void)
 	icmp_tos_control(want);
 	if (o == O_TX) {
 		icmp_csums_ok(out, out_len, "frag-needed to the client");
+		if (cur == P_TC)
+			CHECK(quote_stable_under_partial(out, want), "TC: the quoted TCP checksum must survive a device finishing it");
 		CHECK(out_len == wlen && !memcmp(out, want, wlen), "frag-needed from the VIP to the client quoting 68 bytes");
 	}
 	sh("ip route del 10.9.0.5/32 dev t0");
