@@ -270,8 +270,11 @@ int pgs_tc(struct __sk_buff *skb)
 	hop = tc_resolve(skb, &plan, tc_seg_len(skb, &p), &ifindex, &mtu);
 	if (hop == 2)
 		return tc_too_big(skb, mtu);
-	if (hop < 0)
+	if (hop < 0) {
+		if (plan.kind == PGS_K_NEW)
+			pgs_server_unroutable(plan.slot, plan.now);
 		return verdict(PGS_R_DROP_FIB);
+	}
 	r = pgs_commit(&p, &plan);
 	if (r >= 0)
 		return verdict(r);

@@ -222,8 +222,11 @@ int pgs_xdp(struct xdp_md *ctx)
 			return verdict(PGS_R_PASS_PUNT);
 		if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 			return xdp_too_big(ctx, fib.mtu_result);
-		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+			if (plan.kind == PGS_K_NEW)
+				pgs_server_unroutable(plan.slot, plan.now);
 			return verdict(PGS_R_DROP_FIB);
+		}
 		hop_resolved(&plan, &fib);
 	} else if ((mtu = xdp_too_big_for(ctx, plan.hop.ifindex))) {
 		return xdp_too_big(ctx, mtu);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include "hostaddr.h"
 
 #define MAX_TOKENS 32
 
@@ -990,6 +991,29 @@ static int parse_line(struct parser *p, char *line)
 	}
 }
 
+/* A server at a steered address (a service's bind address or the VRRP VIP) would have its own
+ * connections steered back to the pool: refused at the server's line. */
+static void server_at_vip(struct parser *p)
+{
+	struct config *c = p->cfg;
+	char a[INET_ADDRSTRLEN];
+	int i, j, k;
+
+	for (i = 0; i < c->nservices; i++)
+		for (j = 0; j < c->services[i].nservers; j++) {
+			struct cfg_server *srv = &c->services[i].servers[j];
+			int vip = c->vrrp.enabled && srv->addr == c->vrrp.vip;
+
+			for (k = 0; k < c->nservices && !vip; k++)
+				vip = srv->addr == c->services[k].vip;
+			if (!vip)
+				continue;
+			p->line = srv->line;
+			inet_ntop(AF_INET, &srv->addr, a, sizeof(a));
+			fail(p, "server %s: %s is the VIP: pgsteer steers that address, a server must be another host", srv->name, a);
+		}
+}
+
 /* Whole-file rules, reported at the line that introduced the offending part; all of them. */
 static void validate(struct parser *p)
 {
@@ -1016,6 +1040,7 @@ static void validate(struct parser *p)
 			if (s->vip && c->services[j].vip == s->vip && c->services[j].port == s->port)
 				fail(p, "service %s binds the same address as service %s", s->name, c->services[j].name);
 	}
+	server_at_vip(p);
 	if (c->vrrp.enabled) {
 		p->line = c->vrrp.line;
 		if (!c->vrrp.vrid)
@@ -1058,6 +1083,35 @@ int config_parse(const char *text, const char *name, struct config *cfg, char *e
 	return p.nerr ? -EINVAL : r;
 }
 
+/* The rule that depends on the host the file is loaded on: a server at one of its own addresses
+ * cannot be forwarded to (the datapath's route lookup finds no next hop for it, every connection
+ * would be dropped while its health check passes). */
+static int servers_not_local(const struct config *c, const char *path, char *err, size_t errlen)
+{
+	char a[INET_ADDRSTRLEN];
+	int i, j, r;
+
+	for (i = 0; i < c->nservices; i++)
+		for (j = 0; j < c->services[i].nservers; j++) {
+			const struct cfg_server *srv = &c->services[i].servers[j];
+
+			r = host_addr_is_local(srv->addr);
+			if (r < 0) {
+				snprintf(err, errlen, "%s: listing this host's addresses: %s", path, strerror(-r));
+				return r;
+			}
+			if (!r)
+				continue;
+			inet_ntop(AF_INET, &srv->addr, a, sizeof(a));
+			snprintf(err, errlen,
+				 "%s:%d: server %s: %s is an address of this host: the datapath forwards to other hosts only "
+				 "(run PgBouncer on another host, or reach it by another address)",
+				 path, srv->line, srv->name, a);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -1098,6 +1152,8 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	}
 	r = config_parse(text ? text : "", path, cfg, err, errlen);
 	free(text);
+	if (!r)
+		r = servers_not_local(cfg, path, err, errlen);
 	if (!r && !realpath(path, cfg->path))
 		snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	return r;

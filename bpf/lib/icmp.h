@@ -321,4 +321,15 @@ static __always_inline __u32 pgs_mss_limit(void *ctx, const struct iphdr *ip, __
 	return mtu >= PGS_MIN_MTU ? mtu - PGS_MSS_OVERHEAD : 0;
 }
 
+/* A new connection whose server has no route from here (an address of this host, a route gone):
+ * the server leaves selection as if it had refused the SYN, until a passing check brings it back,
+ * so the client's retransmission goes to another server instead of the same hole. */
+static __always_inline void pgs_server_unroutable(__u32 slot, __u64 now)
+{
+	__u64 *passive = bpf_map_lookup_elem(&pgs_passive, &slot);
+
+	if (passive)
+		*passive = now;
+}
+
 #endif

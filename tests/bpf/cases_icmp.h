@@ -423,11 +423,34 @@ static void mss_clamped_to_the_path_back(void)
 		CHECK_EQ(mss_of(out), 1460);
 }
 
+/* A server with no route from here (10.99.0.1: the namespace has no route there) takes no flow and
+ * leaves selection like one that refused the SYN: the client's retransmission goes elsewhere. */
+static void unroutable_server_leaves_selection(void)
+{
+	uint8_t in[PKT_MAX];
+	uint64_t passive = 0;
+	struct pgs_flow f;
+	uint32_t slot = 0;
+
+	reset();
+	set_server(0, IP(10, 99, 0, 1), 6432, PGS_SRV_UP, 16);
+	set_service(2);
+	EXPECT_OUTCOME(run(in, client_pkt(in, 40210, F_SYN, 0)), O_DROP, "SYN toward an unroutable server");
+	CHECK_EQ(verdict(PGS_R_DROP_FIB), 1);
+	CHECK_EQ(state_of(40210), 0);
+	CHECK_EQ(total_opened(), 0);
+	bpf_map_lookup_elem(M.passive, &slot, &passive);
+	CHECK(passive != 0, "the unroutable server must leave selection");
+	f = fwd(40210, F_SYN, 0, "the client's retransmitted SYN");
+	CHECK_EQ(f.slot, 1);
+}
+
 #define ICMP_CASES                                         \
 	CASE(icmp_from_client_side_reaches_backend),       \
 	CASE(icmp_from_backend_side_reaches_client),       \
 	CASE(icmp_forged_changes_nothing),                 \
 	CASE(too_big_answered_with_frag_needed),           \
-	CASE(mss_clamped_to_the_path_back),
+	CASE(mss_clamped_to_the_path_back),               \
+	CASE(unroutable_server_leaves_selection),
 
 #endif

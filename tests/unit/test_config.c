@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <unistd.h>
 #include "harness.h"
 #include "config.h"
 
@@ -238,6 +239,10 @@ static void errors(void)
 		  "t.conf:3: pin-root: '/sys/fs/bpf/..' has a '..' component: write the path it means" },
 		{ "global\n    interface eth0\n    runtime-socket /run/../x.sock\n",
 		  "t.conf:3: runtime-socket: '/run/../x.sock' has a '..' component: write the path it means" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server s1 10.0.0.2:1\n    server s2 10.0.0.1:6432\n",
+		  "t.conf:6: server s2: 10.0.0.1 is the VIP: pgsteer steers that address, a server must be another host" },
+		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server s1 10.0.0.2:1\nservice b\n    bind 10.0.0.3:5433\n    server s 10.0.0.1:1\n",
+		  "t.conf:8: server s: 10.0.0.1 is the VIP: pgsteer steers that address, a server must be another host" },
 	};
 	size_t i;
 
@@ -371,6 +376,33 @@ static void admin_credentials(void)
 	CHECK(parse(text) < 0 && strstr(err, "t.conf:6: admin-credentials: expects the absolute path"), "none: %s", err);
 }
 
+/* A server at an address of the host the file is loaded on (loopback always is) is refused by
+ * config_load (pgsteerd -n, start, reload), at its line; config_parse alone knows no host. */
+static void local_server_refused_on_load(void)
+{
+	char path[] = "/tmp/pgsteer-conf-XXXXXX";
+	const char *text = "global\n    interface eth0\nservice a\n    bind 10.0.0.1:5432\n    server s1 10.0.0.2:1\n"
+			   "    server s2 127.0.0.1:6432\n";
+	int fd = mkstemp(path), r;
+
+	CHECK(fd >= 0, "mkstemp");
+	if (fd < 0)
+		return;
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text), "write");
+	close(fd);
+	CHECK_EQ(parse(text), 0);
+	r = config_load(path, &cfg, err, sizeof(err));
+	CHECK(r < 0, "a server on this host accepted");
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "%s:6: server s2: 127.0.0.1 is an address of this host: the datapath forwards "
+			 "to other hosts only (run PgBouncer on another host, or reach it by another address)", path);
+		CHECK_STR(err, want);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(full_example);
@@ -384,5 +416,6 @@ int main(void)
 	RUN(pg_words);
 	RUN(log_words);
 	RUN(admin_credentials);
+	RUN(local_server_refused_on_load);
 	return h_exit();
 }
