@@ -271,9 +271,13 @@ struct pgs_rflow_key {
 /* Index 0 of pgs_ctl: node-wide switches set by the controller. */
 struct pgs_ctl {
 	__u32 active;    /* 1 = this node steers (VRRP master, or no VRRP) */
-	__u32 _pad;
+	__u32 beat;      /* pgsteerd's heartbeat: CLOCK_MONOTONIC >> PGS_BEAT_SHIFT at its last tick; 0 = none
+			  * (stopped on purpose). Older than PGS_BEAT_TIMEOUT: the datapath stops steering. */
 	__u64 off_ns;    /* when steering last went off (bpf_ktime_get_ns clock); 0 = never */
 };
+
+#define PGS_BEAT_SHIFT 30   /* heartbeat unit: 2^30 ns, about 1.07 s */
+#define PGS_BEAT_TIMEOUT 10 /* units without a beat after which a node stops steering (about 11 s) */
 
 /* Load-time settings, set as .rodata before load. */
 struct pgs_cfg {

@@ -646,6 +646,11 @@ int datapath_set_active(struct datapath *dp, int active)
 	return maps_set_active(&dp->maps, active);
 }
 
+int datapath_set_beat(struct datapath *dp, uint32_t beat)
+{
+	return maps_set_beat(&dp->maps, beat);
+}
+
 int datapath_get_off_ns(struct datapath *dp, uint64_t *off_ns)
 {
 	return maps_get_off_ns(&dp->maps, off_ns);

@@ -43,6 +43,8 @@ int datapath_clear_passive(struct datapath *dp, uint32_t slot);
 int datapath_get_active(struct datapath *dp, int *active);
 int datapath_set_active(struct datapath *dp, int active);
 int datapath_get_off_ns(struct datapath *dp, uint64_t *off_ns);
+/* pgsteerd's heartbeat for the datapath (see struct pgs_ctl): guard.c's. */
+int datapath_set_beat(struct datapath *dp, uint32_t beat);
 /* Steering off on the datapath pinned under pin_root, without opening it: a process that cannot
  * hand over (failed restart in place) stops steering what nobody will advertise for. */
 int datapath_pinned_set_inactive(const char *pin_root);

@@ -206,6 +206,16 @@ int maps_set_active(const struct pgs_maps *m, int active)
 	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY) ? -errno : 0;
 }
 
+int maps_set_beat(const struct pgs_maps *m, uint32_t beat)
+{
+	struct pgs_ctl ctl = {};
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
+	ctl.beat = beat;
+	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY) ? -errno : 0;
+}
+
 int maps_get_off_ns(const struct pgs_maps *m, uint64_t *off_ns)
 {
 	struct pgs_ctl ctl;

@@ -39,6 +39,8 @@ int maps_read_verdicts(const struct pgs_maps *m, uint64_t out[PGS_R_MAX]);
 int maps_get_active(const struct pgs_maps *m, int *active);
 /* Steering on or off; turning it off records when (pgs_ctl.off_ns), kept across restarts. */
 int maps_set_active(const struct pgs_maps *m, int active);
+/* The controller's heartbeat (pgs_ctl.beat; 0: none, the datapath never times out). */
+int maps_set_beat(const struct pgs_maps *m, uint32_t beat);
 int maps_get_off_ns(const struct pgs_maps *m, uint64_t *off_ns);
 int maps_clear_passive(const struct pgs_maps *m, uint32_t slot);
 int maps_reset_slot(const struct pgs_maps *m, uint32_t slot); /* a new server in the slot: zero its counters */

@@ -19,6 +19,7 @@
 #include "dpsync.h"
 #include "fdlimit.h"
 #include "hooks.h"
+#include "guard.h"
 #include "log.h"
 #include "loop.h"
 #include "netlink.h"
@@ -85,30 +86,6 @@ void daemon_refresh(void *arg)
 	if (d->vrrp)
 		vrrp_fill(d->vrrp, &d->model);
 	alerter_fill(d->alerter, &d->model);
-}
-
-/* bpf_fib_lookup answers only for interfaces that forward (else every steered packet would be
- * dropped as drop_fib): the node routes the VIP's traffic, so it must forward on its interface. */
-static void enable_forwarding(const char *ifname)
-{
-	char path[PATH_MAX], v = '0';
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
-	f = fopen(path, "r+");
-	if (!f) {
-		log_warn("cannot read %s", path);
-		return;
-	}
-	if (fread(&v, 1, 1, f) == 1 && v == '1') {
-		fclose(f);
-		return;
-	}
-	rewind(f);
-	if (fputs("1\n", f) < 0 || fclose(f))
-		log_warnx("cannot enable forwarding on %s (%s): steered packets will be dropped (drop_fib)", ifname, path);
-	else
-		log_info("enabled net.ipv4.conf.%s.forwarding: the datapath's route lookups need it", ifname);
 }
 
 /* --- timers and signals --------------------------------------------------------------------- */
@@ -346,10 +323,15 @@ int main(int argc, char **argv)
 	if (resume && d.cfg.vrrp.enabled)
 		start_vrrp(&d, 1);
 
-	enable_forwarding(d.cfg.interface);
+	/* bpf_fib_lookup answers only on an interface that forwards (else every steered packet would be
+	 * dropped as drop_fib): the node routes the VIP's traffic. */
+	if (guard_forwarding(d.cfg.interface) == 1)
+		log_info("enabled net.ipv4.conf.%s.forwarding: the datapath's route lookups need it", d.cfg.interface);
 	r = datapath_open(&d.dp, &d.cfg, err, sizeof(err));
 	if (r)
 		fatalx("%s", err);
+	if (guard_start(d.dp, d.cfg.interface))
+		fatalx("registering the guard's hooks");
 	log_info("datapath attached to %s (%s), pinned under %s", d.cfg.interface, attach_name(d.cfg.attach), d.cfg.pin_root);
 	if (d.vrrp) {
 		set_steering(&d, d.want_steering);

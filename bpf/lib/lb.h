@@ -16,6 +16,7 @@
 #include "pgproto.h"
 #include "policy.h"
 #include "nexthop.h"
+#include "beat.h"
 
 const volatile struct pgs_cfg pgs_cfg = { .snat_min = 10000, .snat_max = 32767 };
 
@@ -92,7 +93,7 @@ static __always_inline int pgs_active(void)
 	__u32 zero = 0;
 	struct pgs_ctl *ctl = bpf_map_lookup_elem(&pgs_ctl, &zero);
 
-	return ctl && ctl->active;
+	return ctl && ctl->active && !pgs_beat_stale(ctl);
 }
 
 /* The server in a slot if it may take new connections: UP, weight above 0, not passive-down. */

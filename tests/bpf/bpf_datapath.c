@@ -1520,6 +1520,7 @@ static void slot_reuse_starts_from_zero(void)
 	CHECK_EQ(conns(0).opened, 1);
 }
 #include "cases_icmp.h"
+#include "cases_guard.h"
 
 /* Item 6: XDP sends a frame itself only back out of its own device or to a device in its
  * pgs_tx_ports (the controller puts there the device XDP is attached to); for any other the packet goes on
@@ -1804,6 +1805,7 @@ static const struct {
 	CASE(hint_forged_close_changes_nothing),
 	CASE(hint_none_close_untrusted),
 	ICMP_CASES
+	GUARD_CASES
 };
 
 int main(void)
