@@ -852,7 +852,7 @@ static void test_alerter_new_config(void)
 	snprintf(text, sizeof(text),
 		 "global\n    interface lo\n    state-dir %s\n    node-name lb1\n"
 		 "    alert slack webhook-file %s\n    alert flow-table 80%%\n\n"
-		 "service pgsql\n    bind 127.0.0.1:5432\n    check tcp inter 2s fall 3 rise 2 timeout 1s\n"
+		 "service pgsql\n    bind 127.0.0.100:5432\n    check tcp inter 2s fall 3 rise 2 timeout 1s\n"
 		 "    server pgb1 127.0.0.1:6432\n    server pgb2 127.0.0.1:6433\n",
 		 tmpdir, hook);
 	CHECK(config_parse(text, "test", &cfg, err, sizeof(err)) == 0, "config: %s", err);
@@ -908,7 +908,7 @@ static void test_monitor_reads_pgsteerd_csv(void)
 	static struct model m;
 	static const char text[] =
 		"global\n    interface lo\n\n"
-		"service pgsql\n    bind 127.0.0.1:5432\n    check tcp inter 2s fall 3 rise 2 timeout 1s\n"
+		"service pgsql\n    bind 127.0.0.100:5432\n    check tcp inter 2s fall 3 rise 2 timeout 1s\n"
 		"    server pgb1 127.0.0.1:6432\n    server pgb2 127.0.0.1:6433\n    server pgb3 127.0.0.1:6434\n";
 	struct monitor_row rows[8];
 	char err[256], *buf = NULL;

@@ -475,7 +475,7 @@ static void csv_rows_match_real_haproxy(void)
 		"global\n"
 		"    interface lo\n"
 		"service be_pgb\n"
-		"    bind 127.0.0.1:5432\n"
+		"    bind 127.0.0.100:5432\n"
 		"    check tcp inter 1s fall 3 rise 2\n"
 		"    server pgb1 127.0.0.1:18601\n"
 		"    server pgb2 127.0.0.1:18602 disabled\n"

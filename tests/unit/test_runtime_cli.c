@@ -16,7 +16,7 @@
 #include "log.h"
 #include "runtime.h"
 
-static const char conf[] = "global\n    interface lo\nservice pgsql\n    bind 127.0.0.1:5432\n"
+static const char conf[] = "global\n    interface lo\nservice pgsql\n    bind 127.0.0.100:5432\n"
 			   "    server pgb1 127.0.0.1:6432\n";
 
 /* connect() to path as uid/gid 65534 with gid as its only supplementary group: 0 or the errno. */

@@ -69,7 +69,7 @@ static void from_config(void)
 
 	snprintf(path, sizeof(path), "/tmp/pgsteer-test-users.%d", (int)getpid());
 	snprintf(conf, sizeof(conf),
-		 "global\n    interface lo\n    stats auth-file %s\nservice s\n    bind 127.0.0.1:5432\n"
+		 "global\n    interface lo\n    stats auth-file %s\nservice s\n    bind 127.0.0.100:5432\n"
 		 "    server a 127.0.0.1:6432\n", path);
 	CHECK(config_parse(conf, "c.conf", &cfg, err, sizeof(err)) == 0, "%s", err);
 	strcpy(cfg.path, "c.conf");
