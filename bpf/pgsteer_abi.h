@@ -284,7 +284,6 @@ struct pgs_cfg {
 	__u16 snat_min;  /* host order */
 	__u16 snat_max;
 	__u32 fallback;  /* TC program behind XDP: only finishes what XDP punted, counts nothing else */
-	__u32 generic;   /* XDP attached in generic (skb) mode: GSO packets, no MTU check in lookups */
 	__u32 _pad;
 };
 

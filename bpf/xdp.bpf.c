@@ -37,8 +37,7 @@ static __always_inline int xdp_fib(struct xdp_md *ctx, const struct pgs_pkt *p, 
 	fib->family = AF_INET;
 	fib->tos = p->ip->tos;
 	fib->l4_protocol = IPPROTO_TCP;
-	/* Generic XDP sees GSO packets: an MTU check would refuse them. */
-	fib->tot_len = pgs_cfg.generic ? 0 : bpf_ntohs(p->ip->tot_len);
+	fib->tot_len = bpf_ntohs(p->ip->tot_len); /* native XDP: one frame, never GSO */
 	fib->ipv4_src = plan->saddr;
 	fib->ipv4_dst = plan->daddr;
 	fib->ifindex = ctx->ingress_ifindex;
@@ -174,13 +173,11 @@ static __always_inline int xdp_too_big(struct xdp_md *ctx, __u32 mtu)
 }
 
 /* The egress device's MTU, for a next hop taken from the flow's cache (the FIB lookup checks it
- * otherwise): 0 when the frame fits. Generic XDP sees GSO packets, which always exceed it. */
+ * otherwise): 0 when the frame fits. */
 static __always_inline __u32 xdp_too_big_for(struct xdp_md *ctx, __u32 ifindex)
 {
 	__u32 mtu = 0;
 
-	if (pgs_cfg.generic)
-		return 0;
 	return bpf_check_mtu(ctx, ifindex, &mtu, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED ? mtu : 0;
 }
 
@@ -240,7 +237,7 @@ int pgs_xdp(struct xdp_md *ctx)
 
 	if (plan.shape.kind && xdp_shape(ctx, &p, &plan.shape, 0))
 		return verdict(PGS_R_DROP_MALFORMED);
-	if (p.flags & PGS_TCP_SYN && !pgs_cfg.generic) {
+	if (p.flags & PGS_TCP_SYN) {
 		__u32 mss = pgs_mss_limit(ctx, p.ip, ctx->ingress_ifindex);
 
 		if (mss)

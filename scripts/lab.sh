@@ -58,7 +58,7 @@ up_preflight() {
   for s in "${LAB_SERVICES[@]}"; do
     if pid=$(svc_pid "$s"); then die "$s from an earlier lab still runs (pid $pid); run scripts/lab.sh down first"; fi
   done
-  case ${ATTACH:-xdp} in xdp|tc|xdp-generic) ;; *) die "ATTACH must be xdp or tc (got '$ATTACH')" ;; esac
+  case ${ATTACH:-xdp} in xdp|tc) ;; *) die "ATTACH must be xdp or tc (got '$ATTACH')" ;; esac
   [ "${LAB_NO_LB:-0}" = 1 ] || lb_check_built
 }
 

@@ -157,7 +157,7 @@ int config_duration(const char *s, uint64_t *ms)
 
 const char *attach_name(enum attach_mode m)
 {
-	return m == ATTACH_TC ? "tc" : m == ATTACH_XDP_GENERIC ? "xdp-generic" : "xdp";
+	return m == ATTACH_TC ? "tc" : "xdp";
 }
 
 const char *check_name(enum check_type t)
@@ -370,15 +370,20 @@ static int parse_global(struct parser *p, int argc, char **argv)
 	}
 	if (!strcmp(kw, "attach")) {
 		if (argc != 2)
-			return fail(p, "attach: expects xdp, tc or xdp-generic");
+			return fail(p, "attach: expects xdp or tc");
 		if (!strcmp(argv[1], "xdp"))
 			c->attach = ATTACH_XDP;
 		else if (!strcmp(argv[1], "tc"))
 			c->attach = ATTACH_TC;
 		else if (!strcmp(argv[1], "xdp-generic"))
-			c->attach = ATTACH_XDP_GENERIC;
+			/* Generic XDP hands over skbs whose TCP checksum is CHECKSUM_PARTIAL (the field holds only
+			 * the pseudo-header's sum, the device finishes it): an XDP program has no skb helpers to
+			 * rewrite such a packet correctly, and receivers that trust the offload never notice. */
+			return fail(p, "attach: xdp-generic is refused: generic XDP gives the program packets whose TCP "
+				       "checksum the device finishes later (CHECKSUM_PARTIAL), which XDP cannot rewrite "
+				       "correctly; use tc on a device without native XDP (it is also faster than generic XDP)");
 		else
-			return fail(p, "attach: unknown mode '%s' (xdp, tc or xdp-generic)", argv[1]);
+			return fail(p, "attach: unknown mode '%s' (xdp or tc)", argv[1]);
 		return 0;
 	}
 	if (!strcmp(kw, "pin-root")) {

@@ -14,7 +14,7 @@
 #define CFG_SYNC_KEY_DEFAULT "/etc/pgsteer/sync.key"
 #define CFG_SYNC_PORT_DEFAULT 8848 /* IPVS sync daemon's port */
 
-enum attach_mode { ATTACH_XDP, ATTACH_TC, ATTACH_XDP_GENERIC };
+enum attach_mode { ATTACH_XDP, ATTACH_TC };
 enum check_type { CHECK_NONE, CHECK_TCP, CHECK_PGSQL, CHECK_LOGIN };
 
 /* Which IPv4 VRRPv3 checksum adverts carry (all three are accepted on receive). */

@@ -183,7 +183,6 @@ static void set_rodata(struct pgs_cfg *rc, const struct config *cfg, int fallbac
 	rc->snat_min = cfg->snat_min;
 	rc->snat_max = cfg->snat_max;
 	rc->fallback = (uint32_t)fallback;
-	rc->generic = cfg->attach == ATTACH_XDP_GENERIC;
 }
 
 static int size_flow_maps(struct bpf_map *flows, struct bpf_map *rflows, const struct config *cfg)
@@ -199,7 +198,7 @@ static void link_path(char *buf, size_t len, const char *root)
 }
 
 /* Attach XDP through a pinned link: an existing link on the same interface gets the new program
- * atomically; otherwise a new link is created, in native mode unless generic was asked for. */
+ * atomically; otherwise a new link is created, in native mode. */
 static int attach_xdp(struct datapath *dp, const struct config *cfg, char *err, size_t errlen)
 {
 	int prog = bpf_program__fd(dp->xdp->progs.pgs_xdp), fd, r;
@@ -222,7 +221,7 @@ static int attach_xdp(struct datapath *dp, const struct config *cfg, char *err, 
 	}
 	{
 		LIBBPF_OPTS(bpf_link_create_opts, lo,
-			    .flags = cfg->attach == ATTACH_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+			    .flags = XDP_FLAGS_DRV_MODE);
 
 		fd = bpf_link_create(prog, dp->ifindex, BPF_XDP, &lo);
 	}

@@ -27,7 +27,7 @@ lbconf() {
     *) die "usage: lbconf.sh lb1|lb2 (got '$node')" ;;
   esac
   [ "${PREEMPT:-0}" = 1 ] && preempt=preempt
-  case ${ATTACH:-xdp} in xdp|tc|xdp-generic) ;; *) die "ATTACH must be xdp or tc (got '$ATTACH')" ;; esac
+  case ${ATTACH:-xdp} in xdp|tc) ;; *) die "ATTACH must be xdp or tc (got '$ATTACH')" ;; esac
   for item in $LAB_PGB_INSTANCES; do
     pgb=${item%%:*}
     servers+="$pgb=${LAB_ADDR[pgb]}:${item#*:} "

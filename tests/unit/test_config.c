@@ -183,7 +183,11 @@ static void errors(void)
 		const char *text;
 		const char *msg;
 	} t[] = {
-		{ "global\n    interface eth0\n    attach dpdk\n", "t.conf:3: attach: unknown mode 'dpdk' (xdp, tc or xdp-generic)" },
+		{ "global\n    interface eth0\n    attach dpdk\n", "t.conf:3: attach: unknown mode 'dpdk' (xdp or tc)" },
+		{ "global\n    interface eth0\n    attach xdp-generic\n",
+		  "t.conf:3: attach: xdp-generic is refused: generic XDP gives the program packets whose TCP checksum the "
+		  "device finishes later (CHECKSUM_PARTIAL), which XDP cannot rewrite correctly; use tc on a device without "
+		  "native XDP (it is also faster than generic XDP)" },
 		{ "global\n    interfac eth0\n", "t.conf:2: unknown keyword 'interfac' in section global (did you mean 'interface'?)" },
 		{ "    interface eth0\n", "t.conf:1: 'interface' outside a section (global, vrrp or service NAME)" },
 		{ "global\n    interface eth0\nservice a\n    bind 10.0.0.1\n", "t.conf:4: bind: '10.0.0.1' is not ADDRESS:PORT" },
