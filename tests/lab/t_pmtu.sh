@@ -26,7 +26,16 @@ trap 'pmtu_down; bg_cleanup' EXIT
 pmtu_down
 
 in_far() { nsenter --net="/run/netns/$FAR" -- env PGPASSWORD=app-secret "$@"; }
-verdict() { on lb1 pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["datapath"]["verdicts"][sys.argv[1]])' "$1"; }
+# A verdict counted by both load balancers together: whichever holds the VIP steers (a test before
+# this one may have left lb2 master for a while).
+verdict() {
+  local lb n=0 v
+  for lb in lb1 lb2; do
+    v=$(on "$lb" pgsteer status -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["datapath"]["verdicts"][sys.argv[1]])' "$1")
+    n=$((n + ${v:-0}))
+  done
+  echo "$n"
+}
 # The path MTU the PgBouncer host holds toward the VIP (empty: none learned).
 pgb_pmtu() { on pgb ip -o route get "$VIP" | sed -n 's/.* mtu \([0-9]*\).*/\1/p'; }
 
@@ -64,7 +73,7 @@ check big_result_across_smaller_router_hop [ "$bytes" = 1000001 ]
 check router_frag_needed_translated [ "$((fwd1 - fwd0))" -gt 0 ]
 check pgbouncer_host_learned_pmtu_1400 [ "$(pgb_pmtu)" = 1400 ]
 
-# 2. The load balancer's own route is the smaller one: pgsteer answers with frag-needed itself.
+# 2. The load balancers' own route is the smaller one: pgsteer answers with frag-needed itself.
 ip -n "$RTR" link set eth1 mtu 1500
 mkfifo "$SESS_DIR/pmtu-in"
 nsenter --net="/run/netns/$FAR" -- env PGPASSWORD=app-secret psql -h "$VIP" -U app -d app -X -At \
@@ -73,7 +82,7 @@ BG_PIDS+=($!)
 exec {fd}> "$SESS_DIR/pmtu-in"
 echo "select 'open';" >&$fd
 wait_until 10 grep -q open "$SESS_DIR/pmtu-out"
-ip -n "$(nsof lb1)" route replace "$FAR_NET" via "$RTR_ADDR" mtu lock 1300
+for lb in lb1 lb2; do ip -n "$(nsof "$lb")" route replace "$FAR_NET" via "$RTR_ADDR" mtu lock 1300; done
 big0=$(verdict icmp_too_big)
 t0=$(mono_ms)
 echo "$BIG;" >&$fd
