@@ -56,7 +56,7 @@ static const struct {
 	{ "three_errors", "global\n    interfce eth0\n    attach dpdk\nservice pgsql\n    bind 10.0.0.1:5432\n"
 			  "    server pgb1 10.0.0.5:6432 weight 999\n",
 	  "c.conf:2: unknown keyword 'interfce' in section global (did you mean 'interface'?)\n"
-	  "c.conf:3: attach: unknown mode 'dpdk' (xdp, tc or xdp-generic)\n"
+	  "c.conf:3: attach: unknown mode 'dpdk' (xdp or tc)\n"
 	  "c.conf:6: weight: '999' is not a number from 0 to 256" },
 	{ "errors_in_each_section", G "    stats 1.2.3:80\nvrrp\n    vrid 300\n    vip 10.0.0.1/24\n" S "    check sql\n",
 	  "c.conf:3: stats: '1.2.3' is not an IPv4 address\n"

@@ -45,7 +45,7 @@ static void runtime_emfile_does_not_spin(void)
 	int fd, spare, n;
 	ssize_t got;
 
-	CHECK(config_parse("global\n interface lo\nservice s\n bind 127.0.0.1:5432\n server a 127.0.0.1:6432\n", "t.conf",
+	CHECK(config_parse("global\n interface lo\nservice s\n bind 127.0.0.100:5432\n server a 127.0.0.1:6432\n", "t.conf",
 			   &cfg, err, sizeof(err)) == 0, "config: %s", err);
 	model_init(&m, &cfg, now_ms(), NULL);
 	l = loop_new();
