@@ -230,7 +230,7 @@ struct pgs_hop {
 struct pgs_slot_hop {
 	struct pgs_hop hop;
 	__u32 addr;      /* network order */
-	__u32 _pad;
+	__u32 mtu;       /* the route's MTU the lookup that resolved hop gave (bpf/lib/icmp.h checks it) */
 };
 
 /* Value of pgs_flows: everything needed to translate both directions. */
@@ -258,6 +258,10 @@ struct pgs_flow {
 	 * numbers of the side it acknowledges as that side sent them (a cookie flow's client ACK
 	 * translated to the backend's, seqxlate.h): what an RST from the other side must match. */
 	__u32 ack[2];
+	/* The route's MTU toward the client (hop[1] is learnt, not looked up) and the stamp
+	 * (PGS_HOP_SHIFT) it was looked up at: bpf/lib/icmp.h, for packets that might not fit. */
+	__u32 cmtu;
+	__u32 cmtu_stamp;
 };
 
 /* Key of pgs_rflows: a backend reply as it arrives (backend -> VIP:SNAT port). */

@@ -113,10 +113,10 @@ static __always_inline int tc_shape(struct __sk_buff *skb, struct pgs_pkt *p, co
 	return shape_repoint(p, (void *)(long)skb->data, (void *)(long)skb->data_end, thl);
 }
 
-/* Resolve the next hop of the translated packet (unless the flow has it cached): 0 with plan->hop
- * set, 1 when the kernel has no neighbour yet (*ifindex: where redirect_neigh resolves it), 2 when
- * the packet (or a GSO packet's segment) is too big for the route or device (*mtu), -1. tot_len:
- * the IP length to check. */
+/* Resolve the next hop of the translated packet (unless known without a lookup, nexthop.h): 0 with
+ * plan->hop set, 1 when the kernel has no neighbour yet (*ifindex: where redirect_neigh resolves
+ * it), 2 when the packet (or a GSO packet's segment) is too big for the route (*mtu; icmp.h checks a
+ * known hop), -1. tot_len: the IP length to check. */
 static __always_inline int tc_resolve(struct __sk_buff *skb, struct pgs_plan *plan, __u16 tot_len, __u32 *ifindex,
 				      __u32 *mtu)
 {
@@ -131,10 +131,8 @@ static __always_inline int tc_resolve(struct __sk_buff *skb, struct pgs_plan *pl
 	int rc;
 
 	if (hop_cached(plan)) {
-		*mtu = 0;
-		if (bpf_check_mtu(skb, plan->hop.ifindex, mtu, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED)
-			return 2;
-		return 0;
+		*mtu = pgs_too_big(skb, plan, tot_len); /* the lookup checks it otherwise */
+		return *mtu ? 2 : 0;
 	}
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {

@@ -172,15 +172,6 @@ static __always_inline int xdp_too_big(struct xdp_md *ctx, __u32 mtu)
 	return XDP_TX;
 }
 
-/* The egress device's MTU, for a next hop taken from the flow's cache (the FIB lookup checks it
- * otherwise): 0 when the frame fits. */
-static __always_inline __u32 xdp_too_big_for(struct xdp_md *ctx, __u32 ifindex)
-{
-	__u32 mtu = 0;
-
-	return bpf_check_mtu(ctx, ifindex, &mtu, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED ? mtu : 0;
-}
-
 SEC("xdp")
 int pgs_xdp(struct xdp_md *ctx)
 {
@@ -225,7 +216,7 @@ int pgs_xdp(struct xdp_md *ctx)
 			return verdict(PGS_R_DROP_FIB);
 		}
 		hop_resolved(&plan, &fib);
-	} else if ((mtu = xdp_too_big_for(ctx, plan.hop.ifindex))) {
+	} else if ((mtu = pgs_too_big(ctx, &plan, bpf_ntohs(p.ip->tot_len)))) { /* the lookup checked it otherwise */
 		return xdp_too_big(ctx, mtu);
 	}
 	if (!xdp_can_send(plan.hop.ifindex, ctx->ingress_ifindex))

@@ -9,6 +9,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "stats.h"
+#include "lb.h"
 
 #define PGS_ICMP_HLEN 8         /* type, code, checksum, 4 bytes of rest (the next-hop MTU) */
 #define PGS_ICMP_QUOTE_MIN 8    /* bytes of the offending datagram after its IP header (RFC 792) */
@@ -17,6 +18,7 @@
 #define PGS_TOO_BIG_LEN (sizeof(struct iphdr) + PGS_ICMP_HLEN + PGS_TOO_BIG_QUOTE)
 #define PGS_MSS_OVERHEAD 40     /* IPv4 and TCP headers without options */
 #define PGS_MIN_MTU 68          /* IPv4's minimum (RFC 791) */
+#define PGS_MTU_FLOOR 552       /* the smallest path MTU Linux learns (route/min_pmtu): smaller fits */
 #define PGS_TCPOPT_MSS 2
 
 /* The ICMP header (<linux/icmp.h> pulls in libc through <linux/if.h>). */
@@ -269,6 +271,41 @@ static __always_inline __u32 pgs_path_mtu(void *ctx, __u32 src, __u32 dst, __u32
 	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return fib.mtu_result;
 	return 0;
+}
+
+/* Whether the translated packet fits the route it leaves on: 0, or that route's MTU when it does
+ * not. len: its IP length (for GSO, each segment's). Toward a server the slot's next hop carries the
+ * MTU its lookup gave; a hop looked up for this packet was checked by that lookup. Toward a client
+ * the way back is learnt from the client's frames without a lookup, so the route's MTU is looked up
+ * (about once a second per flow, by a packet larger than PGS_MTU_FLOOR) and kept in the flow: the
+ * route to a client may shrink while its session lives (a locked route MTU, a learnt path MTU). */
+static __always_inline __u32 pgs_too_big(void *ctx, struct pgs_plan *plan, __u32 len)
+{
+	__u32 stamp = (__u32)(plan->now >> PGS_HOP_SHIFT), mtu = plan->mtu;
+	struct pgs_flow *f = plan->flow;
+	struct bpf_fib_lookup fib = {
+		.family = 2, /* AF_INET */
+		.l4_protocol = IPPROTO_TCP,
+		.tot_len = (__u16)len,
+		.ipv4_src = plan->saddr,
+		.ipv4_dst = plan->daddr,
+		.ifindex = plan->in_ifindex,
+	};
+	int rc;
+
+	if (!mtu && plan->kind == PGS_K_REV && f && len > PGS_MTU_FLOOR) {
+		if (f->cmtu_stamp == stamp && f->cmtu) {
+			mtu = f->cmtu;
+		} else {
+			rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+			if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
+				return 0; /* no route, no neighbour: the send decides */
+			mtu = fib.mtu_result;
+			f->cmtu = mtu;
+			f->cmtu_stamp = stamp;
+		}
+	}
+	return mtu && len > mtu ? mtu : 0;
 }
 
 /* Lower the MSS option of a SYN or SYN-ACK to max_mss in place. Returns the difference to apply to

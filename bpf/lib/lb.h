@@ -57,6 +57,7 @@ struct pgs_plan {
 	__u64 now;
 	struct pgs_hop hop;       /* the next hop the packet leaves through */
 	int hop_resolved;         /* hop was just resolved: cache it (nexthop.h) */
+	__u32 mtu;                /* MTU of the route hop came from, 0: not looked up (icmp.h) */
 	__u32 in_ifindex;         /* the device the packet came in on (set by the entry point) */
 	int suspect;              /* forwarded without touching the flow: outside its window or state */
 	struct pgs_shape shape;   /* the packet leaves reshaped (SYN cookies) when shape.kind is set */
@@ -67,7 +68,7 @@ struct pgs_plan {
 static __always_inline int hop_cached(struct pgs_plan *plan)
 {
 	if (plan->kind == PGS_K_FWD || plan->kind == PGS_K_NEW)
-		return slot_hop_get(plan->slot, plan->daddr, (__u32)(plan->now >> PGS_HOP_SHIFT), &plan->hop);
+		return slot_hop_get(plan->slot, plan->daddr, (__u32)(plan->now >> PGS_HOP_SHIFT), &plan->hop, &plan->mtu);
 	if (plan->kind != PGS_K_REV || !plan->flow->hop[1].ifindex)
 		return 0;
 	plan->hop = plan->flow->hop[1];
@@ -84,8 +85,9 @@ static __always_inline void hop_resolved(struct pgs_plan *plan, const struct bpf
 	plan->hop.ifindex = fib->ifindex;
 	plan->hop.stamp = (__u32)(plan->now >> PGS_HOP_SHIFT);
 	plan->hop_resolved = 1;
+	plan->mtu = fib->mtu_result; /* looked up with the packet's length: the route's MTU */
 	if (plan->kind == PGS_K_FWD || plan->kind == PGS_K_NEW)
-		slot_hop_put(plan->slot, plan->daddr, &plan->hop);
+		slot_hop_put(plan->slot, plan->daddr, &plan->hop, plan->mtu);
 }
 
 static __always_inline int pgs_active(void)

@@ -20,25 +20,27 @@ struct {
 } pgs_slot_hop SEC(".maps");
 
 /* The slot's next hop toward addr, if resolved within the current stamp period. */
-static __always_inline int slot_hop_get(__u32 slot, __u32 addr, __u32 stamp, struct pgs_hop *out)
+static __always_inline int slot_hop_get(__u32 slot, __u32 addr, __u32 stamp, struct pgs_hop *out, __u32 *mtu)
 {
 	struct pgs_slot_hop *sh = bpf_map_lookup_elem(&pgs_slot_hop, &slot);
 
 	if (!sh || !sh->hop.ifindex || sh->addr != addr || sh->hop.stamp != stamp)
 		return 0;
 	*out = sh->hop;
+	*mtu = sh->mtu;
 	return 1;
 }
 
 /* Keep a next hop just resolved toward the slot's server (a race between two CPUs writes two
  * resolutions of the same neighbour). */
-static __always_inline void slot_hop_put(__u32 slot, __u32 addr, const struct pgs_hop *h)
+static __always_inline void slot_hop_put(__u32 slot, __u32 addr, const struct pgs_hop *h, __u32 mtu)
 {
 	struct pgs_slot_hop *sh = bpf_map_lookup_elem(&pgs_slot_hop, &slot);
 
 	if (sh) {
 		sh->hop = *h;
 		sh->addr = addr;
+		sh->mtu = mtu;
 	}
 }
 

@@ -281,26 +281,28 @@ static int quote_stable_under_partial(const uint8_t *buf, uint8_t *want)
 
 /* A backend reply too big for the route to the client: answered with frag-needed from the VIP to
  * the backend, quoting the reply as it came; nothing forwarded, the flow unchanged. Then a client
- * segment too big for the route to the backend, the same way back to the client. */
+ * segment too big for the route to the backend, the same way back to the client. Both with the next
+ * hop known without a lookup (learnt, cached in the slot): the route's MTU is checked all the same. */
 static void too_big_answered_with_frag_needed(void)
 {
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	struct icmp_snapshot s;
+	struct pgs_slot_hop h;
 	struct pgs_flow f;
 	size_t len, wlen;
 	enum outcome o;
 
 	reset();
 	f = established(40204);
+	/* Toward the client: the way back is learnt from its frames (no lookup), the route's MTU is
+	 * looked up for a packet that might not fit it. */
+	sh("ip route replace 10.9.0.2/32 dev t0 mtu lock 1000");
 	s = snapshot(40204);
-	sh("ip route replace 10.9.0.2/32 dev t0 mtu lock 200");
-	f.hop[1].stamp = 0; /* the cached next hop is stale: looked up again, with the route's MTU */
-	bpf_map_update_elem(M.flows, &(struct pgs_flow_key){ .client = htonl(CLIENT), .vip = htonl(VIP), .cport = htons(40204),
-							    .vport = htons(VPORT) }, &f, BPF_EXIST);
-	len = backend_pkt(in, &f, F_ACK | F_PSH, 180);
+	len = backend_pkt(in, &f, F_ACK | F_PSH, 1060);
 	o = run(in, len);
-	EXPECT_OUTCOME(o, O_TX, "a reply of 220 bytes toward a 200-byte route");
-	wlen = icmp_build(want, MAC_LB, MAC_BACKEND, VIP, BACKEND, ICMP_UNREACH, ICMP_CODE_FRAG, 200, in, 68);
+	same_state(&s, 40204, "a reply too big");
+	EXPECT_OUTCOME(o, O_TX, "a reply of 1100 bytes toward a 1000-byte route, its way back learnt");
+	wlen = icmp_build(want, MAC_LB, MAC_BACKEND, VIP, BACKEND, ICMP_UNREACH, ICMP_CODE_FRAG, 1000, in, 68);
 	icmp_tos_control(want);
 	if (o == O_TX) {
 		icmp_csums_ok(out, out_len, "frag-needed to the backend");
@@ -308,17 +310,26 @@ static void too_big_answered_with_frag_needed(void)
 			CHECK(quote_stable_under_partial(out, want), "TC: the quoted TCP checksum must survive a device finishing it");
 		CHECK(out_len == wlen && !memcmp(out, want, wlen), "frag-needed from the VIP to the backend quoting 68 bytes");
 	}
+	flow_get(40204, &f);
+	CHECK_EQ(f.cmtu, 1000);
 	rev(40204, F_ACK | F_PSH, 100, "a reply that fits");
 	sh("ip route del 10.9.0.2/32 dev t0");
 
-	sh("ip route replace 10.9.0.5/32 dev t0 mtu lock 200");
-	f.hop[0].stamp = 0;
-	bpf_map_update_elem(M.flows, &(struct pgs_flow_key){ .client = htonl(CLIENT), .vip = htonl(VIP), .cport = htons(40204),
-							    .vport = htons(VPORT) }, &f, BPF_EXIST);
-	len = client_pkt(in, 40204, F_ACK | F_PSH, 180);
+	/* Toward the backend: the slot's next hop, resolved by a small segment while the route says
+	 * 1000, carries that MTU; the big segment after it finds the hop cached and is still checked. */
+	sh("ip route replace 10.9.0.5/32 dev t0 mtu lock 1000");
+	h = slot_hop(f.slot);
+	h.hop.stamp = 0; /* stale: the next segment looks the route up */
+	bpf_map_update_elem(M.slot_hop, &f.slot, &h, BPF_ANY);
+	fwd(40204, F_ACK | F_PSH, 100, "a client segment that fits");
+	h = slot_hop(f.slot);
+	CHECK_EQ(h.mtu, 1000);
+	s = snapshot(40204);
+	len = client_pkt(in, 40204, F_ACK | F_PSH, 1060);
 	o = run(in, len);
-	EXPECT_OUTCOME(o, O_TX, "a client segment of 220 bytes toward a 200-byte route");
-	wlen = icmp_build(want, MAC_LB, MAC_CLIENT, VIP, CLIENT, ICMP_UNREACH, ICMP_CODE_FRAG, 200, in, 68);
+	same_state(&s, 40204, "a client segment too big");
+	EXPECT_OUTCOME(o, O_TX, "a client segment of 1100 bytes toward a 1000-byte route, its hop cached");
+	wlen = icmp_build(want, MAC_LB, MAC_CLIENT, VIP, CLIENT, ICMP_UNREACH, ICMP_CODE_FRAG, 1000, in, 68);
 	icmp_tos_control(want);
 	if (o == O_TX) {
 		icmp_csums_ok(out, out_len, "frag-needed to the client");
@@ -328,7 +339,6 @@ static void too_big_answered_with_frag_needed(void)
 	}
 	sh("ip route del 10.9.0.5/32 dev t0");
 	CHECK_EQ(verdict(PGS_R_ICMP_TOO_BIG), 2);
-	same_state(&s, 40204, "datagrams too big");
 }
 
 /* The MSS option's value in a frame, 0 when it has none. */

@@ -10,7 +10,7 @@
 #include <linux/ip.h>
 #include <linux/tcp.h>
 
-#define PKT_MAX 256
+#define PKT_MAX 1600 /* room for segments above the path-MTU floor (552) */
 
 /* Headers inside a frame sit at any offset (IP at 14, TCP after options): they are accessed through
  * types of alignment 1, as the datapath reads them, so that UBSan (make check-sanitize) sees no
