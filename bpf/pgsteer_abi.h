@@ -105,9 +105,11 @@ enum pgs_flow_state {
 	X(COOKIE_REFUSED, "cookie_refused", 0,                                                          \
 	  "backend refused a cookie flow's SYN (RST): the client, whose handshake was ours, gets a clean RST") \
 	X(ICMP_FWD, "icmp_fwd", 0, "ICMP error about a flow, translated and sent to its client or backend")  \
-	X(PASS_ICMP_NO_FLOW, "pass_icmp_no_flow", 0,                                                        \
-	  "ICMP error quoting a VIP segment of no flow: left to the stack, no state touched")              \
-	X(ICMP_TOO_BIG, "icmp_too_big", 0, "packet too big for its egress: answered with fragmentation-needed")
+	X(DROP_ICMP_NO_FLOW, "drop_icmp_no_flow", 1,                                                        \
+	  "ICMP error quoting a VIP segment of no flow (forged or late): dropped, no state touched")        \
+	X(ICMP_TOO_BIG, "icmp_too_big", 0, "packet too big for its egress: answered with fragmentation-needed") \
+	X(DROP_ICMP_SEQ, "drop_icmp_seq", 1,                                                                \
+	  "ICMP error quoting a sequence number its flow's sender has not in flight (forged or late): dropped")
 
 enum pgs_reason {
 #define PGS_REASON_ENUM(id, name, drop, help) PGS_R_##id,

@@ -187,11 +187,8 @@ static __always_inline int tc_icmp(struct __sk_buff *skb)
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	r = pgs_icmp_classify(data, data_end, &x);
-	if (r >= 0) {
-		if (!pgs_cfg.fallback) /* passes only; behind XDP, counted there */
-			count_verdict(r);
-		return TC_ACT_OK;
-	}
+	if (r >= 0)
+		return verdict(r);
 	plan.saddr = x.saddr;
 	plan.daddr = x.daddr;
 	hop = tc_resolve(skb, &plan, bpf_ntohs(x.ip->tot_len), &ifindex, &mtu);

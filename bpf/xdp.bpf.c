@@ -131,10 +131,8 @@ static __always_inline int xdp_icmp(struct xdp_md *ctx)
 	struct bpf_fib_lookup fib = {};
 	int r = pgs_icmp_classify(p.data, p.data_end, &x), rc;
 
-	if (r >= 0) {
-		count_verdict(r); /* passes only */
-		return XDP_PASS;
-	}
+	if (r >= 0)
+		return verdict(r);
 	p.ip = x.ip;
 	plan.saddr = x.saddr;
 	plan.daddr = x.daddr;

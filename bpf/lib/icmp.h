@@ -44,8 +44,25 @@ struct pgs_icmp_xlat {
 	__u32 saddr, daddr;      /* new outer addresses: the VIP, and the client or backend */
 	__u32 in_saddr, in_daddr;
 	__u16 in_sport, in_dport;
+	__u32 in_seq;            /* the quoted sequence number in its sender's numbers */
 	__u32 slot;
 };
+
+/* Whether seq is a sequence number side me (0: the client, 1: the backend) has in flight, as its
+ * stack judges an error about it (Linux: snd_una <= seq <= snd_nxt, else the error is ignored):
+ * from what the other side last acknowledged (PGS_SEQ_WINDOW before the edge while that is not
+ * known) to the edge. A side whose edge is not tracked yet (a synced flow) is not judged. */
+static __always_inline int icmp_seq_in_flight(const struct pgs_flow *f, __u32 seq, int me)
+{
+	__u32 tracked = me ? PGS_FLOW_F_SEQ_SERVER : PGS_FLOW_F_SEQ_CLIENT;
+	__u32 acked = me ? PGS_FLOW_F_ACK_CLIENT : PGS_FLOW_F_ACK_SERVER;
+	__u32 nxt = f->nxt[me & 1], lo;
+
+	if (!(f->flags & tracked))
+		return 1;
+	lo = (f->flags & acked) ? f->ack[!me] : nxt - PGS_SEQ_WINDOW;
+	return seq - lo <= nxt - lo;
+}
 
 /* The quoted datagram was our packet toward a client (VIP:port -> client): the error goes to the
  * backend, about the segment it sent to VIP:SNAT port. */
@@ -58,9 +75,16 @@ static __always_inline int icmp_about_client_side(struct pgs_icmp_xlat *x)
 		.vport = x->in_tcp->source,
 	};
 	struct pgs_flow *f = bpf_map_lookup_elem(&pgs_flows, &fk);
+	__u32 seq;
 
 	if (!f)
-		return PGS_R_PASS_ICMP_NO_FLOW;
+		return PGS_R_DROP_ICMP_NO_FLOW;
+	/* The backend's segment as we sent it on: a cookie flow's in the client's numbers. Back in the
+	 * backend's (the delta its client's ACKs get), checked, and quoted so. */
+	seq = seqxlate_ack(f, bpf_ntohl(x->in_tcp->seq));
+	if (!icmp_seq_in_flight(f, seq, 1))
+		return PGS_R_DROP_ICMP_SEQ;
+	x->in_seq = bpf_htonl(seq);
 	x->daddr = f->backend;
 	x->in_saddr = f->backend;
 	x->in_sport = f->bport;
@@ -85,11 +109,14 @@ static __always_inline int icmp_about_backend_side(struct pgs_icmp_xlat *x)
 	struct pgs_flow *f;
 
 	if (!fk)
-		return PGS_R_PASS_ICMP_NO_FLOW;
+		return PGS_R_DROP_ICMP_NO_FLOW;
 	k = *fk;
 	f = bpf_map_lookup_elem(&pgs_flows, &k);
 	if (!f || f->backend != rk.backend || f->bport != rk.bport || f->sport != rk.sport)
-		return PGS_R_PASS_ICMP_NO_FLOW; /* a stale reverse entry */
+		return PGS_R_DROP_ICMP_NO_FLOW; /* a stale reverse entry */
+	if (!icmp_seq_in_flight(f, bpf_ntohl(x->in_tcp->seq), 0))
+		return PGS_R_DROP_ICMP_SEQ;
+	x->in_seq = x->in_tcp->seq; /* the client's numbers are the backend's */
 	x->daddr = k.client;
 	x->in_saddr = k.client;
 	x->in_sport = k.cport;
@@ -101,8 +128,9 @@ static __always_inline int icmp_about_backend_side(struct pgs_icmp_xlat *x)
 
 /* An ICMP destination-unreachable or time-exceeded addressed to the VIP, quoting one of our
  * translated segments. Returns PASS (not such an error: echo, other hosts, other protocols,
- * malformed), PASS_INACTIVE, PASS_ICMP_NO_FLOW (quotes a VIP segment of no flow: left to the stack,
- * nothing changes), or -1 with x filled. Reads maps, changes no state. */
+ * malformed), PASS_INACTIVE, DROP_ICMP_NO_FLOW (quotes a VIP segment of no flow), DROP_ICMP_SEQ
+ * (quotes a segment its sender has not in flight: forged, or about data delivered since), or -1
+ * with x filled. Reads maps, changes no state. */
 static __always_inline int pgs_icmp_classify(void *data, void *data_end, struct pgs_icmp_xlat *x)
 {
 	struct hdr_cursor c = { .pos = data };
@@ -148,7 +176,8 @@ static __always_inline int pgs_icmp_classify(void *data, void *data_end, struct 
 }
 
 /* Rewrite the error in place: outer addresses and checksum, the quoted header's addresses and
- * checksum, its ports, its TCP checksum when quoted (updated for the translation, as for the whole
+ * checksum, its ports and sequence number (a cookie flow's back in the backend's numbers), its TCP
+ * checksum when quoted (updated for the translation, as for the whole
  * segment: a truncated quote keeps a checksum over bytes no longer there), and the ICMP checksum over
  * all of it. Every checksum is updated incrementally (RFC 1624); none is offloaded for ICMP. */
 static __always_inline void pgs_icmp_rewrite(struct pgs_icmp_xlat *x)
@@ -160,6 +189,7 @@ static __always_inline void pgs_icmp_rewrite(struct pgs_icmp_xlat *x)
 	d_in = csum_diff32(d_in, x->in_ip->daddr, x->in_daddr);
 	d_ports = csum_diff16(d_ports, x->in_tcp->source, x->in_sport);
 	d_ports = csum_diff16(d_ports, x->in_tcp->dest, x->in_dport);
+	d_ports = csum_diff32(d_ports, x->in_tcp->seq, x->in_seq);
 	new_ipc = csum_apply(old_ipc, d_in);
 	d_icmp = csum_diff16(d_in + d_ports, old_ipc, new_ipc);
 	if (x->in_check) {
@@ -173,6 +203,7 @@ static __always_inline void pgs_icmp_rewrite(struct pgs_icmp_xlat *x)
 	x->in_ip->daddr = x->in_daddr;
 	x->in_tcp->source = x->in_sport;
 	x->in_tcp->dest = x->in_dport;
+	x->in_tcp->seq = x->in_seq;
 	x->icmp->checksum = csum_apply(x->icmp->checksum, d_icmp);
 
 	d_out = csum_diff32(d_out, x->ip->saddr, x->saddr);

@@ -202,8 +202,9 @@ static void icmp_from_backend_side_reaches_client(void)
 }
 
 /* Errors nobody may use to reach or change a flow: quoting a tuple of no flow (another client port,
- * another backend port, a SNAT port of no flow), quoting a packet the error's destination did not
- * send, and ICMP that is no error. Left to the stack untouched; state and counts unchanged. */
+ * another backend port, a SNAT port of no flow) or a sequence number the flow's sender has not in
+ * flight (either side): dropped and counted. Quoting a packet the error's destination did not send,
+ * and ICMP that is no error: left to the stack untouched. State and counts unchanged. */
 static void icmp_forged_changes_nothing(void)
 {
 	uint8_t seg[PKT_MAX], in[PKT_MAX];
@@ -217,18 +218,29 @@ static void icmp_forged_changes_nothing(void)
 
 	seglen = sent_to_client(seg, 40299, 0); /* a client port with no flow */
 	len = icmp_build(in, MAC_CLIENT, MAC_LB, ROUTER, VIP, ICMP_UNREACH, ICMP_CODE_FRAG, 576, seg, seglen - 14);
-	EXPECT_OUTCOME(run(in, len), O_PASS, "error quoting no flow (client side)");
-	CHECK(!memcmp(out, in, len), "untouched");
+	EXPECT_OUTCOME(run(in, len), O_DROP, "error quoting no flow (client side)");
 
 	seglen = expect_fwd(seg, &f, 40203, F_ACK, 0);
 	((pkt_tcphdr *)(seg + 14 + 20))->dest = htons(ntohs(f.bport) + 1); /* another backend port */
 	len = icmp_build(in, MAC_BACKEND, MAC_LB, ROUTER, VIP, ICMP_UNREACH, ICMP_CODE_HOST, 0, seg, 28);
-	EXPECT_OUTCOME(run(in, len), O_PASS, "error quoting no flow (backend side)");
+	EXPECT_OUTCOME(run(in, len), O_DROP, "error quoting no flow (backend side)");
 	((pkt_tcphdr *)(seg + 14 + 20))->dest = f.bport;
 	((pkt_tcphdr *)(seg + 14 + 20))->source = htons(ntohs(f.sport) == SNAT_MIN ? SNAT_MIN + 1 : SNAT_MIN);
 	len = icmp_build(in, MAC_BACKEND, MAC_LB, ROUTER, VIP, ICMP_UNREACH, ICMP_CODE_HOST, 0, seg, 28);
-	EXPECT_OUTCOME(run(in, len), O_PASS, "error quoting a SNAT port of no flow");
-	CHECK_EQ(verdict(PGS_R_PASS_ICMP_NO_FLOW), 3);
+	EXPECT_OUTCOME(run(in, len), O_DROP, "error quoting a SNAT port of no flow");
+	CHECK_EQ(verdict(PGS_R_DROP_ICMP_NO_FLOW), 3);
+
+	/* The flow's own tuples, with a sequence number its sender never sent (the honest errors
+	 * quote the segment in flight: icmp_from_*_reaches_*). */
+	seglen = sent_to_client(seg, 40203, 0);
+	((pkt_tcphdr *)(seg + 14 + 20))->seq = htonl(5001 + 1000000);
+	len = icmp_build(in, MAC_CLIENT, MAC_LB, ROUTER, VIP, ICMP_UNREACH, ICMP_CODE_FRAG, 576, seg, 28);
+	EXPECT_OUTCOME(run(in, len), O_DROP, "frag-needed quoting the backend's segment, wrong sequence number");
+	seglen = expect_fwd(seg, &f, 40203, F_ACK, 0);
+	((pkt_tcphdr *)(seg + 14 + 20))->seq = htonl(1001 - 1000000);
+	len = icmp_build(in, MAC_BACKEND, MAC_LB, ROUTER, VIP, ICMP_UNREACH, ICMP_CODE_HOST, 0, seg, 28);
+	EXPECT_OUTCOME(run(in, len), O_DROP, "host-unreachable quoting the client's segment, wrong sequence number");
+	CHECK_EQ(verdict(PGS_R_DROP_ICMP_SEQ), 2);
 
 	/* A quoted datagram whose source is not the error's destination: not an error about it. */
 	seglen = sent_to_client(seg, 40203, 0);
