@@ -291,37 +291,46 @@ static int quote_stable_under_partial(const uint8_t *buf, uint8_t *want)
 	return 1;
 }
 
+/* Run a datagram too big for its route (1000 bytes, locked): it must come back as the frag-needed
+ * from the VIP to its sender (whose MAC is mac, address addr) quoting 68 bytes of it, every checksum
+ * right, and leave the flow of cport as it was. */
+static void expect_frag_needed(const uint8_t *in, size_t len, const uint8_t *mac, uint32_t addr, uint16_t cport,
+			       const char *what)
+{
+	uint8_t want[PKT_MAX];
+	struct icmp_snapshot s = snapshot(cport);
+	enum outcome o = run(in, len);
+	size_t wlen;
+
+	same_state(&s, cport, what);
+	EXPECT_OUTCOME(o, O_TX, what);
+	wlen = icmp_build(want, MAC_LB, mac, VIP, addr, ICMP_UNREACH, ICMP_CODE_FRAG, 1000, in, 68);
+	icmp_tos_control(want);
+	if (o != O_TX)
+		return;
+	icmp_csums_ok(out, out_len, what);
+	if (cur == P_TC)
+		CHECK(quote_stable_under_partial(out, want), "%s: TC: the quoted TCP checksum must survive a device finishing it", what);
+	CHECK(out_len == wlen && !memcmp(out, want, wlen), "%s: frag-needed from the VIP quoting 68 bytes", what);
+}
+
 /* A backend reply too big for the route to the client: answered with frag-needed from the VIP to
  * the backend, quoting the reply as it came; nothing forwarded, the flow unchanged. Then a client
  * segment too big for the route to the backend, the same way back to the client. Both with the next
  * hop known without a lookup (learnt, cached in the slot): the route's MTU is checked all the same. */
 static void too_big_answered_with_frag_needed(void)
 {
-	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct icmp_snapshot s;
+	uint8_t in[PKT_MAX];
 	struct pgs_slot_hop h;
 	struct pgs_flow f;
-	size_t len, wlen;
-	enum outcome o;
 
 	reset();
 	f = established(40204);
 	/* Toward the client: the way back is learnt from its frames (no lookup), the route's MTU is
 	 * looked up for a packet that might not fit it. */
 	sh("ip route replace 10.9.0.2/32 dev t0 mtu lock 1000");
-	s = snapshot(40204);
-	len = backend_pkt(in, &f, F_ACK | F_PSH, 1060);
-	o = run(in, len);
-	same_state(&s, 40204, "a reply too big");
-	EXPECT_OUTCOME(o, O_TX, "a reply of 1100 bytes toward a 1000-byte route, its way back learnt");
-	wlen = icmp_build(want, MAC_LB, MAC_BACKEND, VIP, BACKEND, ICMP_UNREACH, ICMP_CODE_FRAG, 1000, in, 68);
-	icmp_tos_control(want);
-	if (o == O_TX) {
-		icmp_csums_ok(out, out_len, "frag-needed to the backend");
-		if (cur == P_TC)
-			CHECK(quote_stable_under_partial(out, want), "TC: the quoted TCP checksum must survive a device finishing it");
-		CHECK(out_len == wlen && !memcmp(out, want, wlen), "frag-needed from the VIP to the backend quoting 68 bytes");
-	}
+	expect_frag_needed(in, backend_pkt(in, &f, F_ACK | F_PSH, 1060), MAC_BACKEND, BACKEND, 40204,
+			   "a reply of 1100 bytes toward a 1000-byte route, its way back learnt");
 	flow_get(40204, &f);
 	CHECK_EQ(f.cmtu, 1000);
 	rev(40204, F_ACK | F_PSH, 100, "a reply that fits");
@@ -336,19 +345,8 @@ static void too_big_answered_with_frag_needed(void)
 	fwd(40204, F_ACK | F_PSH, 100, "a client segment that fits");
 	h = slot_hop(f.slot);
 	CHECK_EQ(h.mtu, 1000);
-	s = snapshot(40204);
-	len = client_pkt(in, 40204, F_ACK | F_PSH, 1060);
-	o = run(in, len);
-	same_state(&s, 40204, "a client segment too big");
-	EXPECT_OUTCOME(o, O_TX, "a client segment of 1100 bytes toward a 1000-byte route, its hop cached");
-	wlen = icmp_build(want, MAC_LB, MAC_CLIENT, VIP, CLIENT, ICMP_UNREACH, ICMP_CODE_FRAG, 1000, in, 68);
-	icmp_tos_control(want);
-	if (o == O_TX) {
-		icmp_csums_ok(out, out_len, "frag-needed to the client");
-		if (cur == P_TC)
-			CHECK(quote_stable_under_partial(out, want), "TC: the quoted TCP checksum must survive a device finishing it");
-		CHECK(out_len == wlen && !memcmp(out, want, wlen), "frag-needed from the VIP to the client quoting 68 bytes");
-	}
+	expect_frag_needed(in, client_pkt(in, 40204, F_ACK | F_PSH, 1060), MAC_CLIENT, CLIENT, 40204,
+			   "a client segment of 1100 bytes toward a 1000-byte route, its hop cached");
 	sh("ip route del 10.9.0.5/32 dev t0");
 	CHECK_EQ(verdict(PGS_R_ICMP_TOO_BIG), 2);
 }
