@@ -1519,7 +1519,6 @@ static void slot_reuse_starts_from_zero(void)
 	rev(50007, F_SYN | F_ACK, 0, "the new server answers");
 	CHECK_EQ(conns(0).opened, 1);
 }
-#include "cases_icmp.h"
 #include "cases_guard.h"
 
 /* Item 6: XDP sends a frame itself only back out of its own device or to a device in its
@@ -1741,6 +1740,7 @@ static void gc_takeover_pass_forgets_stale_flows(void)
 
 #include "bpf_syncookie.h"
 #include "bpf_seqhint.h"
+#include "cases_icmp.h" /* after the cookie helpers: a cookie flow's errors */
 
 #define CASE(fn) { #fn, fn }
 

@@ -314,6 +314,48 @@ static void expect_frag_needed(const uint8_t *in, size_t len, const uint8_t *mac
 	CHECK(out_len == wlen && !memcmp(out, want, wlen), "%s: frag-needed from the VIP quoting 68 bytes", what);
 }
 
+/* A cookie flow's client knows the backend's sequence numbers less the cookie's delta: an error
+ * about the backend's segment is checked and handed on in the backend's own numbers (its stack
+ * ignores an error quoting a sequence number it has not in flight); one quoting the numbers
+ * untranslated is dropped. */
+static void icmp_about_cookie_flow_in_backend_numbers(void)
+{
+	uint8_t sent[PKT_MAX], orig[PKT_MAX], in[PKT_MAX], want[PKT_MAX];
+	size_t sentlen, len, wlen;
+	struct pgs_flow f;
+	uint32_t c;
+	enum outcome o;
+
+	reset();
+	set_cookies(PGS_COOKIES_ALWAYS, 0);
+	c = ck_syn(CLIENT, 50020, "SYN");
+	f = ck_ack(50020, c, "cookie ACK");
+	EXPECT_OUTCOME(run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN,
+				   CK_ISN + 1, 0, 4, 0)),
+		       O_TX, "backend SYN-ACK");
+	flow_get(50020, &f);
+	ck_pass(&f, 50020, 1, F_ACK | F_PSH, CK_ISN + 1, c + 1, 100, CK_ISN + 1, SRV_ISN + 1, "client data");
+	ck_pass(&f, 50020, 0, F_ACK | F_PSH, SRV_ISN + 1, CK_ISN + 101, 50, c + 1, CK_ISN + 101, "server data");
+	memcpy(sent, out, out_len); /* the server's data as it left toward the client, seq c + 1 */
+	sentlen = out_len;
+	seg(orig, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_ACK | F_PSH, SRV_ISN + 1, CK_ISN + 101, 50, 0, 0);
+
+	len = icmp_build(in, MAC_CLIENT, MAC_LB, ROUTER, VIP, ICMP_UNREACH, ICMP_CODE_FRAG, 1400, sent, sentlen - 14);
+	o = run(in, len);
+	EXPECT_OUTCOME(o, O_TX, "frag-needed about a cookie flow's server data");
+	wlen = icmp_build(want, MAC_LB, MAC_BACKEND, VIP, BACKEND, ICMP_UNREACH, ICMP_CODE_FRAG, 1400, orig, sentlen - 14);
+	if (o == O_TX) {
+		icmp_csums_ok(out, out_len, "translated toward the backend");
+		CHECK(out_len == wlen && !memcmp(out, want, wlen),
+		      "the error must quote the backend's segment in its own numbers (seq %u)", SRV_ISN + 1);
+	}
+	/* The backend's own numbers quoted as if we had sent them so: not what the client saw. */
+	seg(sent, VIP, VPORT, CLIENT, 50020, F_ACK | F_PSH, SRV_ISN + 1, CK_ISN + 101, 50, 0, 0);
+	len = icmp_build(in, MAC_CLIENT, MAC_LB, ROUTER, VIP, ICMP_UNREACH, ICMP_CODE_FRAG, 1400, sent, 28);
+	EXPECT_OUTCOME(run(in, len), O_DROP, "frag-needed quoting untranslated numbers");
+	CHECK_EQ(verdict(PGS_R_DROP_ICMP_SEQ), 1);
+}
+
 /* A backend reply too big for the route to the client: answered with frag-needed from the VIP to
  * the backend, quoting the reply as it came; nothing forwarded, the flow unchanged. Then a client
  * segment too big for the route to the backend, the same way back to the client. Both with the next
@@ -481,6 +523,7 @@ static void unroutable_server_leaves_selection(void)
 	CASE(icmp_from_client_side_reaches_backend),       \
 	CASE(icmp_from_backend_side_reaches_client),       \
 	CASE(icmp_forged_changes_nothing),                 \
+	CASE(icmp_about_cookie_flow_in_backend_numbers),   \
 	CASE(too_big_answered_with_frag_needed),           \
 	CASE(mss_clamped_to_the_path_back),               \
 	CASE(unroutable_server_leaves_selection),
