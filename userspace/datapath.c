@@ -357,16 +357,15 @@ static void drop_plain_link(const struct config *cfg, int ifindex)
  * pinned link; the log says which. */
 static int attach_xdp_any(struct datapath *dp, const struct config *cfg, char *err, size_t errlen)
 {
-	const char *mode = cfg->attach == ATTACH_XDP_GENERIC ? "generic" : "native";
 	char why[256];
 	int r;
 
 	if (xdpd_wanted(why, sizeof(why))) {
 		drop_plain_link(cfg, dp->ifindex);
-		r = xdpd_attach(dp->xdp->obj, dp->ifindex, cfg->attach == ATTACH_XDP_GENERIC, why, sizeof(why));
+		r = xdpd_attach(dp->xdp->obj, dp->ifindex, 0, why, sizeof(why)); /* native: xdp-generic is refused */
 		if (!r) {
-			log_info("%s: XDP (%s) attached through libxdp's dispatcher (xdp-loader status %s lists it)",
-				 cfg->interface, mode, cfg->interface);
+			log_info("%s: XDP (native) attached through libxdp's dispatcher (xdp-loader status %s lists it)",
+				 cfg->interface, cfg->interface);
 			return 0;
 		}
 		/* Loaded as the dispatcher's extension: a plain attach needs it loaded anew. */
@@ -387,8 +386,8 @@ static int attach_xdp_any(struct datapath *dp, const struct config *cfg, char *e
 	}
 	r = attach_xdp(dp, cfg, err, errlen);
 	if (!r)
-		log_info("%s: XDP (%s) attached with a plain pinned link, not libxdp's dispatcher: %s",
-			 cfg->interface, mode, why);
+		log_info("%s: XDP (native) attached with a plain pinned link, not libxdp's dispatcher: %s",
+			 cfg->interface, why);
 	return r;
 }
 
