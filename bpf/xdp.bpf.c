@@ -175,7 +175,6 @@ int pgs_xdp(struct xdp_md *ctx)
 {
 	struct pgs_pkt p = { .data = (void *)(long)ctx->data, .data_end = (void *)(long)ctx->data_end };
 	struct pgs_plan plan = { .in_ifindex = ctx->ingress_ifindex };
-	struct bpf_fib_lookup fib = {};
 	__u32 mtu;
 	int r, rc;
 
@@ -203,6 +202,9 @@ int pgs_xdp(struct xdp_md *ctx)
 	 * cannot send yet goes on to the TC program untouched, which resolves the neighbour and does
 	 * the whole job itself. */
 	if (!hop_cached(&plan)) {
+		/* Scoped to the lookup: its 64 bytes share the stack with the commit's flow. */
+		struct bpf_fib_lookup fib = {};
+
 		rc = xdp_fib(ctx, &p, &plan, &fib);
 		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 			return verdict(PGS_R_PASS_PUNT);
