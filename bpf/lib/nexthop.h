@@ -2,7 +2,10 @@
 /* Where a translated packet leaves to, without a FIB lookup per packet. Toward a server: its slot's
  * next hop, resolved about once a second by whichever of the slot's flows comes first, so an idle
  * pooled session costs no more than a busy one. Toward a client: the way its own frames came in
- * (the MAC they came from, out of the device they came in on), learnt from each of them. */
+ * (the MAC they came from, out of the device they came in on), learnt from each of them. A flow
+ * with none learnt (installed by the flow sync, its client silent here so far) resolves its way
+ * back by FIB on its first reply and keeps it: a steered flow's reply never goes to the stack,
+ * which holds the VIP and would answer it with an RST. */
 #ifndef PGS_NEXTHOP_H
 #define PGS_NEXTHOP_H
 

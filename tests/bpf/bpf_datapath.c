@@ -1607,6 +1607,75 @@ static void return_path_from_the_client_frames(void)
 	CHECK(pkt_csums_ok(out, out_len), "checksums");
 }
 
+/* A flow the flow sync installed (no way back learnt: its client has sent nothing here), of
+ * client:cport through slot 0 on SNAT port sport. */
+static struct pgs_flow_key synced_flow(uint32_t client, uint16_t cport, uint16_t sport)
+{
+	struct pgs_flow_key k = { .client = htonl(client), .vip = htonl(VIP), .cport = htons(cport), .vport = htons(VPORT) };
+	struct pgs_flow v = { .backend = htonl(BACKEND), .bport = htons(6432), .sport = htons(sport), .slot = 0,
+			      .flags = PGS_FLOW_F_COUNTED, .state = PGS_FLOW_ESTABLISHED };
+	struct pgs_rflow_key rk = { .backend = htonl(BACKEND), .vip = htonl(VIP), .bport = htons(6432), .sport = htons(sport) };
+	struct pgs_conns c = { .opened = 1 };
+
+	bpf_map_update_elem(M.flows, &k, &v, BPF_NOEXIST);
+	bpf_map_update_elem(M.rflows, &rk, &k, BPF_NOEXIST);
+	bpf_map_update_elem(M.conns, &(uint32_t){ 0 }, &c, BPF_ANY);
+	return k;
+}
+
+/* After a takeover, a synced flow's first packet is often the server's (a query's late rows, a
+ * keepalive): with no way back learnt it must be resolved by FIB and sent to the client, never left
+ * to the stack, which holds the VIP and would answer it with an RST. The hop found is kept. A
+ * forged client frame before it (another MAC, sequence guessed) does not become the way back. */
+static void synced_flow_first_reply_without_learnt_hop(void)
+{
+	static const uint8_t forger[6] = { 2, 0, 0, 0, 0, 0x66 };
+	struct pgs_flow_key k;
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f;
+	struct tview v;
+	enum outcome o;
+	size_t len;
+
+	reset();
+	synced_flow(CLIENT, 49520, SNAT_MIN + 10);
+	/* Forged: the client's tuple from another MAC, before anything honest came. */
+	EXPECT_OUTCOME(run(in, client_seg_from(in, forger, 49520, F_ACK, 0x31337u, 0x7777u)), O_TX, "forged ACK first");
+	CHECK(flow_get(49520, &f) && !f.hop[1].ifindex, "a forged segment set the way back (MAC %02x)", f.hop[1].dmac[5]);
+	/* Honest: the server's reply, the flow's first packet from its side. */
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_ACK | F_PSH, 5001, 1101)), O_TX, "first reply of a synced flow");
+	v = pkt_view(out);
+	CHECK(v.saddr == VIP && v.daddr == CLIENT && v.sport == VPORT && v.dport == 49520, "reply translated to %08x:%u",
+	      v.daddr, v.dport);
+	CHECK(!memcmp(v.dmac, MAC_CLIENT, 6) && !memcmp(v.smac, MAC_LB, 6), "the reply went to MAC %02x, not the client's",
+	      v.dmac[5]);
+	CHECK(pkt_csums_ok(out, out_len), "checksums");
+	CHECK(flow_get(49520, &f) && f.hop[1].ifindex == (uint32_t)ifindex && !memcmp(f.hop[1].dmac, MAC_CLIENT, 6),
+	      "the resolved way back was not kept");
+	CHECK_EQ(verdict(PGS_R_PASS_PUNT), 0);
+	CHECK_EQ(verdict(PGS_R_PASS_NO_FLOW), 0);
+	CHECK_EQ(verdict(PGS_R_DROP_FIB), 0);
+	/* A client the node has no neighbour entry for: XDP hands the reply to TC untouched (the flow
+	 * unchanged), and TC sends it through redirect_neigh. */
+	k = synced_flow(NONEIGH, 49521, SNAT_MIN + 11);
+	CHECK(bpf_map_lookup_elem(M.flows, &k, &f) == 0, "synced flow missing");
+	len = backend_seg(in, &f, F_ACK | F_PSH, 5001, 1101);
+	o = run(in, len);
+
+	if (cur == P_XDP) {
+		EXPECT_OUTCOME(o, O_PASS, "reply toward an unresolved client");
+		CHECK(!memcmp(out, in, len), "a punted reply must be untouched");
+		CHECK_EQ(verdict(PGS_R_PASS_PUNT), 1);
+		CHECK(bpf_map_lookup_elem(M.flows, &k, &f) == 0 && !f.hop[1].ifindex, "XDP cached a hop it did not resolve");
+		return;
+	}
+	EXPECT_OUTCOME(o, O_TX, "reply toward an unresolved client");
+	v = pkt_view(out);
+	CHECK(v.saddr == VIP && v.daddr == NONEIGH && v.dport == 49521, "reply translated to %08x:%u", v.daddr, v.dport);
+	CHECK(pkt_csums_ok(out, out_len), "checksums");
+	CHECK(bpf_map_lookup_elem(M.flows, &k, &f) == 0 && !f.hop[1].ifindex, "TC cached a hop the kernel resolves");
+}
+
 /* --- the controller's clean-up over these maps (userspace/datapath.c) ---------------------------- */
 
 static uint64_t mono_ns(void)
@@ -1775,6 +1844,7 @@ static const struct {
 	CASE(shutdown_sessions_reset),
 	CASE(next_hop_cached_then_re_resolved),
 	CASE(return_path_from_the_client_frames),
+	CASE(synced_flow_first_reply_without_learnt_hop),
 	CASE(redirect_only_through_the_devmap),
 	CASE(events_established_then_closed),
 	CASE(events_rst_closes_established),
