@@ -37,6 +37,22 @@ static void stale_heartbeat_stops_steering(void)
 	maps_set_beat(&M, 0);
 }
 
-#define GUARD_CASES CASE(stale_heartbeat_stops_steering),
+/* The datapath reads the coarse clock, which lags pgsteerd's CLOCK_MONOTONIC by up to a tick: just
+ * after a unit boundary a beat written that instant is ahead of the datapath's now. Such a beat is
+ * fresh: new connections and established flows are steered, nothing goes to the stack. */
+static void beat_ahead_of_the_coarse_clock_steers(void)
+{
+	reset();
+	maps_set_beat(&M, beat_now());
+	open_conn(40311);
+	maps_set_beat(&M, beat_now() + 1);
+	fwd(40311, F_ACK, 0, "a flow's packet with the beat one unit ahead");
+	rev(40311, F_ACK | F_PSH, 10, "its reply with the beat one unit ahead");
+	fwd(40312, F_SYN, 0, "SYN with the beat one unit ahead");
+	CHECK_EQ(verdict(PGS_R_PASS_INACTIVE), 0);
+	maps_set_beat(&M, 0);
+}
+
+#define GUARD_CASES CASE(stale_heartbeat_stops_steering), CASE(beat_ahead_of_the_coarse_clock_steers),
 
 #endif
