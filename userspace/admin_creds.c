@@ -2,38 +2,14 @@
  * admin console. */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "admin_creds.h"
+#include "text.h"
 
 #define CREDS_MAX_FILE 65536 /* a credentials file is a few lines; more is a wrong path */
 #define PGPASS_FIELDS 5
-
-static void add_err(char *err, size_t errlen, int *nerr, const char *name, int line, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-
-/* One "file:line: what" per mistake, newline-separated, as the config's own errors. */
-static void add_err(char *err, size_t errlen, int *nerr, const char *name, int line, const char *fmt, ...)
-{
-	size_t used = strnlen(err, errlen);
-	va_list ap;
-	int n;
-
-	(*nerr)++;
-	if (used + 2 >= errlen)
-		return;
-	if (used)
-		err[used++] = '\n';
-	n = snprintf(err + used, errlen - used, "%s:%d: ", name, line);
-	if (n < 0 || (size_t)n >= errlen - used)
-		return;
-	used += n;
-	va_start(ap, fmt);
-	vsnprintf(err + used, errlen - used, fmt, ap);
-	va_end(ap);
-}
 
 /* Split a .pgpass line in place into its five fields, unescaping \: and \\; 0, or -1 when it has
  * fewer than five. */
@@ -93,7 +69,7 @@ static int creds_line(char *line, const char *name, int lineno, const char *host
 			unsigned long p = strtoul(field[1], &end, 10);
 
 			if (errno || *end || !*field[1] || !p || p > 65535) {
-				add_err(err, errlen, nerr, name, lineno, "port '%s' is neither a port nor '*' "
+				text_err_add(err, errlen, nerr, name, lineno, "port '%s' is neither a port nor '*' "
 					"(HOST:PORT:DATABASE:USER:PASSWORD)", field[1]);
 				return -1;
 			}
@@ -107,7 +83,7 @@ static int creds_line(char *line, const char *name, int lineno, const char *host
 		char *colon = strchr(line, ':');
 
 		if (!colon) {
-			add_err(err, errlen, nerr, name, lineno, "expects USER:PASSWORD or HOST:PORT:DATABASE:USER:PASSWORD");
+			text_err_add(err, errlen, nerr, name, lineno, "expects USER:PASSWORD or HOST:PORT:DATABASE:USER:PASSWORD");
 			return -1;
 		}
 		*colon = '\0';
@@ -115,19 +91,19 @@ static int creds_line(char *line, const char *name, int lineno, const char *host
 		password = colon + 1;
 	}
 	if (!*user) {
-		add_err(err, errlen, nerr, name, lineno, "the user name is empty");
+		text_err_add(err, errlen, nerr, name, lineno, "the user name is empty");
 		return -1;
 	}
 	if (strlen(user) >= ADMIN_USER_MAX) {
-		add_err(err, errlen, nerr, name, lineno, "user name longer than %d characters", ADMIN_USER_MAX - 1);
+		text_err_add(err, errlen, nerr, name, lineno, "user name longer than %d characters", ADMIN_USER_MAX - 1);
 		return -1;
 	}
 	if (!*password) {
-		add_err(err, errlen, nerr, name, lineno, "user '%s' has an empty password", user);
+		text_err_add(err, errlen, nerr, name, lineno, "user '%s' has an empty password", user);
 		return -1;
 	}
 	if (strlen(password) >= ADMIN_PASSWORD_MAX) {
-		add_err(err, errlen, nerr, name, lineno, "password longer than %d characters", ADMIN_PASSWORD_MAX - 1);
+		text_err_add(err, errlen, nerr, name, lineno, "password longer than %d characters", ADMIN_PASSWORD_MAX - 1);
 		return -1;
 	}
 	if (!applies)

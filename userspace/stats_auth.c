@@ -2,7 +2,6 @@
  * password is checked against it with CRYPTO_memcmp (no early exit on the first differing byte). */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <openssl/evp.h>
 #include "config.h"
 #include "stats_auth.h"
+#include "text.h"
 
 #define AUTH_MAX_FILE 65536 /* a users file is a few lines; more is a wrong path */
 #define AUTH_MAX_USER 64
@@ -24,30 +24,6 @@ struct stats_auth {
 	int n;
 	struct auth_user u[];
 };
-
-static void add_err(char *err, size_t errlen, int *nerr, const char *name, int line, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-
-/* Every mistake of the file, one "file:line: what" per line, as the config's own errors. */
-static void add_err(char *err, size_t errlen, int *nerr, const char *name, int line, const char *fmt, ...)
-{
-	size_t used = strnlen(err, errlen);
-	va_list ap;
-	int n;
-
-	(*nerr)++;
-	if (used + 2 >= errlen)
-		return;
-	if (used)
-		err[used++] = '\n';
-	n = line ? snprintf(err + used, errlen - used, "%s:%d: ", name, line) : snprintf(err + used, errlen - used, "%s: ", name);
-	if (n < 0 || (size_t)n >= errlen - used)
-		return;
-	used += n;
-	va_start(ap, fmt);
-	vsnprintf(err + used, errlen - used, fmt, ap);
-	va_end(ap);
-}
 
 static int sha256(const char *s, unsigned char out[32])
 {
@@ -87,33 +63,33 @@ struct stats_auth *stats_auth_parse(const char *text, const char *name, char *er
 			continue;
 		colon = strchr(line, ':');
 		if (!colon) {
-			add_err(err, errlen, &nerr, name, lineno, "expects USER:PASSWORD");
+			text_err_add(err, errlen, &nerr, name, lineno, "expects USER:PASSWORD");
 			continue;
 		}
 		*colon = '\0';
 		if (!*line) {
-			add_err(err, errlen, &nerr, name, lineno, "the user name is empty (USER:PASSWORD)");
+			text_err_add(err, errlen, &nerr, name, lineno, "the user name is empty (USER:PASSWORD)");
 			continue;
 		}
 		if (strlen(line) >= AUTH_MAX_USER) {
-			add_err(err, errlen, &nerr, name, lineno, "user name longer than %d characters", AUTH_MAX_USER - 1);
+			text_err_add(err, errlen, &nerr, name, lineno, "user name longer than %d characters", AUTH_MAX_USER - 1);
 			continue;
 		}
 		if (!colon[1]) {
-			add_err(err, errlen, &nerr, name, lineno, "user '%s' has an empty password", line);
+			text_err_add(err, errlen, &nerr, name, lineno, "user '%s' has an empty password", line);
 			continue;
 		}
 		for (i = 0; i < a->n && strcmp(a->u[i].name, line); i++)
 			;
 		if (i < a->n) {
-			add_err(err, errlen, &nerr, name, lineno, "user '%s' appears twice (first on line %d)", line,
+			text_err_add(err, errlen, &nerr, name, lineno, "user '%s' appears twice (first on line %d)", line,
 				a->u[i].line);
 			continue;
 		}
 		strcpy(a->u[a->n].name, line);
 		a->u[a->n].line = lineno;
 		if (sha256(colon + 1, a->u[a->n].digest)) {
-			add_err(err, errlen, &nerr, name, lineno, "cannot hash the password (libcrypto)");
+			text_err_add(err, errlen, &nerr, name, lineno, "cannot hash the password (libcrypto)");
 			continue;
 		}
 		a->n++;
@@ -121,7 +97,7 @@ struct stats_auth *stats_auth_parse(const char *text, const char *name, char *er
 	OPENSSL_cleanse(copy, strlen(text));
 	free(copy);
 	if (!nerr && !a->n)
-		add_err(err, errlen, &nerr, name, 0, "no USER:PASSWORD line");
+		text_err_add(err, errlen, &nerr, name, 0, "no USER:PASSWORD line");
 	if (nerr) {
 		stats_auth_free(a);
 		return NULL;

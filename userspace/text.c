@@ -1,4 +1,7 @@
 /* See text.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 #include "text.h"
 
 /* Length of the valid UTF-8 sequence at p (1..4), 0 if it is not one, -1 if the string ends inside
@@ -50,4 +53,24 @@ size_t text_clean(char *s)
 			i += (size_t)n;
 	}
 	return i;
+}
+
+void text_err_add(char *err, size_t errlen, int *nerr, const char *name, int line, const char *fmt, ...)
+{
+	size_t used = strnlen(err, errlen);
+	va_list ap;
+	int n;
+
+	(*nerr)++;
+	if (used + 2 >= errlen)
+		return;
+	if (used)
+		err[used++] = '\n';
+	n = line ? snprintf(err + used, errlen - used, "%s:%d: ", name, line) : snprintf(err + used, errlen - used, "%s: ", name);
+	if (n < 0 || (size_t)n >= errlen - used)
+		return;
+	used += n;
+	va_start(ap, fmt);
+	vsnprintf(err + used, errlen - used, fmt, ap);
+	va_end(ap);
 }

@@ -10,4 +10,9 @@
  * Returns the new length. */
 size_t text_clean(char *s);
 
+/* Append "name:line: what" (or "name: what" when line is 0) to err, newline-separated, as the
+ * config's own errors are listed, and count it in *nerr; a full err keeps counting. */
+void text_err_add(char *err, size_t errlen, int *nerr, const char *name, int line, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 #endif
