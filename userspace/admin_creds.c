@@ -1,6 +1,5 @@
 /* The admin-credentials file: which user and password log pgsteer clients into each PgBouncer's
  * admin console. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +115,7 @@ static int creds_line(char *line, const char *name, int lineno, const char *host
 int admin_creds_parse(const char *text, const char *name, const char *host, unsigned port, struct admin_login *out,
 		      char *err, size_t errlen)
 {
-	char *copy = strdup(text), *line, *next, *end;
+	char *copy = strdup(text), *cur, *line;
 	int lineno = 0, nerr = 0, found = 0;
 	struct admin_login l;
 
@@ -126,18 +125,7 @@ int admin_creds_parse(const char *text, const char *name, const char *host, unsi
 		snprintf(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;
 	}
-	for (line = copy; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		lineno++;
-		while (isspace((unsigned char)*line))
-			line++;
-		for (end = line + strlen(line); end > line && isspace((unsigned char)end[-1]); end--)
-			;
-		*end = '\0';
-		if (!*line || *line == '#')
-			continue;
+	for (cur = copy; (line = text_next_line(&cur, &lineno));) {
 		if (creds_line(line, name, lineno, host, port, &l, err, errlen, &nerr) == 1 && !found) {
 			*out = l;
 			found = 1;

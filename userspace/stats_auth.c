@@ -1,6 +1,5 @@
 /* The stats listener's users, from their file. Only a SHA-256 of each password stays in memory, and a
  * password is checked against it with CRYPTO_memcmp (no early exit on the first differing byte). */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +34,7 @@ static int sha256(const char *s, unsigned char out[32])
 struct stats_auth *stats_auth_parse(const char *text, const char *name, char *err, size_t errlen)
 {
 	struct stats_auth *a;
-	char *copy = strdup(text), *line, *next, *colon, *end;
+	char *copy = strdup(text), *cur, *line, *colon;
 	int lineno = 0, nerr = 0, lines = 1, i;
 	const char *c;
 
@@ -49,18 +48,7 @@ struct stats_auth *stats_auth_parse(const char *text, const char *name, char *er
 		snprintf(err, errlen, "%s: out of memory", name);
 		return NULL;
 	}
-	for (line = copy; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		lineno++;
-		while (isspace((unsigned char)*line))
-			line++;
-		for (end = line + strlen(line); end > line && isspace((unsigned char)end[-1]); end--)
-			;
-		*end = '\0';
-		if (!*line || *line == '#')
-			continue;
+	for (cur = copy; (line = text_next_line(&cur, &lineno));) {
 		colon = strchr(line, ':');
 		if (!colon) {
 			text_err_add(err, errlen, &nerr, name, lineno, "expects USER:PASSWORD");

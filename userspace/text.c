@@ -1,4 +1,5 @@
 /* See text.h. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,4 +74,24 @@ void text_err_add(char *err, size_t errlen, int *nerr, const char *name, int lin
 	va_start(ap, fmt);
 	vsnprintf(err + used, errlen - used, fmt, ap);
 	va_end(ap);
+}
+
+char *text_next_line(char **cur, int *lineno)
+{
+	char *line, *end;
+
+	while ((line = *cur)) {
+		*cur = strchr(line, '\n');
+		if (*cur)
+			*(*cur)++ = '\0';
+		(*lineno)++;
+		while (isspace((unsigned char)*line))
+			line++;
+		for (end = line + strlen(line); end > line && isspace((unsigned char)end[-1]); end--)
+			;
+		*end = '\0';
+		if (*line && *line != '#')
+			return line;
+	}
+	return NULL;
 }

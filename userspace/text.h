@@ -10,6 +10,10 @@
  * Returns the new length. */
 size_t text_clean(char *s);
 
+/* The next line of a file read into memory at *cur that says something: split in place, trimmed,
+ * blank lines and '#' comments skipped; *lineno counts every line. NULL at the end. */
+char *text_next_line(char **cur, int *lineno);
+
 /* Append "name:line: what" (or "name: what" when line is 0) to err, newline-separated, as the
  * config's own errors are listed, and count it in *nerr; a full err keeps counting. */
 void text_err_add(char *err, size_t errlen, int *nerr, const char *name, int line, const char *fmt, ...)
