@@ -21,7 +21,7 @@
 #include "statewriter.h"
 
 static const char conf[] = "global\n    interface lo\n    node-name fuzz\n"
-			   "service pgsql\n    bind 127.0.0.1:5432\n    check tcp inter 2s fall 3 rise 2 timeout 1s\n"
+			   "service pgsql\n    bind 127.0.0.100:5432\n    check tcp inter 2s fall 3 rise 2 timeout 1s\n"
 			   "    server pgb1 127.0.0.1:6432\n    server pgb2 127.0.0.1:6433 disabled\n"
 			   "    server pgb3 127.0.0.1:6434 weight 7\n";
 static struct config cfg;
