@@ -377,6 +377,17 @@ static int status_from_maps_json(struct pgs_maps *m, const struct config *cfg, c
 	return 0;
 }
 
+/* The datapath pinned under the config's pin root, daemon or not: 0, or 1 once the missing map is named. */
+static int open_pinned(const struct config *cfg, struct pgs_maps *m)
+{
+	const char *missing = NULL;
+	int r = maps_open_pinned(m, cfg->pin_root, &missing);
+
+	if (r)
+		cli_err("no datapath is pinned under %s (%s: %s)", cfg->pin_root, missing ? missing : "?", strerror(-r));
+	return r ? 1 : 0;
+}
+
 /* pgsteerd is not running: what the pinned maps alone can tell. */
 static int status_from_maps(void)
 {
@@ -680,7 +691,6 @@ static int cmd_flows(int argc, char **argv)
 	static struct config cfg;
 	struct flows_filter f = {};
 	struct pgs_maps m;
-	const char *missing = NULL;
 	int i, r;
 
 	for (i = 1; i < argc; i++) {
@@ -698,11 +708,8 @@ static int cmd_flows(int argc, char **argv)
 		}
 	}
 	load_conf(&cfg);
-	r = maps_open_pinned(&m, cfg.pin_root, &missing);
-	if (r) {
-		cli_err("no datapath is pinned under %s (%s: %s)", cfg.pin_root, missing ? missing : "?", strerror(-r));
+	if (open_pinned(&cfg, &m))
 		return 1;
-	}
 	r = flows_print(&m, &f, opt_json, stdout);
 	maps_close(&m);
 	if (r) {
@@ -717,7 +724,7 @@ static int cmd_flows(int argc, char **argv)
 static int cmd_clients(int argc, char **argv)
 {
 	static struct config cfg;
-	const char *server = NULL, *missing = NULL;
+	const char *server = NULL;
 	struct pgs_maps m;
 	int i, r;
 
@@ -730,11 +737,8 @@ static int cmd_clients(int argc, char **argv)
 			return -1;
 	}
 	load_conf(&cfg);
-	r = maps_open_pinned(&m, cfg.pin_root, &missing);
-	if (r) {
-		cli_err("no datapath is pinned under %s (%s: %s)", cfg.pin_root, missing ? missing : "?", strerror(-r));
+	if (open_pinned(&cfg, &m))
 		return 1;
-	}
 	r = clients_print(&cfg, &m, server, opt_json, stdout, stderr);
 	maps_close(&m);
 	if (r < 0) {
