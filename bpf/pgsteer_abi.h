@@ -66,6 +66,8 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_ACK_SERVER (1u << 17)  /* ack[1] holds the backend's */
 #define PGS_FLOW_F_HINT_CLIENT (1u << 18) /* nxt[0] is a hint, not learnt since the takeover (seqhint.h) */
 #define PGS_FLOW_F_HINT_SERVER (1u << 19) /* nxt[1] is a hint */
+/* What a node learns of a flow's sequence numbers while it steers: stale once it stops. */
+#define PGS_FLOW_F_EDGES (PGS_FLOW_F_SEQ_CLIENT | PGS_FLOW_F_SEQ_SERVER | PGS_FLOW_F_ACK_CLIENT | PGS_FLOW_F_ACK_SERVER)
 /* Bits 8..15 belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */
 #define PGS_FLOW_F_PAYLOAD (1u << 8)    /* the client's first payload segment went through */
 #define PGS_FLOW_F_CANCEL (1u << 9)     /* that payload was a CancelRequest, handed to the controller */
@@ -264,7 +266,23 @@ struct pgs_flow {
 	 * (PGS_HOP_SHIFT) it was looked up at: bpf/lib/icmp.h, for packets that might not fit. */
 	__u32 cmtu;
 	__u32 cmtu_stamp;
+	/* pgs_ctl.epoch when the edges in flags were learnt: from an earlier one they are only hints,
+	 * which the flow's first packet since makes them (bpf/lib/seqhint.h). */
+	__u32 epoch;
+	__u32 _pad;
 };
+
+/* A flow's flags with its learnt edges turned into hints (PGS_FLOW_F_SEQ_x -> PGS_FLOW_F_HINT_x,
+ * nxt[] kept) and its last acknowledgements dropped: what a flow learnt in an earlier steering
+ * epoch, or one a sync record carries, is worth on this node (bpf/lib/seqhint.h). */
+static inline __u32 pgs_flow_edges_as_hints(__u32 flags)
+{
+	if (flags & PGS_FLOW_F_SEQ_CLIENT)
+		flags |= PGS_FLOW_F_HINT_CLIENT;
+	if (flags & PGS_FLOW_F_SEQ_SERVER)
+		flags |= PGS_FLOW_F_HINT_SERVER;
+	return flags & ~PGS_FLOW_F_EDGES;
+}
 
 /* Key of pgs_rflows: a backend reply as it arrives (backend -> VIP:SNAT port). */
 struct pgs_rflow_key {
@@ -280,6 +298,8 @@ struct pgs_ctl {
 	__u32 beat;      /* pgsteerd's heartbeat: CLOCK_MONOTONIC >> PGS_BEAT_SHIFT at its last tick; 0 = none
 			  * (stopped on purpose). Older than PGS_BEAT_TIMEOUT: the datapath stops steering. */
 	__u64 off_ns;    /* when steering last went off (bpf_ktime_get_ns clock); 0 = never */
+	__u32 epoch;     /* bumped at every takeover: a flow's edges from an earlier one are stale */
+	__u32 _pad;
 };
 
 #define PGS_BEAT_SHIFT 30   /* heartbeat unit: 2^30 ns, about 1.07 s */

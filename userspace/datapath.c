@@ -649,6 +649,11 @@ int datapath_set_beat(struct datapath *dp, uint32_t beat)
 	return maps_set_beat(&dp->maps, beat);
 }
 
+int datapath_new_epoch(struct datapath *dp)
+{
+	return maps_new_epoch(&dp->maps);
+}
+
 int datapath_get_off_ns(struct datapath *dp, uint64_t *off_ns)
 {
 	return maps_get_off_ns(&dp->maps, off_ns);

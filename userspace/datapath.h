@@ -43,6 +43,8 @@ int datapath_clear_passive(struct datapath *dp, uint32_t slot);
 int datapath_get_active(struct datapath *dp, int *active);
 int datapath_set_active(struct datapath *dp, int active);
 int datapath_get_off_ns(struct datapath *dp, uint64_t *off_ns);
+/* A new steering epoch at takeover (see maps_new_epoch). */
+int datapath_new_epoch(struct datapath *dp);
 /* pgsteerd's heartbeat for the datapath (see struct pgs_ctl): guard.c's. */
 int datapath_set_beat(struct datapath *dp, uint32_t beat);
 /* Steering off on the datapath pinned under pin_root, without opening it: a process that cannot

@@ -341,34 +341,9 @@ void dpsync_poll_passive(struct datapath *dp, struct model *m, void (*refused)(v
 #define STALE_AFTER_NS (10ull * 1000000000)
 
 /* What a node learnt of a flow's sequence numbers while it steered is stale once it stops: the
- * session went on through the other node. Such an edge, or one a sync record carries, is only a
- * hint (bpf/lib/seqhint.h): a close that comes before a side's first plain segment is checked
- * against it, and the side learns its edge afresh. The last acknowledgements are dropped. */
-#define EDGE_BITS (PGS_FLOW_F_SEQ_CLIENT | PGS_FLOW_F_SEQ_SERVER | PGS_FLOW_F_ACK_CLIENT | PGS_FLOW_F_ACK_SERVER)
-
-static uint32_t edges_as_hints(uint32_t flags)
-{
-	static const uint32_t seq[2] = { PGS_FLOW_F_SEQ_CLIENT, PGS_FLOW_F_SEQ_SERVER };
-	static const uint32_t hint[2] = { PGS_FLOW_F_HINT_CLIENT, PGS_FLOW_F_HINT_SERVER };
-
-	for (int i = 0; i < 2; i++)
-		if (flags & seq[i])
-			flags |= hint[i];
-	return flags & ~EDGE_BITS;
-}
-
-static void hint_flow(void *arg, const struct pgs_flow_key *k, const struct pgs_flow *f)
-{
-	struct datapath *dp = arg;
-	struct pgs_flow h;
-
-	if (!(f->flags & EDGE_BITS))
-		return;
-	h = *f;
-	h.flags = edges_as_hints(f->flags);
-	datapath_flow_update(dp, k, &h);
-}
-
+ * session went on through the other node. A new steering epoch makes every such edge a hint
+ * (bpf/lib/seqhint.h), flow by flow at its first packet: taking over costs one map write, whatever
+ * the size of the flow table. Called before steering turns on. */
 void dpsync_takeover(struct datapath *dp)
 {
 	uint64_t off = 0;
@@ -376,10 +351,9 @@ void dpsync_takeover(struct datapath *dp)
 
 	if (datapath_get_off_ns(dp, &off) || !off || now_ns() - off < STALE_AFTER_NS)
 		off = 0;
-	/* Called before steering turns on: no packet moves a flow meanwhile. */
-	r = datapath_flows_each(dp, hint_flow, dp);
+	r = datapath_new_epoch(dp);
 	if (r)
-		log_warnx("turning learnt sequence edges into hints: %s", strerror(-r));
+		log_warnx("starting a new steering epoch (learnt sequence edges stay trusted): %s", strerror(-r));
 	datapath_takeover(dp, off);
 }
 
@@ -494,13 +468,14 @@ static void free_snat_port(struct datapath *dp, const struct pgs_flow_key *k, co
 }
 
 /* A record's edges become the flow's hints; what this node knew of a side the record leaves out
- * stays, as a hint. Only a backup applies records: nothing here was learnt since a takeover. */
+ * stays, as a hint. Only a backup applies records: nothing here was learnt since a takeover. A
+ * flow that holds hints only is the same in every steering epoch (seqhint.h). */
 static void hints_from_record(struct pgs_flow *f, const struct sync_flow *r)
 {
 	static const uint32_t edge[2] = { SYNC_EDGE_NXT_CLIENT, SYNC_EDGE_NXT_SERVER };
 	static const uint32_t hint[2] = { PGS_FLOW_F_HINT_CLIENT, PGS_FLOW_F_HINT_SERVER };
 
-	f->flags = edges_as_hints(f->flags);
+	f->flags = pgs_flow_edges_as_hints(f->flags);
 	for (int i = 0; i < 2; i++)
 		if (r->edges & edge[i]) {
 			f->nxt[i] = r->nxt[i];
@@ -545,7 +520,7 @@ int dpsync_flow_apply(struct datapath *dp, const struct model *m, const struct s
 	f.seen_ns = now; /* heard of just now: the peer saw it within its refresh period */
 	if (have) {
 		memcpy(f.nxt, old.nxt, sizeof(f.nxt));
-		f.flags |= old.flags & (EDGE_BITS | PGS_FLOW_F_HINT_CLIENT | PGS_FLOW_F_HINT_SERVER);
+		f.flags |= old.flags & (PGS_FLOW_F_EDGES | PGS_FLOW_F_HINT_CLIENT | PGS_FLOW_F_HINT_SERVER);
 	}
 	hints_from_record(&f, r);
 	if (have) {

@@ -216,6 +216,17 @@ int maps_set_beat(const struct pgs_maps *m, uint32_t beat)
 	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY) ? -errno : 0;
 }
 
+int maps_new_epoch(const struct pgs_maps *m)
+{
+	struct pgs_ctl ctl;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(m->ctl, &zero, &ctl))
+		return -errno;
+	ctl.epoch++;
+	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY) ? -errno : 0;
+}
+
 int maps_get_off_ns(const struct pgs_maps *m, uint64_t *off_ns)
 {
 	struct pgs_ctl ctl;

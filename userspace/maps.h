@@ -42,6 +42,8 @@ int maps_set_active(const struct pgs_maps *m, int active);
 /* The controller's heartbeat (pgs_ctl.beat; 0: none, the datapath never times out). */
 int maps_set_beat(const struct pgs_maps *m, uint32_t beat);
 int maps_get_off_ns(const struct pgs_maps *m, uint64_t *off_ns);
+/* A new steering epoch (pgs_ctl.epoch): what flows learnt before is only a hint (bpf/lib/seqhint.h). */
+int maps_new_epoch(const struct pgs_maps *m);
 int maps_clear_passive(const struct pgs_maps *m, uint32_t slot);
 int maps_reset_slot(const struct pgs_maps *m, uint32_t slot); /* a new server in the slot: zero its counters */
 int maps_get_server(const struct pgs_maps *m, uint32_t slot, struct pgs_server *out);

@@ -46,19 +46,21 @@ struct pgs_icmp_xlat {
 	__u16 in_sport, in_dport;
 	__u32 in_seq;            /* the quoted sequence number in its sender's numbers */
 	__u32 slot;
+	__u32 epoch;             /* the node's steering epoch (pgs_ctl.epoch) */
 };
 
 /* Whether seq is a sequence number side me (0: the client, 1: the backend) has in flight, as its
  * stack judges an error about it (Linux: snd_una <= seq <= snd_nxt, else the error is ignored):
  * from what the other side last acknowledged (PGS_SEQ_WINDOW before the edge while that is not
- * known) to the edge. A side whose edge is not tracked yet (a synced flow) is not judged. */
-static __always_inline int icmp_seq_in_flight(const struct pgs_flow *f, __u32 seq, int me)
+ * known) to the edge. A side whose edge is not tracked yet (a synced flow), or was learnt before
+ * this node last took over (seqhint.h), is not judged. */
+static __always_inline int icmp_seq_in_flight(const struct pgs_flow *f, __u32 seq, int me, __u32 epoch)
 {
 	__u32 tracked = me ? PGS_FLOW_F_SEQ_SERVER : PGS_FLOW_F_SEQ_CLIENT;
 	__u32 acked = me ? PGS_FLOW_F_ACK_CLIENT : PGS_FLOW_F_ACK_SERVER;
 	__u32 nxt = f->nxt[me & 1], lo;
 
-	if (!(f->flags & tracked))
+	if (!(f->flags & tracked) || f->epoch != epoch)
 		return 1;
 	lo = (f->flags & acked) ? f->ack[!me] : nxt - PGS_SEQ_WINDOW;
 	return seq - lo <= nxt - lo;
@@ -82,7 +84,7 @@ static __always_inline int icmp_about_client_side(struct pgs_icmp_xlat *x)
 	/* The backend's segment as we sent it on: a cookie flow's in the client's numbers. Back in the
 	 * backend's (the delta its client's ACKs get), checked, and quoted so. */
 	seq = seqxlate_ack(f, bpf_ntohl(x->in_tcp->seq));
-	if (!icmp_seq_in_flight(f, seq, 1))
+	if (!icmp_seq_in_flight(f, seq, 1, x->epoch))
 		return PGS_R_DROP_ICMP_SEQ;
 	x->in_seq = bpf_htonl(seq);
 	x->daddr = f->backend;
@@ -114,7 +116,7 @@ static __always_inline int icmp_about_backend_side(struct pgs_icmp_xlat *x)
 	f = bpf_map_lookup_elem(&pgs_flows, &k);
 	if (!f || f->backend != rk.backend || f->bport != rk.bport || f->sport != rk.sport)
 		return PGS_R_DROP_ICMP_NO_FLOW; /* a stale reverse entry */
-	if (!icmp_seq_in_flight(f, bpf_ntohl(x->in_tcp->seq), 0))
+	if (!icmp_seq_in_flight(f, bpf_ntohl(x->in_tcp->seq), 0, x->epoch))
 		return PGS_R_DROP_ICMP_SEQ;
 	x->in_seq = x->in_tcp->seq; /* the client's numbers are the backend's */
 	x->daddr = k.client;
@@ -134,6 +136,7 @@ static __always_inline int icmp_about_backend_side(struct pgs_icmp_xlat *x)
 static __always_inline int pgs_icmp_classify(void *data, void *data_end, struct pgs_icmp_xlat *x)
 {
 	struct hdr_cursor c = { .pos = data };
+	const struct pgs_ctl *ctl;
 	struct ethhdr *eth;
 	__u32 quoted;
 	int proto;
@@ -165,8 +168,10 @@ static __always_inline int pgs_icmp_classify(void *data, void *data_end, struct 
 		return PGS_R_PASS;
 	quoted -= x->ip->ihl * 4 + PGS_ICMP_HLEN + x->in_ip->ihl * 4;
 	x->in_check = quoted >= PGS_TCP_CHECK_END && (void *)x->in_tcp + PGS_TCP_CHECK_END <= data_end;
-	if (!pgs_active())
+	ctl = pgs_steering();
+	if (!ctl)
 		return PGS_R_PASS_INACTIVE;
+	x->epoch = ctl->epoch;
 	x->saddr = x->ip->daddr;
 	if (bpf_map_lookup_elem(&pgs_services, &(struct pgs_svc_key){ .vip = x->in_ip->saddr, .port = x->in_tcp->source }))
 		return icmp_about_client_side(x);

@@ -47,6 +47,7 @@ struct pgs_plan {
 	__u32 kind;
 	__u32 slot;
 	struct pgs_flow_key fk;   /* client side */
+	__u32 epoch;              /* pgs_ctl.epoch: the node's steering epoch (seqhint.h) */
 	struct pgs_flow *flow;    /* existing flow, or the one a NEW replaces */
 	__u32 *rr;                /* NEW: the service's scan start on this CPU */
 	__u32 rr_next;
@@ -90,12 +91,13 @@ static __always_inline void hop_resolved(struct pgs_plan *plan, const struct bpf
 		slot_hop_put(plan->slot, plan->daddr, &plan->hop, plan->mtu);
 }
 
-static __always_inline int pgs_active(void)
+/* The node's switches while it steers (steering on, heartbeat fresh); NULL when it does not. */
+static __always_inline const struct pgs_ctl *pgs_steering(void)
 {
 	__u32 zero = 0;
 	struct pgs_ctl *ctl = bpf_map_lookup_elem(&pgs_ctl, &zero);
 
-	return ctl && ctl->active && !pgs_beat_stale(ctl);
+	return ctl && ctl->active && !pgs_beat_stale(ctl) ? ctl : 0;
 }
 
 /* The server in a slot if it may take new connections: UP, weight above 0, not passive-down. */
@@ -207,10 +209,14 @@ static __always_inline int parse_to_ports(struct pgs_pkt *p, struct hdr_cursor *
 /* The whole TCP header of a segment that concerns us, on a node that steers. */
 static __always_inline int take_segment(struct pgs_pkt *p, struct hdr_cursor *c, struct pgs_plan *plan)
 {
+	const struct pgs_ctl *ctl;
+
 	if (parse_tcp(c, p->data_end, &p->tcp) < 0)
 		return PGS_R_DROP_MALFORMED;
-	if (!pgs_active())
+	ctl = pgs_steering();
+	if (!ctl)
 		return PGS_R_PASS_INACTIVE;
+	plan->epoch = ctl->epoch;
 	plan->now = bpf_ktime_get_coarse_ns(); /* the monotonic clock to the tick: a fine read costs more */
 	p->flags = tcp_flag_byte(p->tcp);
 	return -1;
@@ -442,6 +448,7 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 		.seen_ns = plan->now,
 		.isn = { bpf_ntohl(p->tcp->seq) },
 		.nxt = { bpf_ntohl(p->tcp->seq) + 1 },
+		.epoch = plan->epoch,
 	};
 	struct pgs_server *srv = bpf_map_lookup_elem(&pgs_servers, &plan->slot);
 	struct snat_probe sp;
@@ -604,9 +611,13 @@ static __always_inline void flow_advance(struct pgs_plan *plan, __u32 to)
 static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *plan)
 {
 	struct pgs_flow *f = plan->flow;
-	__u32 plan_state = f->state;
+	__u32 plan_state;
 	struct flow_step s;
-	int fits = segment_fits(p, f, plan->kind == PGS_K_REV);
+	int fits;
+
+	seqhint_catch_up(f, plan->epoch);
+	plan_state = f->state;
+	fits = segment_fits(p, f, plan->kind == PGS_K_REV);
 
 	if (plan->kind == PGS_K_REV && plan->hop_resolved)
 		f->hop[1] = plan->hop;

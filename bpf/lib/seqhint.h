@@ -7,9 +7,10 @@
  * end it.
  *
  * Hints (PGS_FLOW_F_HINT_*, in nxt[]) are edges the master sent in its sync records (every live
- * flow is refreshed every 10 s), or this node's own from before it stopped steering (dpsync.c turns
- * them into hints at takeover): exact for a session that sent nothing since, which is the usual
- * case of a close arriving first. A close on an untracked side fits when
+ * flow is refreshed every 10 s), or this node's own from before it stopped steering (made hints by
+ * the flow's first packet after the takeover, seqhint_catch_up): exact for a session that sent
+ * nothing since, which is the usual case of a close arriving first. A close on an untracked side
+ * fits when
  * - this side has a hint and the close matches it as it would a learnt edge (flow.h, RFC 5961): an
  *   RST exactly at it; a FIN within PGS_SEQ_WINDOW of it with an ACK acceptable against the other
  *   side's learnt edge, or within PGS_SEQ_WINDOW of its hint. A forged one passes with a chance of
@@ -24,6 +25,27 @@
 #include "common.h"
 #include "flow.h"
 #include "../pgsteer_abi.h"
+
+/* A flow's first packet since this node took over again (the flow's epoch is older than the
+ * node's, pgs_ctl.epoch): the edges it learnt then become hints, as a sync record's are
+ * (pgs_flow_edges_as_hints). The takeover itself only bumps the epoch: nothing walks the flow table
+ * before the VIP is taken. Two CPUs on the same flow's first packets may both convert: the flags
+ * move by atomics (the edges cleared, then the hints they were added), so a second conversion finds
+ * nothing more to convert, and the worst a late one does is make an edge the other CPU has just
+ * learnt a hint again (learnt afresh from the next plain segment). Between the two atomics a side
+ * has neither edge nor hint: a close then is a suspect, never trusted. */
+static __always_inline void seqhint_catch_up(struct pgs_flow *f, __u32 epoch)
+{
+	__u32 old, hints;
+
+	if (*(volatile __u32 *)&f->epoch == epoch)
+		return;
+	old = __sync_fetch_and_and(&f->flags, ~PGS_FLOW_F_EDGES);
+	hints = pgs_flow_edges_as_hints(old) & ~old;
+	if (hints)
+		__sync_fetch_and_or(&f->flags, hints);
+	f->epoch = epoch;
+}
 
 /* seq, ack: the segment's numbers (ack in the backend's numbers); end: seq + length (+1 for FIN).
  * me: 0 for the client's side, 1 for the backend's. Returns 1 when the close may move the flow. */

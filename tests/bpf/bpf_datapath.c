@@ -10,6 +10,7 @@
 #include "testenv.h"
 #include "lib/flow.h"
 #include "datapath.h"
+#include "dpsync.h"
 
 #define SNAT_MIN 20000
 #define SNAT_MAX 20015 /* 16 ports */
@@ -81,6 +82,7 @@ static void reset(void)
 	zero_array(M.svc_verdicts, PGS_MAX_SERVICES * PGS_R_MAX, 8, 1);
 	zero_array(M.slot_hop, PGS_MAX_SLOTS, sizeof(struct pgs_slot_hop), 0);
 	clear_hash(bpf_map__fd(xdp_skel->maps.pgs_tx_ports), sizeof(__u32));
+	zero_array(M.ctl, 1, sizeof(struct pgs_ctl), 0); /* steering epoch 0: flows written by hand are current */
 	for (i = 0; i < 3; i++)
 		set_server(i, BACKEND, (uint16_t)(6432 + i), PGS_SRV_UP, 16);
 	set_service(3);
@@ -1874,6 +1876,8 @@ static const struct {
 	CASE(hint_stale_close_after_the_peer),
 	CASE(hint_forged_close_changes_nothing),
 	CASE(hint_none_close_untrusted),
+	CASE(epoch_takeover_makes_old_edges_hints),
+	CASE(epoch_current_edges_stay_learnt),
 	ICMP_CASES
 	GUARD_CASES
 };

@@ -1,7 +1,8 @@
 /* The seqhint cases of the BPF tables (bpf/lib/seqhint.h), included by bpf_datapath.c and run
- * through XDP and TC like the others: a flow the flow sync installed (or one whose learnt edges
- * dpsync.c turned into hints at takeover) whose first packet on a side is its close. The honest
- * close ends the flow; the forged one next to it (off the hint, wrong ACK, no ACK) changes nothing. */
+ * through XDP and TC like the others: a flow the flow sync installed (or one whose learnt edges its
+ * first packet after a takeover turned into hints) whose first packet on a side is its close. The
+ * honest close ends the flow; the forged one next to it (off the hint, wrong ACK, no ACK) changes
+ * nothing. */
 
 #define HINT_C 90000u   /* the client's edge in the sync record */
 #define HINT_S 7000000u /* the backend's */
@@ -146,4 +147,86 @@ static void hint_none_close_untrusted(void)
 	forwarded_untouched(&f, 51022, 1, ++n, "client RST on a flow without hints");
 	EXPECT_OUTCOME(run(in, client_seg(in, 51022, F_FIN | F_ACK, HINT_C, HINT_S)), O_TX, "client FIN, no hint");
 	forwarded_untouched(&f, 51022, 1, ++n, "client FIN on a flow without hints");
+}
+
+/* --- steering epochs (issue 12 item 8): a takeover walks no flow ------------------------------- */
+
+static uint32_t ctl_epoch(void)
+{
+	struct pgs_ctl ctl = {};
+
+	bpf_map_lookup_elem(M.ctl, &(uint32_t){ 0 }, &ctl);
+	return ctl.epoch;
+}
+
+/* A session learnt here, then a takeover (dpsync_takeover: a new epoch, the flow not touched). The
+ * flow's first packet after it makes its old edges hints and drops its old acknowledgements: a
+ * forged RST (a random sequence, one off the old edge, at the client's stale acknowledgement) is a
+ * suspect that moves nothing; the RST exactly at the old edge closes the flow, as at a synced hint. */
+static void epoch_takeover_makes_old_edges_hints(void)
+{
+	uint8_t in[PKT_MAX];
+	struct datapath *dp = NULL;
+	struct pgs_flow f, g;
+	uint64_t n = 0;
+	uint32_t was;
+
+	reset();
+	was = ctl_epoch();
+	established(51031);
+	rev(51031, F_ACK | F_PSH, 200, "server data"); /* backend edge 5201, the client acknowledged 5001 */
+	CHECK(flow_get(51031, &f) && f.epoch == was && (f.flags & PGS_FLOW_F_EDGES) == PGS_FLOW_F_EDGES,
+	      "learnt: epoch %u flags %x", f.epoch, f.flags);
+	CHECK_EQ(datapath_over_maps(&dp, &M), 0);
+	if (!dp)
+		return;
+	dpsync_takeover(dp);
+	datapath_close(dp);
+	CHECK_EQ(ctl_epoch(), was + 1);
+	CHECK(flow_get(51031, &g) && !memcmp(&g, &f, sizeof(g)), "the takeover rewrote the flow: flags %x -> %x", f.flags,
+	      g.flags);
+
+	EXPECT_OUTCOME(run(in, client_seg(in, 51031, F_RST, 0x6b8b4567u, 0)), O_TX, "client RST at a random sequence");
+	forwarded_untouched(&f, 51031, 1, ++n, "client RST at a random sequence after the takeover");
+	CHECK(flow_get(51031, &g) && g.epoch == was + 1 && (g.flags & BOTH_HINTS) == BOTH_HINTS &&
+	      !(g.flags & PGS_FLOW_F_EDGES) && g.nxt[0] == 1101 && g.nxt[1] == 5201,
+	      "old edges not hints: epoch %u flags %x edges %u/%u", g.epoch, g.flags, g.nxt[0], g.nxt[1]);
+	EXPECT_OUTCOME(run(in, client_seg(in, 51031, F_RST | F_ACK, 1102, 5201)), O_TX, "client RST one above");
+	forwarded_untouched(&f, 51031, 1, ++n, "client RST one above its old edge");
+	/* Before the takeover an RST at the acknowledged sequence fitted (a challenge's answer): stale now. */
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 5001, 0)), O_TX, "backend RST at the old acknowledgement");
+	forwarded_untouched(&f, 51031, 0, ++n, "backend RST at the client's acknowledgement from before the takeover");
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 0x12345678u, 0)), O_TX, "backend RST at a random sequence");
+	forwarded_untouched(&f, 51031, 0, ++n, "backend RST at a random sequence after the takeover");
+	CHECK(flow_get(51031, &g) && (g.flags & BOTH_HINTS) == BOTH_HINTS && g.nxt[0] == 1101 && g.nxt[1] == 5201,
+	      "a forged RST taught an edge: %u/%u flags %x", g.nxt[0], g.nxt[1], g.flags);
+
+	/* Honest: the backend's RST exactly at its old edge. */
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST | F_ACK, 5201, 1101)), O_TX, "backend RST at its old edge");
+	CHECK_EQ(state_of(51031), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_closed(), 1);
+}
+
+/* The same session learnt after the takeover (in the current epoch): its edges stay learnt. A
+ * forged RST is a suspect, data far out of the window teaches nothing, and the RST at the client's
+ * last acknowledgement (a challenge's answer) still closes it. */
+static void epoch_current_edges_stay_learnt(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f, g;
+	uint64_t n = 0;
+
+	reset();
+	maps_new_epoch(&M);
+	established(51032);
+	rev(51032, F_ACK | F_PSH, 200, "server data");
+	CHECK(flow_get(51032, &f) && f.epoch == ctl_epoch(), "flow epoch %u, node's %u", f.epoch, ctl_epoch());
+	EXPECT_OUTCOME(run(in, client_seg(in, 51032, F_RST, 0x6b8b4567u, 0)), O_TX, "client RST at a random sequence");
+	forwarded_untouched(&f, 51032, 1, ++n, "client RST at a random sequence");
+	EXPECT_OUTCOME(run(in, client_seg(in, 51032, F_ACK, 1101 + 0x20000000u, 5201)), O_TX, "client data far ahead");
+	CHECK(flow_get(51032, &g) && g.flags == f.flags && g.nxt[0] == 1101 && g.nxt[1] == 5201 && g.ack[0] == 5001,
+	      "learnt edges moved: %u/%u ack %u flags %x -> %x", g.nxt[0], g.nxt[1], g.ack[0], f.flags, g.flags);
+	EXPECT_OUTCOME(run(in, backend_seg(in, &f, F_RST, 5001, 0)), O_TX, "backend RST at the client's acknowledgement");
+	CHECK_EQ(state_of(51032), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_closed(), 1);
 }
