@@ -57,7 +57,7 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_COUNTED (1u << 0)    /* still counted as an active connection of its server */
 #define PGS_FLOW_F_FIN_CLIENT (1u << 1) /* client sent FIN */
 #define PGS_FLOW_F_FIN_SERVER (1u << 2) /* backend sent FIN */
-#define PGS_FLOW_F_SERVER_FIRST (1u << 3) /* the backend closed first: it holds TIME_WAIT on the SNAT port */
+#define PGS_FLOW_F_SERVER_FIRST (1u << 3) /* the backend closed first (or at once): it holds TIME_WAIT on the SNAT port */
 #define PGS_FLOW_F_SEQ_CLIENT (1u << 4)   /* nxt[0] tracks the client's sequence */
 #define PGS_FLOW_F_SEQ_SERVER (1u << 5)   /* nxt[1] tracks the backend's sequence */
 #define PGS_FLOW_F_HALFOPEN (1u << 6)     /* opened by a client SYN, handshake not completed yet (synguard.h) */
@@ -71,6 +71,10 @@ enum pgs_flow_state {
 /* Bits 8..15 belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */
 #define PGS_FLOW_F_PAYLOAD (1u << 8)    /* the client's first payload segment went through */
 #define PGS_FLOW_F_CANCEL (1u << 9)     /* that payload was a CancelRequest, handed to the controller */
+
+/* How long a backend that closed first holds TIME_WAIT on our SNAT port (Linux's TCP_TIMEWAIT_LEN):
+ * the port is not given to another connection meanwhile. */
+#define PGS_TIME_WAIT_NS (60ull * 1000000000)
 
 /* Every verdict of the datapath, counted per CPU in pgs_verdicts: the one list of them.
  * X(enum suffix, name, is_drop, help). The BPF verdict() turns is_drop into XDP_DROP/TC_ACT_SHOT,
@@ -106,6 +110,8 @@ enum pgs_flow_state {
 	  "client data on a cookie flow before the backend answered (TC): dropped, the client resends it") \
 	X(COOKIE_REFUSED, "cookie_refused", 0,                                                          \
 	  "backend refused a cookie flow's SYN (RST): the client, whose handshake was ours, gets a clean RST") \
+	X(COOKIE_BACKEND_RESET, "cookie_backend_reset", 0,                                               \
+	  "backend answered a cookie flow's SYN with the ACK of an older connection (its TIME_WAIT): reset, SYN again") \
 	X(ICMP_FWD, "icmp_fwd", 0, "ICMP error about a flow, translated and sent to its client or backend")  \
 	X(DROP_ICMP_NO_FLOW, "drop_icmp_no_flow", 1,                                                        \
 	  "ICMP error quoting a VIP segment of no flow (forged or late): dropped, no state touched")        \

@@ -258,7 +258,7 @@ int pgs_tc(struct __sk_buff *skb)
 	if (plan.kind == PGS_K_COOKIE) {
 		if (tc_shape(skb, &p, &plan.shape, 1))
 			return verdict(PGS_R_DROP_MALFORMED);
-		count_verdict(PGS_R_COOKIE_SENT);
+		count_verdict(pgs_answer_reason(&plan));
 		return bpf_redirect(skb->ifindex, 0);
 	}
 

@@ -194,7 +194,7 @@ int pgs_xdp(struct xdp_md *ctx)
 	if (plan.kind == PGS_K_COOKIE) {
 		if (xdp_shape(ctx, &p, &plan.shape, 1))
 			return verdict(PGS_R_DROP_MALFORMED);
-		count_verdict(PGS_R_COOKIE_SENT);
+		count_verdict(pgs_answer_reason(&plan));
 		return XDP_TX;
 	}
 

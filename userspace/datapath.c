@@ -30,10 +30,16 @@
 #define GC_BATCH 4096
 #define GC_BATCHES_PER_TICK 8 /* at most 32k flows a call: the event loop (and VRRP) stay responsive */
 #define PRESSURE_SYN_NS (2ull * 1000000000) /* half-open limit under pressure (flow_pressure) */
-#define ORPHANS_MAX GC_BATCH /* reverse entries held as suspected orphans from one pass to the next */
+#define ORPHANS_MAX 65536 /* reverse entries held as suspected orphans from one pass to the next */
 
 /* A clean-up pass, done a bounded number of batches at a time: the flows, then the reverse
  * entries (orphans: a reverse entry whose flow is gone holds its SNAT port for ever). */
+
+/* A reverse entry found orphaned, and since when: it goes once orphaned for a TIME_WAIT. */
+struct orphan {
+	struct pgs_rflow_key rk; 
+	uint64_t since_ns;
+};
 struct gc_pass {
 	int running;
 	int first;
@@ -70,7 +76,7 @@ struct datapath {
 	struct pgs_flow_key *rvals;
 	/* Reverse entries whose flow was gone (or another's) in the last pass, sorted; removed when the
 	 * next pass finds them so again (a SYN inserts the reverse entry just before its flow). */
-	struct pgs_rflow_key *orphans, *orphans_next;
+	struct orphan *orphans, *orphans_next;
 	__u32 norphans, norphans_next;
 	int takeover;            /* datapath_takeover: the next pass is a takeover pass */
 	uint64_t stale_before;
@@ -769,7 +775,8 @@ static int gc_begin(struct datapath *dp, const struct config *cfg, uint64_t now_
 	g->t.est = (uint64_t)cfg->t_est_ms * 1000000;
 	g->t.fin = (uint64_t)cfg->t_fin_ms * 1000000;
 	g->t.closed = (uint64_t)cfg->t_closed_ms * 1000000;
-	g->t.tw = 60ull * 1000000000; /* Linux's TIME_WAIT */
+	/* seen_ns lags the last packet by up to a second (lb.h), the backend's timer may fire late */
+	g->t.tw = PGS_TIME_WAIT_NS + 2000000000ull;
 	/* A SYN flood fills the table, or one server's SNAT ports, with half-open flows: expire those
 	 * early so real clients get in (established flows are never evicted). */
 	if (flow_pressure(dp->last_entries, cfg->flow_table_size, dp->last_held_peak,
@@ -930,9 +937,11 @@ static int gc_finish(struct datapath *dp, struct dp_gc *res)
 	return 0;
 }
 
-static int rflow_cmp(const void *a, const void *b)
+static int orphan_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, sizeof(struct pgs_rflow_key));
+	const struct orphan *x = a, *y = b;
+
+	return memcmp(&x->rk, &y->rk, sizeof(x->rk));
 }
 
 /* Whether a reverse entry names a flow that is not there, or one that holds another SNAT port. */
@@ -945,26 +954,34 @@ static int rflow_orphaned(struct datapath *dp, const struct pgs_rflow_key *rk, c
 	return f.backend != rk->backend || f.bport != rk->bport || f.sport != rk->sport || fk->vip != rk->vip;
 }
 
-/* One batch of reverse entries: an orphan found in the last pass too is removed (after a last look:
- * its SNAT port is free again); one found for the first time is remembered for the next pass. */
+/* One batch of reverse entries. An orphan is removed (after a last look: its SNAT port is free
+ * again) once every pass since a TIME_WAIT ago found it orphaned; one found for the first time is
+ * remembered with the time. The wait is for the entries the datapath keeps on purpose: a flow whose
+ * backend closed first, replaced when its client port opens a new one (lb.h, commit_new), leaves
+ * its entry behind, for the backend's TIME_WAIT holds that port. A suspect that finds no room in
+ * the list waits for a later pass. */
 static void gc_rbatch(struct datapath *dp, __u32 count)
 {
 	struct gc_pass *g = dp->gc;
 	__u32 i;
 
 	for (i = 0; i < count; i++) {
-		const struct pgs_rflow_key *rk = &dp->del_rkeys[i];
+		struct orphan o = { .rk = dp->del_rkeys[i], .since_ns = g->now };
+		const struct orphan *seen;
 		struct pgs_flow_key now;
 
-		if (!rflow_orphaned(dp, rk, &dp->rvals[i]))
+		if (!rflow_orphaned(dp, &o.rk, &dp->rvals[i]))
 			continue;
-		if (!bsearch(rk, dp->orphans, dp->norphans, sizeof(*rk), rflow_cmp)) {
+		seen = bsearch(&o, dp->orphans, dp->norphans, sizeof(o), orphan_cmp);
+		if (seen)
+			o.since_ns = seen->since_ns;
+		if (g->now - o.since_ns < PGS_TIME_WAIT_NS) {
 			if (dp->norphans_next < ORPHANS_MAX)
-				dp->orphans_next[dp->norphans_next++] = *rk;
+				dp->orphans_next[dp->norphans_next++] = o;
 			continue;
 		}
-		if (!bpf_map_lookup_elem(dp->maps.rflows, rk, &now) && rflow_orphaned(dp, rk, &now) &&
-		    !bpf_map_delete_elem(dp->maps.rflows, rk))
+		if (!bpf_map_lookup_elem(dp->maps.rflows, &o.rk, &now) && rflow_orphaned(dp, &o.rk, &now) &&
+		    !bpf_map_delete_elem(dp->maps.rflows, &o.rk))
 			g->orphans++;
 	}
 }
@@ -988,7 +1005,7 @@ static int gc_reverse(struct datapath *dp)
 	if (!r)
 		return 0;
 	/* The walk is over: this pass's suspects are the next one's. */
-	qsort(dp->orphans_next, dp->norphans_next, sizeof(*dp->orphans_next), rflow_cmp);
+	qsort(dp->orphans_next, dp->norphans_next, sizeof(*dp->orphans_next), orphan_cmp);
 	memcpy(dp->orphans, dp->orphans_next, (size_t)dp->norphans_next * sizeof(*dp->orphans));
 	dp->norphans = dp->norphans_next;
 	dp->norphans_next = 0;

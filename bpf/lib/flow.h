@@ -23,8 +23,9 @@ struct flow_step {
 
 /* Step the state machine for a packet that is not a new client SYN.
  * from_client: 1 for client -> VIP, 0 for a backend reply. flags: the FIN/SYN/RST/ACK bits.
- * seen_flags: the flow's PGS_FLOW_F_FIN_* bits before this packet. */
-static __always_inline struct flow_step flow_next(__u32 state, int from_client, __u8 flags, __u32 seen_flags)
+ * seen_flags: the flow's PGS_FLOW_F_FIN_* bits before this packet. crossed: a FIN that does not
+ * acknowledge the other side's FIN, sent before that one arrived (a simultaneous close). */
+static __always_inline struct flow_step flow_next(__u32 state, int from_client, __u8 flags, __u32 seen_flags, int crossed)
 {
 	struct flow_step s = { .state = state };
 	__u32 fin_me = from_client ? PGS_FLOW_F_FIN_CLIENT : PGS_FLOW_F_FIN_SERVER;
@@ -43,8 +44,9 @@ static __always_inline struct flow_step flow_next(__u32 state, int from_client, 
 	}
 	if (flags & PGS_TCP_FIN) {
 		s.set_flags = fin_me;
-		/* The side that closes first keeps TIME_WAIT: when it is the backend, on our SNAT port. */
-		if (!from_client && !(seen_flags & fin_peer))
+		/* The side that closes first keeps TIME_WAIT, and both do when their FINs cross: when it
+		 * is the backend, on our SNAT port. */
+		if (!from_client && (!(seen_flags & fin_peer) || crossed))
 			s.set_flags |= PGS_FLOW_F_SERVER_FIRST;
 		s.release = 1;
 		s.state = (seen_flags & fin_peer) ? PGS_FLOW_CLOSED : PGS_FLOW_FIN_WAIT;

@@ -39,7 +39,8 @@ enum pgs_kind {
 	PGS_K_FWD,     /* client packet of a flow */
 	PGS_K_REV,     /* backend packet of a flow */
 	PGS_K_RESET,   /* packet of a shut-down session: answer with RST */
-	PGS_K_COOKIE,  /* client SYN while cookies are on: answer with a cookie SYN-ACK, keep nothing */
+	PGS_K_COOKIE,  /* answered by the datapath, reshaped back where it came from, nothing kept: a client SYN
+			* while cookies are on (cookie SYN-ACK), a backend's old ACK to a cookie SYN (RST) */
 };
 
 /* What to do with a packet that belongs to a service, and the headers it leaves with. */
@@ -361,8 +362,11 @@ static __always_inline int classify_cookie(struct pgs_pkt *p, const struct pgs_s
 		/* Not a cookie: a closed flow's last ACKs go along it, an ACK of nothing is dropped or passed. */
 		return ack >= 0 && r >= 0 ? ack : r;
 	}
-	if (r < 0 && (plan->kind == PGS_K_FWD || plan->kind == PGS_K_REV))
-		return syncookie_flow_packet(p, plan->flow, plan->kind == PGS_K_FWD, &plan->shape);
+	if (r < 0 && (plan->kind == PGS_K_FWD || plan->kind == PGS_K_REV)) {
+		r = syncookie_flow_packet(p, plan->flow, plan->kind == PGS_K_FWD, &plan->shape);
+		if (plan->shape.kind == PGS_SHAPE_BACKEND_RST)
+			plan->kind = PGS_K_COOKIE;
+	}
 	return r;
 }
 
@@ -456,9 +460,14 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 	long probes;
 
 	if (plan->flow) {
-		/* The client reused its port, or its server left selection before answering. */
+		/* The client reused its port, or its server left selection before answering. A backend
+		 * that closed first holds TIME_WAIT on the old SNAT port: its reverse entry stays, so no
+		 * other flow takes the port before the clean-up frees it (datapath.c, rflow_held). */
 		flow_release(plan->flow);
-		flow_forget(plan->flow, &plan->fk);
+		if (plan->flow->flags & PGS_FLOW_F_SERVER_FIRST)
+			bpf_map_delete_elem(&pgs_flows, &plan->fk);
+		else
+			flow_forget(plan->flow, &plan->fk);
 		plan->flow = 0;
 	}
 	if (srv)
@@ -585,6 +594,18 @@ static __always_inline __u32 flow_mark_fin(const struct pgs_pkt *p, const struct
 	return __sync_fetch_and_or(&f->flags, plan->kind == PGS_K_FWD ? PGS_FLOW_F_FIN_CLIENT : PGS_FLOW_F_FIN_SERVER);
 }
 
+/* A backend FIN that does not acknowledge the client's FIN the flow saw: sent before it arrived,
+ * so the backend holds TIME_WAIT too (RFC 793's simultaneous close). In the client's numbers, which
+ * a cookie flow keeps toward the backend as well. */
+static __always_inline int fin_crossed(const struct pgs_pkt *p, const struct pgs_plan *plan)
+{
+	const struct pgs_flow *f = plan->flow;
+
+	return plan->kind == PGS_K_REV && (p->flags & (PGS_TCP_FIN | PGS_TCP_RST | PGS_TCP_ACK)) == (PGS_TCP_FIN | PGS_TCP_ACK) &&
+	       (f->flags & (PGS_FLOW_F_FIN_CLIENT | PGS_FLOW_F_SEQ_CLIENT)) == (PGS_FLOW_F_FIN_CLIENT | PGS_FLOW_F_SEQ_CLIENT) &&
+	       seq_after(f->nxt[0], bpf_ntohl(p->tcp->ack_seq));
+}
+
 /* Move the flow's state forward to `to` (never back), whatever other CPUs did meanwhile; the CPU
  * whose compare-and-swap makes a move reports it. */
 static __always_inline void flow_advance(struct pgs_plan *plan, __u32 to)
@@ -613,7 +634,7 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 	struct pgs_flow *f = plan->flow;
 	__u32 plan_state;
 	struct flow_step s;
-	int fits;
+	int fits, crossed;
 
 	seqhint_catch_up(f, plan->epoch);
 	plan_state = f->state;
@@ -628,7 +649,8 @@ static __always_inline int commit_existing(struct pgs_pkt *p, struct pgs_plan *p
 	/* Only a segment checked in full may move the way back: a forger's frames come from elsewhere. */
 	if (plan->kind == PGS_K_FWD && fits == 2)
 		hop_learn_return(&f->hop[1], p->eth, plan->in_ifindex);
-	s = flow_next(plan_state, plan->kind == PGS_K_FWD, p->flags, flow_mark_fin(p, plan));
+	crossed = fin_crossed(p, plan);
+	s = flow_next(plan_state, plan->kind == PGS_K_FWD, p->flags, flow_mark_fin(p, plan), crossed);
 	if (s.set_flags & ~f->flags)
 		__sync_fetch_and_or(&f->flags, s.set_flags);
 	if (s.release)
@@ -706,6 +728,12 @@ static __always_inline __u32 pgs_fwd_reason(const struct pgs_plan *plan)
 	if (plan->kind == PGS_K_NEW)
 		return PGS_R_FWD_NEW;
 	return plan->kind == PGS_K_FWD ? PGS_R_FWD : PGS_R_REV;
+}
+
+/* The verdict of a packet the datapath answers itself (PGS_K_COOKIE). */
+static __always_inline __u32 pgs_answer_reason(const struct pgs_plan *plan)
+{
+	return plan->shape.kind == PGS_SHAPE_BACKEND_RST ? PGS_R_COOKIE_BACKEND_RESET : PGS_R_COOKIE_SENT;
 }
 
 /* The checksum differences of the full-NAT rewrite: addresses (IP header and TCP pseudo-header)

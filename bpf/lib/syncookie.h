@@ -26,6 +26,7 @@ enum pgs_shape_kind {
 	PGS_SHAPE_SYN,        /* client ACK/segment of a cookie flow -> our SYN to the backend */
 	PGS_SHAPE_WUPD,       /* backend SYN-ACK of a cookie flow -> window-opening ACK to the client */
 	PGS_SHAPE_RST,        /* backend RST to our SYN -> an RST in the client's numbers (its handshake was ours) */
+	PGS_SHAPE_BACKEND_RST, /* backend ACK of an older connection to our SYN -> an RST back to the backend */
 };
 
 /* The TCP header a reshaped packet leaves with (values in host order), and the cookie facts of a
@@ -45,6 +46,14 @@ struct pgs_shape {
 	__u16 cwin;
 	__u16 _pad2;
 };
+
+/* TCP payload bytes of the packet as it arrived (0 for BIG TCP's tot_len 0). */
+static __always_inline __u32 shape_payload(const struct pgs_pkt *p)
+{
+	__u32 tot = bpf_ntohs(p->ip->tot_len), hdrs = p->ip->ihl * 4 + p->tcp->doff * 4;
+
+	return tot > hdrs ? tot - hdrs : 0;
+}
 
 /* The MSS option of a SYN, or 0. Options are walked a bounded number of times. */
 static __always_inline __u16 syn_mss_option(const struct pgs_pkt *p)
@@ -201,6 +210,21 @@ static __always_inline int syncookie_flow_packet(const struct pgs_pkt *p, const 
 		sh->thl = 24;
 		return -1;
 	}
+	if ((p->flags & (PGS_TCP_SYN | PGS_TCP_ACK | PGS_TCP_FIN)) == PGS_TCP_ACK && f->state == PGS_FLOW_SYN_SENT &&
+	    bpf_ntohl(p->tcp->ack_seq) != f->isn[0] + 1 && !shape_payload(p)) {
+		/* Our SYN met an older connection on this SNAT port (the backend's TIME_WAIT, whose SYN
+		 * check our ISN, the client's, failed) and the backend acknowledged that one instead. As
+		 * the client's own TCP would in SYN_SENT (RFC 793), we answer with an RST at that ACK,
+		 * which ends the TIME_WAIT; the client's next segment sends our SYN again. The client
+		 * never sees the ACK, and nothing here changes: a forged one costs that one retry. */
+		sh->kind = PGS_SHAPE_BACKEND_RST;
+		sh->flags = PGS_TCP_RST;
+		sh->seq = bpf_ntohl(p->tcp->ack_seq);
+		sh->ack = 0;
+		sh->win = 0;
+		sh->thl = 20;
+		return -1;
+	}
 	if ((p->flags & (PGS_TCP_SYN | PGS_TCP_ACK)) != (PGS_TCP_SYN | PGS_TCP_ACK))
 		return (p->flags & PGS_TCP_SYN) ? PGS_R_DROP_MALFORMED : -1;
 	/* The backend's SYN-ACK (or its retransmission): it must acknowledge our SYN, and keep its ISN. */
@@ -234,14 +258,6 @@ static __always_inline void syncookie_flow_init(struct pgs_flow *fv, const struc
 	fv->nxt[0] = sh->client_isn + 1;
 	fv->mss = sh->mss;
 	fv->cwin = sh->cwin;
-}
-
-/* TCP payload bytes of the packet as it arrived (0 for BIG TCP's tot_len 0). */
-static __always_inline __u32 shape_payload(const struct pgs_pkt *p)
-{
-	__u32 tot = bpf_ntohs(p->ip->tot_len), hdrs = p->ip->ihl * 4 + p->tcp->doff * 4;
-
-	return tot > hdrs ? tot - hdrs : 0;
 }
 
 /* Frame length once reshaped. */

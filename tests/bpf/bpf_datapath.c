@@ -279,6 +279,23 @@ static void rev(uint16_t cport, uint8_t flags, uint16_t payload, const char *wha
 		check_frame(want, expect_rev(want, cport, flags, payload), what);
 }
 
+/* The backend's FIN after the client's FIN at 1001 reached it: it acknowledges it (1002), so the
+ * backend closes second and keeps no TIME_WAIT. rev()'s FIN acknowledges 1001 only: it crossed. */
+static void rev_fin_after_client_fin(uint16_t cport, const char *what)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f = {};
+	struct tspec s = { .daddr = VIP, .flags = F_FIN | F_ACK, .seq = 5001, .ack = 1002 };
+
+	CHECK(flow_get(cport, &f), "%s: no flow for client port %u", what, cport);
+	s.saddr = ntohl(f.backend);
+	s.sport = ntohs(f.bport);
+	s.dport = ntohs(f.sport);
+	memcpy(s.smac, MAC_BACKEND, 6);
+	memcpy(s.dmac, MAC_LB, 6);
+	EXPECT_OUTCOME(run(in, pkt_build(in, &s)), O_TX, what);
+}
+
 /* A connection whose server answered (it counts toward leastconn from then on). */
 static struct pgs_flow open_conn(uint16_t cport)
 {
@@ -414,7 +431,7 @@ static void port_reuse_after_close(void)
 	rev(40007, F_SYN | F_ACK, 0, "SYN-ACK");
 	fwd(40007, F_ACK, 0, "ACK");
 	fwd(40007, F_FIN | F_ACK, 0, "client FIN");
-	rev(40007, F_FIN | F_ACK, 0, "server FIN");
+	rev_fin_after_client_fin(40007, "server FIN");
 	b = fwd(40007, F_SYN, 0, "SYN on the closed flow");
 	CHECK_EQ(b.state, PGS_FLOW_SYN_SENT);
 	CHECK(b.slot != a.slot, "a new connection should rotate to the next idle server (slot %u both times)", a.slot);
@@ -1688,8 +1705,8 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* One whole clean-up pass; its figures in *res. */
-static void gc_full_pass(struct datapath *dp, struct dp_gc *res)
+/* One whole clean-up pass at a time of the case's choosing; its figures in *res. */
+static void gc_full_pass_at(struct datapath *dp, struct dp_gc *res, uint64_t now)
 {
 	struct config cfg = { .flow_table_size = FLOW_TABLE, .snat_min = SNAT_MIN, .snat_max = SNAT_MAX, .t_syn_ms = 30000,
 			      .t_est_ms = 3600000, .t_fin_ms = 60000, .t_closed_ms = 10000 };
@@ -1697,12 +1714,18 @@ static void gc_full_pass(struct datapath *dp, struct dp_gc *res)
 
 	memset(res, 0, sizeof(*res));
 	for (i = 0; i < 1000 && !res->done; i++) {
-		r = datapath_gc(dp, &cfg, mono_ns(), res);
+		r = datapath_gc(dp, &cfg, now, res);
 		CHECK(r == 0, "datapath_gc: %s", strerror(-r));
 		if (r)
 			return;
 	}
 	CHECK(res->done, "the pass did not finish");
+}
+
+/* One whole clean-up pass now. */
+static void gc_full_pass(struct datapath *dp, struct dp_gc *res)
+{
+	gc_full_pass_at(dp, res, mono_ns());
 }
 
 static struct pgs_flow_key fkey(uint16_t cport)
@@ -1751,6 +1774,8 @@ static void gc_sweeps_orphaned_reverse_entries(void)
 	      "a reverse entry went at its first sighting");
 	bpf_map_update_elem(M.flows, &ky, &fy, BPF_NOEXIST);
 	gc_full_pass(dp, &res);
+	CHECK_EQ(res.orphans, 0); /* orphaned, but not for a TIME_WAIT yet (gc_holds_backend_time_wait_port) */
+	gc_full_pass_at(dp, &res, mono_ns() + PGS_TIME_WAIT_NS);
 	CHECK_EQ(res.orphans, 2);
 	CHECK(!rflow_there(6499, SNAT_MAX), "the reverse entry of a gone flow stayed");
 	CHECK(!rflow_there(6498, SNAT_MAX), "the reverse entry naming another port's flow stayed");
@@ -1759,6 +1784,73 @@ static void gc_sweeps_orphaned_reverse_entries(void)
 	CHECK(flow_get(50010, &a) && a.state == PGS_FLOW_ESTABLISHED, "the live flow went");
 	rev(50010, F_ACK | F_PSH, 10, "the live flow still answers");
 	datapath_close(dp);
+}
+
+/* A backend that closed first holds TIME_WAIT on the old SNAT port: when the client reuses its
+ * port, the new connection gets another SNAT port and the old one stays claimed (its reverse entry)
+ * until the new flow is older than a TIME_WAIT, so no other connection's SYN meets that TIME_WAIT.
+ * Next to it, the client closing first: nothing is held (port_reuse_after_close). */
+static void gc_holds_backend_time_wait_port(void)
+{
+	struct pgs_flow a, b;
+	struct pgs_flow_key kb = fkey(40017);
+	struct datapath *dp = NULL;
+	struct dp_gc res;
+	uint64_t t0;
+
+	reset();
+	a = open_conn(40017);
+	fwd(40017, F_ACK, 0, "ACK");
+	rev(40017, F_FIN | F_ACK, 0, "server FIN");
+	fwd(40017, F_FIN | F_ACK, 0, "client FIN");
+	b = fwd(40017, F_SYN, 0, "SYN on the closed flow");
+	CHECK(b.sport != a.sport || b.bport != a.bport, "the new connection took the port the backend holds");
+	CHECK(rflow_there(ntohs(a.bport), ntohs(a.sport)), "the port of the backend's TIME_WAIT was freed at the reopen");
+	rev(40017, F_SYN | F_ACK, 0, "SYN-ACK");
+	fwd(40017, F_ACK, 0, "ACK");
+	CHECK_EQ(datapath_over_maps(&dp, &M), 0);
+	if (!dp)
+		return;
+	t0 = mono_ns();
+	gc_full_pass_at(dp, &res, t0);
+	gc_full_pass_at(dp, &res, t0 + PGS_TIME_WAIT_NS / 2);
+	CHECK_EQ(res.orphans, 0);
+	CHECK(rflow_there(ntohs(a.bport), ntohs(a.sport)), "the clean-up freed the port within the TIME_WAIT");
+	/* The new flow closes too, client first, and goes: the old port stays held all the same. */
+	fwd(40017, F_FIN | F_ACK, 0, "client FIN");
+	rev(40017, F_FIN | F_ACK, 0, "server FIN");
+	bpf_map_delete_elem(M.flows, &kb);
+	bpf_map_delete_elem(M.rflows, &(struct pgs_rflow_key){ .backend = b.backend, .vip = htonl(VIP), .bport = b.bport, .sport = b.sport });
+	gc_full_pass_at(dp, &res, t0 + PGS_TIME_WAIT_NS / 2 + 1000000000ull);
+	CHECK_EQ(res.orphans, 0);
+	CHECK(rflow_there(ntohs(a.bport), ntohs(a.sport)), "the port was freed when the new flow went");
+	gc_full_pass_at(dp, &res, t0 + PGS_TIME_WAIT_NS);
+	CHECK_EQ(res.orphans, 1);
+	CHECK(!rflow_there(ntohs(a.bport), ntohs(a.sport)), "the port stayed held after the TIME_WAIT");
+	datapath_close(dp);
+
+	/* The client closed first: its port is free at once. */
+	reset();
+	a = open_conn(40018);
+	fwd(40018, F_ACK, 0, "ACK");
+	fwd(40018, F_FIN | F_ACK, 0, "client FIN");
+	rev_fin_after_client_fin(40018, "server FIN");
+	b = fwd(40018, F_SYN, 0, "SYN on the closed flow");
+	CHECK(!rflow_there(ntohs(a.bport), ntohs(a.sport)) || (a.sport == b.sport && a.bport == b.bport),
+	      "a port no TIME_WAIT holds stayed claimed");
+	CHECK_EQ(count_entries(M.rflows, sizeof(struct pgs_rflow_key)), 1);
+
+	/* The FINs crossed (the backend's acknowledges 1001, not the client's FIN): both ends keep
+	 * TIME_WAIT, so the port is held. */
+	reset();
+	a = open_conn(40019);
+	fwd(40019, F_ACK, 0, "ACK");
+	fwd(40019, F_FIN | F_ACK, 0, "client FIN");
+	rev(40019, F_FIN | F_ACK, 0, "server FIN, crossing");
+	CHECK(flow_get(40019, &b) && (b.flags & PGS_FLOW_F_SERVER_FIRST), "crossing FINs: the backend's TIME_WAIT not noted");
+	b = fwd(40019, F_SYN, 0, "SYN on the closed flow");
+	CHECK(rflow_there(ntohs(a.bport), ntohs(a.sport)), "the port of the backend's TIME_WAIT was freed at the reopen");
+	CHECK_EQ(count_entries(M.rflows, sizeof(struct pgs_rflow_key)), 2);
 }
 
 /* Item 8: taking over walks nothing; the next clean-up pass forgets the flows not seen since this
@@ -1870,6 +1962,7 @@ static const struct {
 	CASE(cookie_forged_acks_dropped),
 	CASE(cookie_forged_rst_fin_out_of_window),
 	CASE(cookie_backend_refuses),
+	CASE(cookie_backend_time_wait),
 	CASE(cookie_rst_fin_exact),
 	CASE(cookie_flood_auto),
 	CASE(hint_honest_close_first),
@@ -1908,6 +2001,9 @@ int main(void)
 	cur = P_TC;
 	h_begin("bpf/gc/sweeps_orphaned_reverse_entries");
 	gc_sweeps_orphaned_reverse_entries();
+	h_end();
+	h_begin("bpf/gc/holds_backend_time_wait_port");
+	gc_holds_backend_time_wait_port();
 	h_end();
 	h_begin("bpf/gc/takeover_pass_forgets_stale_flows");
 	gc_takeover_pass_forgets_stale_flows();

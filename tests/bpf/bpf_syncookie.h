@@ -357,6 +357,66 @@ static void cookie_backend_refuses(void)
 	}
 }
 
+/* Our SYN meets an older connection of the SNAT port on the backend (its TIME_WAIT, which took the
+ * client's ISN as old), and the backend acknowledges that one. The datapath answers as the client's
+ * TCP would in SYN_SENT: an RST back to the backend at that ACK (which ends the TIME_WAIT), the
+ * client sees nothing, the flow is unchanged; the client's next segment is our SYN again, and the
+ * SYN-ACK then opens the client's window. A forged ACK gets the same RST (no more than one retry)
+ * and moves nothing; an ACK of our SYN without SYN, or one with data, is no such answer. */
+static void cookie_backend_time_wait(void)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f, g;
+	struct ck_out a;
+	enum outcome o;
+	uint32_t c;
+
+	f = ck_open(50050, &c);
+	o = run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_ACK, 424242, 3000000007u, 0, 0, 0));
+	EXPECT_OUTCOME(o, O_TX, "old connection's ACK");
+	if (o == O_TX) {
+		a = ck_view("old connection's ACK");
+		CHECK(a.v.saddr == VIP && a.v.sport == ntohs(f.sport) && a.v.daddr == ntohl(f.backend) &&
+			      a.v.dport == ntohs(f.bport),
+		      "RST %08x:%u -> %08x:%u, not back to the backend", a.v.saddr, a.v.sport, a.v.daddr, a.v.dport);
+		CHECK(!memcmp(a.v.dmac, MAC_BACKEND, 6) && !memcmp(a.v.smac, MAC_LB, 6), "MACs not swapped");
+		CHECK_EQ(a.v.flags, F_RST);
+		CHECK_EQ(a.v.seq, 3000000007u);
+		CHECK_EQ(a.v.ack, 0);
+		CHECK_EQ(a.doff, 5);
+		CHECK_EQ(a.len, 0);
+	}
+	CHECK_EQ(verdict(PGS_R_COOKIE_BACKEND_RESET), 1);
+	CHECK_EQ(verdict(PGS_R_REV), 0);
+	CHECK(flow_get(50050, &g) && g.state == PGS_FLOW_SYN_SENT && g.flags == f.flags && g.nxt[0] == f.nxt[0] &&
+		      g.nxt[1] == f.nxt[1] && g.sport == f.sport,
+	      "the ACK moved the flow: state %u flags %x", g.state, g.flags);
+	/* Not an old connection's answer: it acknowledges our SYN, or it carries data. */
+	o = run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_ACK, 424242, CK_ISN + 1, 0, 0, 0));
+	CHECK(o != O_TX || ck_view("ACK of our SYN").v.flags != F_RST, "an ACK of our SYN was answered with an RST");
+	o = run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_ACK | F_PSH, 424242, 3000000007u, 10, 0, 0));
+	CHECK(o != O_TX || ck_view("data").v.flags != F_RST, "a data segment was answered with an RST");
+	CHECK_EQ(verdict(PGS_R_COOKIE_BACKEND_RESET), 1);
+	CHECK_EQ(state_of(50050), PGS_FLOW_SYN_SENT);
+	/* The client's zero-window probe: our SYN again; the backend's SYN-ACK opens the window. */
+	o = run(in, seg(in, CLIENT, 50050, VIP, VPORT, F_ACK, CK_ISN, c + 1, 0, 0, 1));
+	EXPECT_OUTCOME(o, O_TX, "window probe");
+	if (o == O_TX) {
+		a = ck_view("window probe");
+		CHECK(a.v.flags == F_SYN && a.v.seq == CK_ISN && a.v.daddr == ntohl(f.backend), "probe left as flags %02x seq %u",
+		      a.v.flags, a.v.seq);
+	}
+	o = run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 4, 0));
+	EXPECT_OUTCOME(o, O_TX, "SYN-ACK");
+	if (o == O_TX) {
+		a = ck_view("SYN-ACK");
+		CHECK(a.v.daddr == CLIENT && a.v.dport == 50050 && a.v.flags == F_ACK && a.v.seq == c + 1 && a.v.ack == CK_ISN + 1 &&
+			      a.win > 0,
+		      "window update flags %02x seq %u ack %u win %u", a.v.flags, a.v.seq, a.v.ack, a.win);
+	}
+	CHECK_EQ(state_of(50050), PGS_FLOW_SYN_RECV);
+}
+
 /* RFC 5961 on a cookie flow: the client acknowledges in our cookie's numbers, so its ACK is
  * translated before it is checked (FIN) or kept (what a backend RST must match exactly). Forged
  * next to honest: a client FIN acknowledging more than the backend sent or far less, an RST one

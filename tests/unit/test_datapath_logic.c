@@ -82,28 +82,33 @@ static void flow_state_machine(void)
 		uint32_t want_state;
 		uint8_t release, redispatch;
 		uint32_t set;
+		int crossed;
 	} t[] = {
-		{ "SYN-ACK from backend", PGS_FLOW_SYN_SENT, 0, PGS_TCP_SYN | PGS_TCP_ACK, 0, PGS_FLOW_SYN_RECV, 0, 0, 0 },
-		{ "SYN-ACK from client ignored", PGS_FLOW_SYN_SENT, 1, PGS_TCP_SYN | PGS_TCP_ACK, 0, PGS_FLOW_SYN_SENT, 0, 0, 0 },
-		{ "client ACK establishes", PGS_FLOW_SYN_RECV, 1, PGS_TCP_ACK, 0, PGS_FLOW_ESTABLISHED, 0, 0, 0 },
-		{ "backend ACK does not", PGS_FLOW_SYN_RECV, 0, PGS_TCP_ACK, 0, PGS_FLOW_SYN_RECV, 0, 0, 0 },
-		{ "data keeps established", PGS_FLOW_ESTABLISHED, 0, PGS_TCP_ACK, 0, PGS_FLOW_ESTABLISHED, 0, 0, 0 },
-		{ "client FIN", PGS_FLOW_ESTABLISHED, 1, PGS_TCP_FIN | PGS_TCP_ACK, 0, PGS_FLOW_FIN_WAIT, 1, 0, PGS_FLOW_F_FIN_CLIENT },
+		{ "SYN-ACK from backend", PGS_FLOW_SYN_SENT, 0, PGS_TCP_SYN | PGS_TCP_ACK, 0, PGS_FLOW_SYN_RECV, 0, 0, 0, 0 },
+		{ "SYN-ACK from client ignored", PGS_FLOW_SYN_SENT, 1, PGS_TCP_SYN | PGS_TCP_ACK, 0, PGS_FLOW_SYN_SENT, 0, 0, 0, 0 },
+		{ "client ACK establishes", PGS_FLOW_SYN_RECV, 1, PGS_TCP_ACK, 0, PGS_FLOW_ESTABLISHED, 0, 0, 0, 0 },
+		{ "backend ACK does not", PGS_FLOW_SYN_RECV, 0, PGS_TCP_ACK, 0, PGS_FLOW_SYN_RECV, 0, 0, 0, 0 },
+		{ "data keeps established", PGS_FLOW_ESTABLISHED, 0, PGS_TCP_ACK, 0, PGS_FLOW_ESTABLISHED, 0, 0, 0, 0 },
+		{ "client FIN", PGS_FLOW_ESTABLISHED, 1, PGS_TCP_FIN | PGS_TCP_ACK, 0, PGS_FLOW_FIN_WAIT, 1, 0, PGS_FLOW_F_FIN_CLIENT, 0 },
 		{ "server FIN after client FIN", PGS_FLOW_FIN_WAIT, 0, PGS_TCP_FIN | PGS_TCP_ACK, PGS_FLOW_F_FIN_CLIENT,
-		  PGS_FLOW_CLOSED, 1, 0, PGS_FLOW_F_FIN_SERVER },
+		  PGS_FLOW_CLOSED, 1, 0, PGS_FLOW_F_FIN_SERVER, 0 },
+		{ "server FIN crossing the client's", PGS_FLOW_FIN_WAIT, 0, PGS_TCP_FIN | PGS_TCP_ACK, PGS_FLOW_F_FIN_CLIENT,
+		  PGS_FLOW_CLOSED, 1, 0, PGS_FLOW_F_FIN_SERVER | PGS_FLOW_F_SERVER_FIRST, 1 },
+		{ "client FIN crossing the server's", PGS_FLOW_FIN_WAIT, 1, PGS_TCP_FIN | PGS_TCP_ACK, PGS_FLOW_F_FIN_SERVER,
+		  PGS_FLOW_CLOSED, 1, 0, PGS_FLOW_F_FIN_CLIENT, 1 },
 		{ "server FIN first", PGS_FLOW_ESTABLISHED, 0, PGS_TCP_FIN | PGS_TCP_ACK, 0, PGS_FLOW_FIN_WAIT, 1, 0,
-		  PGS_FLOW_F_FIN_SERVER | PGS_FLOW_F_SERVER_FIRST },
+		  PGS_FLOW_F_FIN_SERVER | PGS_FLOW_F_SERVER_FIRST, 0 },
 		{ "client FIN retransmitted", PGS_FLOW_FIN_WAIT, 1, PGS_TCP_FIN | PGS_TCP_ACK, PGS_FLOW_F_FIN_CLIENT,
-		  PGS_FLOW_FIN_WAIT, 1, 0, PGS_FLOW_F_FIN_CLIENT },
-		{ "RST from client", PGS_FLOW_ESTABLISHED, 1, PGS_TCP_RST, 0, PGS_FLOW_CLOSED, 1, 0, 0 },
-		{ "RST from backend, established", PGS_FLOW_ESTABLISHED, 0, PGS_TCP_RST | PGS_TCP_ACK, 0, PGS_FLOW_CLOSED, 1, 0, 0 },
-		{ "RST from backend answering the SYN", PGS_FLOW_SYN_SENT, 0, PGS_TCP_RST | PGS_TCP_ACK, 0, PGS_FLOW_CLOSED, 1, 1, 0 },
-		{ "RST from client while SYN_SENT", PGS_FLOW_SYN_SENT, 1, PGS_TCP_RST, 0, PGS_FLOW_CLOSED, 1, 0, 0 },
+		  PGS_FLOW_FIN_WAIT, 1, 0, PGS_FLOW_F_FIN_CLIENT, 0 },
+		{ "RST from client", PGS_FLOW_ESTABLISHED, 1, PGS_TCP_RST, 0, PGS_FLOW_CLOSED, 1, 0, 0, 0 },
+		{ "RST from backend, established", PGS_FLOW_ESTABLISHED, 0, PGS_TCP_RST | PGS_TCP_ACK, 0, PGS_FLOW_CLOSED, 1, 0, 0, 0 },
+		{ "RST from backend answering the SYN", PGS_FLOW_SYN_SENT, 0, PGS_TCP_RST | PGS_TCP_ACK, 0, PGS_FLOW_CLOSED, 1, 1, 0, 0 },
+		{ "RST from client while SYN_SENT", PGS_FLOW_SYN_SENT, 1, PGS_TCP_RST, 0, PGS_FLOW_CLOSED, 1, 0, 0, 0 },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct flow_step s = flow_next(t[i].state, t[i].from_client, t[i].flags, t[i].seen);
+		struct flow_step s = flow_next(t[i].state, t[i].from_client, t[i].flags, t[i].seen, t[i].crossed);
 
 		CHECK(s.state == t[i].want_state && s.release == t[i].release && s.redispatch == t[i].redispatch &&
 			      s.set_flags == t[i].set,
