@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Every handshake through a SYN cookie (syn-cookies always on lb1): pgbench -S -C opens a new
+# connection per transaction, 8 clients for 15 s, so client ports and SNAT ports come round again
+# while the PgBouncers still hold TIME_WAIT on the connections they closed first.
+# - Every connection completes and pgbench ends on its own: a cookie flow whose SYN meets an old
+#   connection's TIME_WAIT on the PgBouncer host used to leave the client, who had its handshake
+#   with the datapath, waiting on a zero window for ever.
+# - No SYN of the datapath met such a TIME_WAIT (cookie_backend_reset): a port the PgBouncer host
+#   holds in TIME_WAIT is not given to another connection, even when the client reuses its port.
+# - Every connection went through a cookie (cookie_valid), and none was refused or dropped.
+# The connection rate with cookies is printed next to the rate without, not judged.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+CONF=$LAB_DIR_TEST/lb1/pgsteerd.conf
+SECS=15
+
+# A node-wide count of lb1's datapath by name, from the verdicts and drops lines of pgsteer status.
+status_num() { on lb1 pgsteer status | awk -v k="$1" '/^(verdicts|drops):/ { for (i = 2; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'; }
+set_cookies() {
+  sed -i '/^    syn-cookies /d' "$CONF"
+  [ "$1" = auto ] || sed -i "/^service pgsql/a\\    syn-cookies $1" "$CONF"
+  on lb1 pgsteer reload > /dev/null
+}
+trap 'set_cookies auto; bg_cleanup' EXIT
+# pgbench -S -C through the VIP for SECS seconds; its output in $1, its exit status returned. The
+# timeout only ends a hang (a hung connection never ends pgbench).
+churn() {
+  on client timeout $((SECS + 120)) env PGPASSWORD=app-secret pgbench -n -S -C -c 8 -j 2 -T "$SECS" \
+    -h "$VIP" -p 5432 -U app app > "$1" 2>&1
+}
+tps_of() { awk -F'= ' '/^tps/ { split($2, a, " "); print a[1] }' "$1"; }
+done_of() { awk -F': ' '/number of transactions actually processed/ { split($2, a, "/"); print a[1] }' "$1"; }
+failed_of() { awk -F': ' '/number of failed transactions/ { split($2, a, " "); print a[1] }' "$1"; }
+
+wait_eval 60 'holds_vip lb1'
+out=$(mktemp)
+set_cookies auto
+churn "$out"
+tps_auto=$(tps_of "$out")
+
+set_cookies always
+valid0=$(status_num cookie_valid) reset0=$(status_num cookie_backend_reset) refused0=$(status_num cookie_refused)
+invalid0=$(status_num cookie_invalid) early0=$(status_num cookie_early)
+t0=$SECONDS
+churn "$out"
+rc=$?
+took=$((SECONDS - t0))
+n=$(done_of "$out") failed=$(failed_of "$out") tps=$(tps_of "$out")
+valid=$(( $(status_num cookie_valid) - valid0 )) resets=$(( $(status_num cookie_backend_reset) - reset0 ))
+refused=$(( $(status_num cookie_refused) - refused0 ))
+dropped=$(( $(status_num cookie_invalid) - invalid0 + $(status_num cookie_early) - early0 ))
+tw=$(on pgb ss -Htan state time-wait dst "$VIP" | wc -l)
+[ "$rc" -eq 0 ] || tail -5 "$out" | sed 's/^/    pgbench: /'
+rm -f "$out"
+
+echo "    pgbench -S -C, 8 clients, ${SECS} s ($ATTACH): syn-cookies always ${tps:-?} tps ($n transactions, exit $rc after ${took} s)," \
+  "auto ${tps_auto:-?} tps; cookie_valid +$valid, cookie_backend_reset +$resets, cookie_refused +$refused, cookie drops +$dropped;" \
+  "TIME_WAIT sockets toward the VIP on the PgBouncer host at the end: $tw"
+check_eval cookie_churn_completes '[ "$rc" -eq 0 ] && [ "${n:-0}" -gt 0 ] && [ "${failed:-1}" -eq 0 ]'
+check_eval cookie_churn_every_connection_a_cookie '[ "$valid" -ge "${n:-0}" ] && [ "$refused" -eq 0 ] && [ "$dropped" -eq 0 ]'
+check_eval cookie_syn_never_meets_time_wait '[ "$resets" -eq 0 ]'
