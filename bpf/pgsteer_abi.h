@@ -66,6 +66,8 @@ enum pgs_flow_state {
 #define PGS_FLOW_F_ACK_SERVER (1u << 17)  /* ack[1] holds the backend's */
 #define PGS_FLOW_F_HINT_CLIENT (1u << 18) /* nxt[0] is a hint, not learnt since the takeover (seqhint.h) */
 #define PGS_FLOW_F_HINT_SERVER (1u << 19) /* nxt[1] is a hint */
+#define PGS_FLOW_F_ISN_SERVER (1u << 20)  /* isn[1] holds the backend's ISN from its SYN-ACK; never cleared (a cookie
+					   * flow's translation rests on it, seqxlate.h, whatever its edges became) */
 /* What a node learns of a flow's sequence numbers while it steers: stale once it stops. */
 #define PGS_FLOW_F_EDGES (PGS_FLOW_F_SEQ_CLIENT | PGS_FLOW_F_SEQ_SERVER | PGS_FLOW_F_ACK_CLIENT | PGS_FLOW_F_ACK_SERVER)
 /* Bits 8..15 belong to the PostgreSQL-aware features (bpf/lib/pgproto.h). */

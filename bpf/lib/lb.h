@@ -515,7 +515,7 @@ static __always_inline int handshake_fits(const struct pgs_pkt *p, struct pgs_fl
 	if ((p->flags & PGS_TCP_SYN) && f->state == PGS_FLOW_SYN_SENT) {
 		f->isn[1] = seq;
 		f->nxt[1] = seq + 1;
-		__sync_fetch_and_or(&f->flags, PGS_FLOW_F_SEQ_SERVER);
+		__sync_fetch_and_or(&f->flags, PGS_FLOW_F_SEQ_SERVER | PGS_FLOW_F_ISN_SERVER);
 	}
 	return 1;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Sequence translation of a cookie flow (bpf/lib/syncookie.h), for its whole life. The client saw
- * our cookie as the server's ISN, the backend chose its own (isn[1], known from its SYN-ACK):
+ * our cookie as the server's ISN, the backend chose its own (isn[1], known from its SYN-ACK:
+ * PGS_FLOW_F_ISN_SERVER, which a takeover's turning of edges into hints leaves alone):
  * backend -> client segments have seq - delta, client -> backend segments ack + delta, with
  * delta = isn[1] - cookie_isn (RST and FIN alike). The client's own sequence space is the
  * backend's (our SYN carried the client's ISN), and SACK and timestamps were not negotiated, so
@@ -16,7 +17,7 @@
 /* A client's acknowledgement in the backend's numbers: as it leaves toward the backend. */
 static __always_inline __u32 seqxlate_ack(const struct pgs_flow *f, __u32 ack)
 {
-	__u32 xlate = PGS_FLOW_F_COOKIE | PGS_FLOW_F_SEQ_SERVER;
+	__u32 xlate = PGS_FLOW_F_COOKIE | PGS_FLOW_F_ISN_SERVER;
 
 	return (f->flags & xlate) == xlate ? ack + (f->isn[1] - f->cookie_isn) : ack;
 }
@@ -24,7 +25,7 @@ static __always_inline __u32 seqxlate_ack(const struct pgs_flow *f, __u32 ack)
 /* Translate the segment in place; returns the TCP checksum difference to apply (0: untouched). */
 static __always_inline __u32 seqxlate(struct tcphdr *tcp, __u8 flags, const struct pgs_flow *f, int from_client)
 {
-	__u32 xlate = PGS_FLOW_F_COOKIE | PGS_FLOW_F_SEQ_SERVER, old, new, delta;
+	__u32 xlate = PGS_FLOW_F_COOKIE | PGS_FLOW_F_ISN_SERVER, old, new, delta;
 
 	if (!f || (f->flags & xlate) != xlate)
 		return 0;

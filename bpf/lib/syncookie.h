@@ -230,7 +230,7 @@ static __always_inline int syncookie_flow_packet(const struct pgs_pkt *p, const 
 	/* The backend's SYN-ACK (or its retransmission): it must acknowledge our SYN, and keep its ISN. */
 	if (bpf_ntohl(p->tcp->ack_seq) != f->isn[0] + 1)
 		return PGS_R_DROP_MALFORMED;
-	if ((f->flags & PGS_FLOW_F_SEQ_SERVER) && bpf_ntohl(p->tcp->seq) != f->isn[1])
+	if ((f->flags & PGS_FLOW_F_ISN_SERVER) && bpf_ntohl(p->tcp->seq) != f->isn[1])
 		return PGS_R_DROP_MALFORMED;
 	sh->kind = PGS_SHAPE_WUPD;
 	sh->flags = PGS_TCP_ACK;

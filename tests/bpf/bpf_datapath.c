@@ -1963,6 +1963,7 @@ static const struct {
 	CASE(cookie_forged_rst_fin_out_of_window),
 	CASE(cookie_backend_refuses),
 	CASE(cookie_backend_time_wait),
+	CASE(cookie_flow_survives_takeover),
 	CASE(cookie_rst_fin_exact),
 	CASE(cookie_flood_auto),
 	CASE(hint_honest_close_first),
