@@ -112,6 +112,8 @@ enum pgs_flow_state {
 	  "client data on a cookie flow before the backend answered (TC): dropped, the client resends it") \
 	X(COOKIE_REFUSED, "cookie_refused", 0,                                                          \
 	  "backend refused a cookie flow's SYN (RST): the client, whose handshake was ours, gets a clean RST") \
+	X(COOKIE_CONNECT_TIMEOUT, "cookie_connect_timeout", 0,                                           \
+	  "client segment of a cookie flow whose server left our SYN unanswered past timeout syn: answered with RST") \
 	X(COOKIE_BACKEND_RESET, "cookie_backend_reset", 0,                                               \
 	  "backend answered a cookie flow's SYN with the ACK of an older connection (its TIME_WAIT): reset, SYN again") \
 	X(ICMP_FWD, "icmp_fwd", 0, "ICMP error about a flow, translated and sent to its client or backend")  \
@@ -154,6 +156,8 @@ struct pgs_svc {
 	char name[PGS_NAME_LEN];
 	__u32 syn_cookies;      /* enum pgs_syn_cookies */
 	__u32 syn_halfopen_max; /* auto: cookies once this many half-open flows (0 = default) */
+	__u32 connect_ms;       /* a cookie flow whose server leaves our SYN unanswered this long is given up
+				 * (timeout syn; 0: never): bpf/lib/syncookie.h */
 };
 
 /* Value of pgs_synguard (index = service id): the service's SYN-flood view, datapath atomics only.

@@ -249,7 +249,7 @@ int pgs_tc(struct __sk_buff *skb)
 		return verdict(r);
 
 	if (plan.kind == PGS_K_RESET) {
-		count_verdict(PGS_R_RESET);
+		count_verdict(plan.reset);
 		if (!pgs_commit_reset(&p, &plan))
 			return TC_ACT_SHOT;
 		act = tc_reflect_rst(skb, &p);

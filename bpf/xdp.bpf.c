@@ -185,7 +185,7 @@ int pgs_xdp(struct xdp_md *ctx)
 		return verdict(r);
 
 	if (plan.kind == PGS_K_RESET) {
-		count_verdict(PGS_R_RESET);
+		count_verdict(plan.reset);
 		if (!pgs_commit_reset(&p, &plan))
 			return XDP_DROP;
 		xdp_reflect_rst(&p);

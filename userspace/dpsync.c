@@ -35,11 +35,12 @@ void dpsync_server(struct datapath *dp, struct server_rt *s, uint64_t now)
 		log_warn("%s/%s: resetting the counters of its slot %u", s->svc->cfg.name, s->cfg.name, s->slot);
 }
 
-void dpsync_service(struct datapath *dp, struct service_rt *svc)
+/* A service and its servers; the half-open timeout is also how long a cookie flow waits for its server. */
+static void dpsync_service(struct datapath *dp, const struct config *cfg, struct service_rt *svc)
 {
 	struct pgs_svc_key k = { .vip = svc->cfg.vip, .port = svc->cfg.port };
 	struct pgs_svc v = { .id = svc->id, .nservers = service_positions(svc), .syn_cookies = svc->cfg.syn_cookies,
-			     .syn_halfopen_max = svc->cfg.syn_halfopen_max };
+			     .syn_halfopen_max = svc->cfg.syn_halfopen_max, .connect_ms = cfg->t_syn_ms };
 	int used[PGS_MAX_SERVERS] = {};
 	uint64_t now = now_ms();
 	uint32_t pos;
@@ -66,7 +67,7 @@ void dpsync_model(struct datapath *dp, struct model *m)
 	int i;
 
 	for (i = 0; i < m->nservices; i++)
-		dpsync_service(dp, &m->services[i]);
+		dpsync_service(dp, m->cfg, &m->services[i]);
 }
 
 struct seed_walk {

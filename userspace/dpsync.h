@@ -14,8 +14,7 @@
 /* Write one server's entry (state, weight, name), keeping the generation and kill time earlier
  * runs set while the slot holds the same address. */
 void dpsync_server(struct datapath *dp, struct server_rt *s, uint64_t now_ms);
-/* Write a service and its servers; positions a removed server left are written DOWN. */
-void dpsync_service(struct datapath *dp, struct service_rt *svc);
+/* Write every service and its servers; positions a removed server left are written DOWN. */
 void dpsync_model(struct datapath *dp, struct model *m);
 
 /* What the maps say of an earlier run (service names and ids, server names and slots), as a model

@@ -61,7 +61,9 @@ struct pgs_plan {
 	int hop_resolved;         /* hop was just resolved: cache it (nexthop.h) */
 	__u32 mtu;                /* MTU of the route hop came from, 0: not looked up (icmp.h) */
 	__u32 in_ifindex;         /* the device the packet came in on (set by the entry point) */
-	int suspect;              /* forwarded without touching the flow: outside its window or state */
+	__u16 suspect;            /* forwarded without touching the flow: outside its window or state */
+	__u16 reset;              /* PGS_K_RESET: why (a PGS_R_* verdict); two halves of a word: the TC
+				   * program's stack has no room for another */
 	struct pgs_shape shape;   /* the packet leaves reshaped (SYN cookies) when shape.kind is set */
 };
 
@@ -336,6 +338,17 @@ static __always_inline int flow_shut_down(const struct pgs_plan *plan)
 	return srv && srv->kill_ns && plan->flow->created_ns < srv->kill_ns && plan->flow->gen == srv->gen;
 }
 
+/* Why a packet of a flow is answered with RST instead of forwarded (0: it is not): the controller
+ * shut its server's sessions, or a cookie flow's server never answered (syncookie_given_up). */
+static __always_inline __u32 flow_reset_reason(const struct pgs_svc *svc, const struct pgs_plan *plan)
+{
+	if (flow_shut_down(plan))
+		return PGS_R_RESET;
+	if (svc && plan->kind == PGS_K_FWD && syncookie_given_up(plan->flow, svc, plan->now))
+		return PGS_R_COOKIE_CONNECT_TIMEOUT;
+	return 0;
+}
+
 /* TCP payload bytes; 0 for BIG TCP (tot_len 0): not counted. */
 static __always_inline __u32 tcp_payload(const struct pgs_pkt *p)
 {
@@ -388,7 +401,8 @@ static __always_inline int pgs_classify(struct pgs_pkt *p, struct pgs_plan *plan
 	r = classify_cookie(p, svc, plan, r);
 	if (r >= 0 || plan->kind == PGS_K_NEW || plan->kind == PGS_K_COOKIE)
 		return r;
-	if (flow_shut_down(plan))
+	plan->reset = flow_reset_reason(svc, plan);
+	if (plan->reset)
 		plan->kind = PGS_K_RESET;
 	p->payload = plan->shape.kind ? 0 : tcp_payload(p); /* a reshaped packet leaves without payload */
 	return -1;

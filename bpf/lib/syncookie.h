@@ -241,6 +241,15 @@ static __always_inline int syncookie_flow_packet(const struct pgs_pkt *p, const 
 	return -1;
 }
 
+/* A cookie flow whose server has not answered our SYN within the half-open timeout: its client,
+ * whose handshake was with us and who waits on a zero window, is told with an RST (lb.h) rather
+ * than left to its own timeouts, which run for many minutes. */
+static __always_inline int syncookie_given_up(const struct pgs_flow *f, const struct pgs_svc *svc, __u64 now)
+{
+	return (f->flags & PGS_FLOW_F_COOKIE) && f->state == PGS_FLOW_SYN_SENT && svc->connect_ms &&
+	       now > f->created_ns && now - f->created_ns > (__u64)svc->connect_ms * 1000000;
+}
+
 /* A new flow's flags and cookie facts: half-open when a client SYN opened it (counted for flood
  * detection), or the handshake a cookie ACK proved: the client's ISN is the one our SYN carries,
  * and its sequence is tracked from there (the backend's from its SYN-ACK, handshake_fits). */

@@ -1964,6 +1964,7 @@ static const struct {
 	CASE(cookie_backend_refuses),
 	CASE(cookie_backend_time_wait),
 	CASE(cookie_flow_survives_takeover),
+	CASE(cookie_connect_timeout),
 	CASE(cookie_rst_fin_exact),
 	CASE(cookie_flood_auto),
 	CASE(hint_honest_close_first),

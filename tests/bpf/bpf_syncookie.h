@@ -242,6 +242,60 @@ static void cookie_session_translated(void)
 	CHECK_EQ(total_opened() - total_closed(), 0);
 }
 
+/* The server never answers a cookie flow's SYN: within the half-open timeout (connect_ms, from
+ * timeout syn) the client's zero-window probes send our SYN again; past it, the next one is
+ * answered with an RST in the client's numbers (its ACK of our cookie), the flow closes and nothing
+ * stays counted. A flow that got its SYN-ACK is never given up this way. */
+static void cookie_connect_timeout(void)
+{
+	struct pgs_svc_key k = { .vip = htonl(VIP), .port = htons(VPORT) };
+	struct pgs_flow_key fk = { .client = htonl(CLIENT), .vip = htonl(VIP), .cport = htons(50070), .vport = htons(VPORT) };
+	uint8_t in[PKT_MAX];
+	struct pgs_svc v;
+	struct pgs_flow f;
+	struct ck_out a;
+	enum outcome o;
+	uint32_t c;
+
+	f = ck_open(50070, &c);
+	bpf_map_lookup_elem(M.services, &k, &v);
+	v.connect_ms = 30000;
+	bpf_map_update_elem(M.services, &k, &v, BPF_ANY);
+	o = run(in, seg(in, CLIENT, 50070, VIP, VPORT, F_ACK, CK_ISN, c + 1, 0, 0, 1));
+	EXPECT_OUTCOME(o, O_TX, "probe within the timeout");
+	CHECK(o != O_TX || ck_view("probe within the timeout").v.flags == F_SYN, "a young flow's probe was not our SYN again");
+	CHECK_EQ(verdict(PGS_R_COOKIE_CONNECT_TIMEOUT), 0);
+
+	flow_get(50070, &f);
+	f.created_ns -= 31ull * 1000000000;
+	bpf_map_update_elem(M.flows, &fk, &f, BPF_EXIST);
+	o = run(in, seg(in, CLIENT, 50070, VIP, VPORT, F_ACK, CK_ISN, c + 1, 0, 0, 1));
+	EXPECT_OUTCOME(o, O_TX, "probe past the timeout");
+	if (o == O_TX) {
+		a = ck_view("probe past the timeout");
+		CHECK(a.v.saddr == VIP && a.v.sport == VPORT && a.v.daddr == CLIENT && a.v.dport == 50070,
+		      "RST %08x:%u -> %08x:%u, not back to the client", a.v.saddr, a.v.sport, a.v.daddr, a.v.dport);
+		CHECK(a.v.flags & F_RST, "flags %02x, no RST", a.v.flags);
+		CHECK_EQ(a.v.seq, c + 1);
+	}
+	CHECK_EQ(verdict(PGS_R_COOKIE_CONNECT_TIMEOUT), 1);
+	CHECK_EQ(verdict(PGS_R_RESET), 0);
+	CHECK_EQ(state_of(50070), PGS_FLOW_CLOSED);
+	CHECK_EQ(total_opened() - total_closed(), 0);
+
+	/* Answered: an old flow is no longer waiting for anything. */
+	f = ck_open(50071, &c);
+	bpf_map_update_elem(M.services, &k, &v, BPF_ANY);
+	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 4, 0));
+	fk.cport = htons(50071);
+	flow_get(50071, &f);
+	f.created_ns -= 31ull * 1000000000;
+	bpf_map_update_elem(M.flows, &fk, &f, BPF_EXIST);
+	ck_pass(&f, 50071, 1, F_ACK, CK_ISN + 1, c + 1, 0, CK_ISN + 1, SRV_ISN + 1, "ACK of an answered old flow");
+	CHECK_EQ(verdict(PGS_R_COOKIE_CONNECT_TIMEOUT), 0);
+	CHECK_EQ(state_of(50071), PGS_FLOW_ESTABLISHED);
+}
+
 /* A cookie flow across a takeover (a new steering epoch: the flow's learnt edges become hints on
  * its next packet, seqhint.h): its sequence translation rests on the backend's ISN, which stays, so
  * an idle session that comes back to this node after a flap goes on in both directions. */
