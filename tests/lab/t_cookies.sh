@@ -8,6 +8,9 @@
 # - No SYN of the datapath met such a TIME_WAIT (cookie_backend_reset): a port the PgBouncer host
 #   holds in TIME_WAIT is not given to another connection, even when the client reuses its port.
 # - Every connection went through a cookie (cookie_valid), and none was refused or dropped.
+# - A server that never answers (the PgBouncer host drops the datapath's SYNs): the client, whose
+#   handshake was with the datapath, gets an RST once the half-open timeout (timeout syn, 2 s here)
+#   is past (cookie_connect_timeout), not a connection that hangs for as long as its own timers go.
 # The connection rate with cookies is printed next to the rate without, not judged.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -17,11 +20,14 @@ SECS=15
 # A node-wide count of lb1's datapath by name, from the verdicts and drops lines of pgsteer status.
 status_num() { on lb1 pgsteer status | awk -v k="$1" '/^(verdicts|drops):/ { for (i = 2; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'; }
 set_cookies() {
-  sed -i '/^    syn-cookies /d' "$CONF"
+  sed -i '/^    syn-cookies /d; /^    timeout syn /d' "$CONF"
   [ "$1" = auto ] || sed -i "/^service pgsql/a\\    syn-cookies $1" "$CONF"
+  [ -z "${2:-}" ] || sed -i "/^global/a\\    timeout syn $2" "$CONF"
   on lb1 pgsteer reload > /dev/null
 }
-trap 'set_cookies auto; bg_cleanup' EXIT
+# The PgBouncer host drops every SYN from the VIP (the datapath's, never the health checks').
+DROP=(INPUT -p tcp -s "$VIP" --syn -j DROP)
+trap 'on pgb iptables -D "${DROP[@]}" 2>/dev/null; set_cookies auto; bg_cleanup' EXIT
 # pgbench -S -C through the VIP for SECS seconds; its output in $1, its exit status returned. The
 # timeout only ends a hang (a hung connection never ends pgbench).
 churn() {
@@ -59,3 +65,18 @@ echo "    pgbench -S -C, 8 clients, ${SECS} s ($ATTACH): syn-cookies always ${tp
 check_eval cookie_churn_completes '[ "$rc" -eq 0 ] && [ "${n:-0}" -gt 0 ] && [ "${failed:-1}" -eq 0 ]'
 check_eval cookie_churn_every_connection_a_cookie '[ "$valid" -ge "${n:-0}" ] && [ "$refused" -eq 0 ] && [ "$dropped" -eq 0 ]'
 check_eval cookie_syn_never_meets_time_wait '[ "$resets" -eq 0 ]'
+
+# A server that never answers: the client hears of it once timeout syn is past.
+set_cookies always 2s
+to0=$(status_num cookie_connect_timeout)
+on pgb iptables -I "${DROP[@]}"
+t0=$(mono_ms)
+err=$(on client timeout 120 env PGPASSWORD=app-secret PGCONNECT_TIMEOUT=100 psql -h "$VIP" -U app -d app -X -At -c 'select 1' 2>&1)
+rc=$?
+took=$(( $(mono_ms) - t0 ))
+on pgb iptables -D "${DROP[@]}"
+gave_up=$(( $(status_num cookie_connect_timeout) - to0 ))
+echo "    a server that drops our SYN ($ATTACH): psql exit $rc after $took ms (timeout syn 2 s), cookie_connect_timeout +$gave_up: $(echo "$err" | head -2 | tr '\n' ' ')"
+check_eval cookie_unanswered_syn_resets_the_client '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$gave_up" -ge 1 ]'
+set_cookies always
+check_eval cookie_connections_again_once_answered '[ "$(on client env PGPASSWORD=app-secret psql -h "$VIP" -U app -d app -X -At -c "select 7" 2>&1)" = 7 ]'
