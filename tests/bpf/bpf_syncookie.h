@@ -122,6 +122,17 @@ static struct pgs_flow ck_open(uint16_t cport, uint32_t *c)
 	return ck_ack(cport, *c, "cookie ACK");
 }
 
+/* ck_open, and the backend's SYN-ACK (ISN SRV_ISN) through: the flow as it is then. */
+static struct pgs_flow ck_answered(uint16_t cport, uint32_t *c)
+{
+	uint8_t in[PKT_MAX];
+	struct pgs_flow f = ck_open(cport, c);
+
+	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 0, 0));
+	flow_get(cport, &f);
+	return f;
+}
+
 /* One segment through a cookie flow: what leaves must carry want_seq/want_ack, same flags and length. */
 static void ck_pass(const struct pgs_flow *f, uint16_t cport, int from_client, uint8_t flags, uint32_t seq, uint32_t ack,
 		    uint16_t payload, uint32_t want_seq, uint32_t want_ack, const char *what)
@@ -301,13 +312,10 @@ static void cookie_connect_timeout(void)
  * an idle session that comes back to this node after a flap goes on in both directions. */
 static void cookie_flow_survives_takeover(void)
 {
-	uint8_t in[PKT_MAX];
 	struct pgs_flow f;
 	uint32_t c;
 
-	f = ck_open(50060, &c);
-	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 4, 0));
-	flow_get(50060, &f);
+	f = ck_answered(50060, &c);
 	ck_pass(&f, 50060, 1, F_ACK | F_PSH, CK_ISN + 1, c + 1, 100, CK_ISN + 1, SRV_ISN + 1, "client data");
 	ck_pass(&f, 50060, 0, F_ACK | F_PSH, SRV_ISN + 1, CK_ISN + 101, 50, c + 1, CK_ISN + 101, "server data");
 	CHECK_EQ(maps_new_epoch(&M), 0);
@@ -360,9 +368,7 @@ static void cookie_forged_rst_fin_out_of_window(void)
 	struct pgs_flow f;
 	uint32_t c;
 
-	f = ck_open(50030, &c);
-	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 0, 0));
-	flow_get(50030, &f);
+	f = ck_answered(50030, &c);
 	ck_pass(&f, 50030, 1, F_ACK | F_PSH, CK_ISN + 1, c + 1, 20, CK_ISN + 1, SRV_ISN + 1, "client data");
 	CHECK_EQ(state_of(50030), PGS_FLOW_ESTABLISHED);
 
@@ -509,9 +515,7 @@ static void cookie_rst_fin_exact(void)
 	uint64_t n = 0;
 	uint32_t c, c2;
 
-	f = ck_open(50040, &c);
-	run(in, seg(in, ntohl(f.backend), ntohs(f.bport), VIP, ntohs(f.sport), F_SYN | F_ACK, SRV_ISN, CK_ISN + 1, 0, 0, 0));
-	flow_get(50040, &f);
+	f = ck_answered(50040, &c);
 	ck_pass(&f, 50040, 1, F_ACK | F_PSH, CK_ISN + 1, c + 1, 20, CK_ISN + 1, SRV_ISN + 1, "client data");
 	ck_pass(&f, 50040, 0, F_ACK | F_PSH, SRV_ISN + 1, CK_ISN + 21, 30, c + 1, CK_ISN + 21, "server data, lost after pgsteer");
 	flow_get(50040, &f);
