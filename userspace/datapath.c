@@ -32,14 +32,14 @@
 #define PRESSURE_SYN_NS (2ull * 1000000000) /* half-open limit under pressure (flow_pressure) */
 #define ORPHANS_MAX 65536 /* reverse entries held as suspected orphans from one pass to the next */
 
-/* A clean-up pass, done a bounded number of batches at a time: the flows, then the reverse
- * entries (orphans: a reverse entry whose flow is gone holds its SNAT port for ever). */
-
 /* A reverse entry found orphaned, and since when: it goes once orphaned for a TIME_WAIT. */
 struct orphan {
-	struct pgs_rflow_key rk; 
+	struct pgs_rflow_key rk;
 	uint64_t since_ns;
 };
+
+/* A clean-up pass, done a bounded number of batches at a time: the flows, then the reverse
+ * entries (orphans: a reverse entry whose flow is gone holds its SNAT port for ever). */
 struct gc_pass {
 	int running;
 	int first;
@@ -74,8 +74,9 @@ struct datapath {
 	struct pgs_flow_key *del_keys;
 	struct pgs_rflow_key *del_rkeys;
 	struct pgs_flow_key *rvals;
-	/* Reverse entries whose flow was gone (or another's) in the last pass, sorted; removed when the
-	 * next pass finds them so again (a SYN inserts the reverse entry just before its flow). */
+	/* Reverse entries whose flow was gone (or another's) in the last pass, sorted, with when that
+	 * was first seen; removed once orphaned for a TIME_WAIT (a SYN inserts the reverse entry just
+	 * before its flow; a reopen keeps the old one while its backend may hold TIME_WAIT). */
 	struct orphan *orphans, *orphans_next;
 	__u32 norphans, norphans_next;
 	int takeover;            /* datapath_takeover: the next pass is a takeover pass */

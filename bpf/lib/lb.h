@@ -476,7 +476,7 @@ static __always_inline int commit_new(const struct pgs_pkt *p, struct pgs_plan *
 	if (plan->flow) {
 		/* The client reused its port, or its server left selection before answering. A backend
 		 * that closed first holds TIME_WAIT on the old SNAT port: its reverse entry stays, so no
-		 * other flow takes the port before the clean-up frees it (datapath.c, rflow_held). */
+		 * other flow takes the port before the clean-up frees it (datapath.c, gc_rbatch). */
 		flow_release(plan->flow);
 		if (plan->flow->flags & PGS_FLOW_F_SERVER_FIRST)
 			bpf_map_delete_elem(&pgs_flows, &plan->fk);
@@ -615,8 +615,9 @@ static __always_inline int fin_crossed(const struct pgs_pkt *p, const struct pgs
 {
 	const struct pgs_flow *f = plan->flow;
 
-	return plan->kind == PGS_K_REV && (p->flags & (PGS_TCP_FIN | PGS_TCP_RST | PGS_TCP_ACK)) == (PGS_TCP_FIN | PGS_TCP_ACK) &&
-	       (f->flags & (PGS_FLOW_F_FIN_CLIENT | PGS_FLOW_F_SEQ_CLIENT)) == (PGS_FLOW_F_FIN_CLIENT | PGS_FLOW_F_SEQ_CLIENT) &&
+	__u32 fin_ack = PGS_TCP_FIN | PGS_TCP_ACK, seen = PGS_FLOW_F_FIN_CLIENT | PGS_FLOW_F_SEQ_CLIENT;
+
+	return plan->kind == PGS_K_REV && (p->flags & (fin_ack | PGS_TCP_RST)) == fin_ack && (f->flags & seen) == seen &&
 	       seq_after(f->nxt[0], bpf_ntohl(p->tcp->ack_seq));
 }
 
